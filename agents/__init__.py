@@ -1,0 +1,63 @@
+"""Interchangeable nasgym agents, registered by name.
+
+Build one with :func:`make_agent`; add your own with :func:`register_agent`::
+
+    from agents import Agent, register_agent
+
+    @register_agent("always-first")
+    class AlwaysFirst(Agent):
+        \"\"\"Always the first valid action.\"\"\"
+        def predict(self, observation, state=None, episode_start=None, deterministic=False):
+            return 0, state
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import gymnasium as gym
+
+from agents.base import Agent
+from nasgym.registry import Registry
+
+AGENTS: Registry[type[Agent]] = Registry("agent")
+
+# Built-in agents live in submodules; importing them registers them.
+_BUILTIN_MODULES: tuple[str, ...] = (
+    "agents.random_agent",
+    "agents.reinforce",
+    "agents.rea",
+)
+
+
+def register_agent(name: str, cls: type[Agent] | None = None, *, overwrite: bool = False) -> Any:
+    """Register an :class:`Agent` subclass under ``name`` (usable as a decorator)."""
+
+    def _add(agent_cls: type[Agent]) -> type[Agent]:
+        if not (isinstance(agent_cls, type) and issubclass(agent_cls, Agent)):
+            raise TypeError(f"agent {name!r} must be a subclass of agents.Agent, got {agent_cls!r}")
+        agent_cls.name = name
+        return AGENTS.register(name, agent_cls, overwrite=overwrite)
+
+    return _add if cls is None else _add(cls)
+
+
+def _load_builtins() -> None:
+    for module in _BUILTIN_MODULES:
+        importlib.import_module(module)
+
+
+def make_agent(name: str, env: gym.Env, seed: int | None = None, **kwargs: Any) -> Agent:
+    """Build the agent registered as ``name`` for ``env``."""
+    _load_builtins()
+    return AGENTS.get(name)(env, seed=seed, **kwargs)
+
+
+def list_agents() -> list[str]:
+    """Names of every registered agent."""
+    _load_builtins()
+    return AGENTS.names()
+
+
+__all__ = ["AGENTS", "Agent", "list_agents", "make_agent", "register_agent"]

@@ -1,0 +1,1 @@
+"""Learned meta-policies for nasgym environments (network definitions and shipped weights)."""
