@@ -1,0 +1,44 @@
+"""The name tables behind every extensible part of nasgym."""
+
+from __future__ import annotations
+
+import pytest
+
+from nasgym.registry import Registry
+
+
+def test_register_get_and_decorator():
+    table: Registry[type] = Registry("widget")
+
+    @table.register("round")
+    class Round:
+        """A round widget."""
+
+    table.register("square", dict)
+    assert table.get("round") is Round
+    assert table.get("square") is dict
+    assert table.names() == ["round", "square"]
+    assert "round" in table and len(table) == 2
+    assert table.doc("round") == "A round widget."
+
+
+def test_unknown_name_suggests_the_nearest():
+    table: Registry[type] = Registry("widget")
+    table.register("hypervolume", int)
+    with pytest.raises(KeyError, match=r"unknown widget 'hypervolum'.*Did you mean 'hypervolume'"):
+        table.get("hypervolum")
+
+
+def test_duplicate_name_needs_overwrite():
+    table: Registry[type] = Registry("widget")
+    table.register("a", int)
+    with pytest.raises(ValueError, match="already registered"):
+        table.register("a", float)
+    table.register("a", float, overwrite=True)
+    assert table.get("a") is float
+
+
+@pytest.mark.parametrize("bad", ["", None, 3])
+def test_bad_names_are_rejected(bad):
+    with pytest.raises(ValueError, match="non-empty string"):
+        Registry("widget").register(bad, int)
