@@ -1,0 +1,1 @@
+"""nasgym environments (registered in nasgym/registration.py)."""

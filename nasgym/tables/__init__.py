@@ -1,0 +1,1 @@
+"""Benchmark tables shipped with nasgym (NAS-Bench-201)."""
