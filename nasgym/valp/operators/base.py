@@ -1,0 +1,170 @@
+"""The VALP variation-operator interface.
+
+An operator is a stateless class registered by name in :data:`nasgym.valp.operators.OPERATORS`.
+It answers three questions about a model:
+
+- :meth:`Operator.targets`: the component ids it can be applied to while keeping the model
+  structurally correct (this is an action mask, so it is exact: a target is listed iff
+  :meth:`Operator.apply` succeeds on it);
+- :meth:`Operator.choices`: the concrete choices inside one target (a layer position, the source
+  of a new connection, ...); a target is listed iff it has at least one choice;
+- :meth:`Operator.apply`: a *new* model (descriptor and weights); the input model is never changed.
+
+Structural validity of an operator's result depends only on the graph edit (which component,
+which choice), never on the variant or on random draws (widths, activations, initial weights),
+so subclasses describe the edit once, in :meth:`Operator.edit`, and the base class derives
+choices, targets and the validity checks from it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+from nasgym.valp.descriptor import VALP, StructureError
+
+if TYPE_CHECKING:
+    from nasgym.valp.model import VALPModel
+
+EFFECTS: tuple[str, ...] = ("reducer", "extender", "neutral")
+SCOPES: tuple[str, ...] = ("micro", "macro", "hyperparameter", "crossover")
+GENTLE = "gentle"
+AGGRESSIVE = "aggressive"
+EXTENDER_VARIANTS: tuple[str, str] = (GENTLE, AGGRESSIVE)
+
+
+class Operator:
+    """Base class of VALP variation operators (see the module docstring).
+
+    Subclasses set the class attributes and implement :meth:`candidates`,
+    :meth:`raw_choices`, :meth:`edit` and :meth:`_apply`.
+    """
+
+    #: registered name (set by ``register_operator``)
+    name: ClassVar[str] = ""
+    #: ``"reducer"``, ``"extender"`` or ``"neutral"``
+    effect: ClassVar[str] = "neutral"
+    #: ``("gentle", "aggressive")`` for extenders, ``(None,)`` otherwise
+    variants: ClassVar[tuple[str | None, ...]] = (None,)
+    #: ``"micro"``, ``"macro"``, ``"hyperparameter"`` or ``"crossover"``
+    scope: ClassVar[str] = "macro"
+    #: whether :meth:`apply` needs a ``donor`` model
+    needs_donor: ClassVar[bool] = False
+    #: True when the edit never changes the graph (only layer widths/hyperparameters), so every
+    #: raw choice on a valid model is valid and :meth:`choices` can skip the validity checks
+    keeps_graph: ClassVar[bool] = False
+
+    # ------------------------------------------------------------------ to implement
+    def candidates(self, valp: VALP) -> list[str]:
+        """Component ids of the kind this operator acts on (before any validity check)."""
+        raise NotImplementedError
+
+    def raw_choices(self, valp: VALP, target: str, donor: VALP | None = None) -> list[Any]:
+        """Every choice inside ``target`` that makes sense (validity is checked separately)."""
+        return [None]
+
+    def edit(self, valp: VALP, target: str, choice: Any, donor: VALP | None = None) -> VALP:
+        """The descriptor after the edit, with default sizes (used for validity checks)."""
+        raise NotImplementedError
+
+    def _apply(
+        self,
+        model: VALPModel,
+        target: str,
+        choice: Any,
+        rng: np.random.Generator,
+        variant: str | None,
+        donor: VALPModel | None,
+    ) -> VALPModel:
+        """Build the new model; ``target``, ``choice``, ``variant`` are already checked."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ derived API
+    def is_valid(self, valp: VALP, target: str, choice: Any, donor: VALP | None = None) -> bool:
+        """Whether applying to ``target`` with ``choice`` yields a structurally valid VALP."""
+        try:
+            self.edit(valp, target, choice, donor).validate()
+        except (StructureError, ValueError):
+            return False
+        return True
+
+    def choices(self, valp: VALP, target: str, *, donor: VALP | None = None) -> list[Any]:
+        """Concrete choices inside ``target`` that keep the model valid (``[None]``: nothing to choose)."""
+        if target not in self.candidates(valp):
+            return []
+        if self.keeps_graph and valp.is_valid():
+            return list(self.raw_choices(valp, target, donor))
+        return [
+            c
+            for c in self.raw_choices(valp, target, donor)
+            if self.is_valid(valp, target, c, donor)
+        ]
+
+    def targets(self, valp: VALP, *, donor: VALP | None = None) -> list[str]:
+        """Every component id this operator can be applied to (exact action mask)."""
+        return [t for t in self.candidates(valp) if self.choices(valp, t, donor=donor)]
+
+    def check_variant(self, variant: str | None) -> str | None:
+        """``variant`` checked against :attr:`variants` (``None`` means the first variant)."""
+        if variant is None:
+            return self.variants[0]
+        if variant not in self.variants:
+            raise ValueError(
+                f"operator {self.name!r} has variants {self.variants}, got variant={variant!r}"
+            )
+        return variant
+
+    def why_not(self, valp: VALP, target: str, donor: VALP | None = None) -> str:
+        """A sentence saying why ``target`` is not a valid target (for error messages)."""
+        if target not in self.candidates(valp):
+            return (
+                f"{target!r} is not a component {self.name!r} acts on; "
+                f"candidates are {self.candidates(valp)}"
+            )
+        reasons = []
+        for choice in self.raw_choices(valp, target, donor)[:3]:
+            try:
+                self.edit(valp, target, choice, donor).validate()
+            except (StructureError, ValueError) as err:
+                reasons.append(f"choice {choice!r}: {err}")
+        detail = "; ".join(reasons) if reasons else "there is nothing to choose inside it"
+        return f"applying {self.name!r} to {target!r} would break the model ({detail})"
+
+    def apply(
+        self,
+        model: VALPModel,
+        target: str,
+        rng: np.random.Generator,
+        *,
+        variant: str | None = None,
+        choice: Any = None,
+        donor: VALPModel | None = None,
+    ) -> VALPModel:
+        """Return a new model with the operator applied to ``target``; ``model`` is untouched.
+
+        ``choice=None`` draws one of :meth:`choices` with ``rng``; ``variant=None`` means the
+        first of :attr:`variants`. Raises ``ValueError`` naming why when ``target``, ``choice``
+        or ``variant`` cannot be applied.
+        """
+        variant = self.check_variant(variant)
+        if self.needs_donor and donor is None:
+            raise ValueError(f"operator {self.name!r} needs a donor model: pass donor=<VALPModel>")
+        donor_valp = donor.valp if (donor is not None and self.needs_donor) else None
+        valp = model.valp
+        options = self.choices(valp, target, donor=donor_valp)
+        if not options:
+            raise ValueError(self.why_not(valp, target, donor_valp))
+        if choice is None:
+            choice = options[int(rng.integers(len(options)))]
+        elif choice not in options:
+            raise ValueError(
+                f"choice {choice!r} is not valid for {self.name!r} on {target!r}; "
+                f"valid choices are {options}"
+            )
+        new = self._apply(model, target, choice, rng, variant, donor if self.needs_donor else None)
+        new.valp.validate()
+        return new
+
+    def __repr__(self) -> str:
+        return f"<operator {self.name} effect={self.effect} scope={self.scope}>"
