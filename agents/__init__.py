@@ -28,6 +28,7 @@ _BUILTIN_MODULES: tuple[str, ...] = (
     "agents.random_agent",
     "agents.reinforce",
     "agents.rea",
+    "agents.rules",
 )
 
 

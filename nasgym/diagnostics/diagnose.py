@@ -1,0 +1,137 @@
+"""Every diagnostic of one VALP model at once, wired to the VALP torch model.
+
+:func:`diagnose` evaluates a model on a small fixed diagnostic subset (``DiagnosticData``: inputs,
+targets, fixed sampling noise) and returns a :class:`Diagnosis`:
+
+- ``relevance[net][output]``: module intervention (1.0 = no change, 2.0 = loss doubled);
+- ``input_relevance[input][output]``: input intervention (rows permuted);
+- ``dependency_error[(net, output)]`` / ``dependency_gain[(net, output)]``: linear probes of each
+  network's emission, for every output the network reaches, compared with its predecessors;
+- ``slopes[output]``: the slope of the output's most recent training losses.
+
+The per-output value used by the interventions is the output's loss (cross-entropy, MSE, negative
+ELBO) on the diagnostic subset, a smooth lower-is-better measure that stays positive.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from nasgym.diagnostics.dependency import dependency_scores
+from nasgym.diagnostics.intervention import input_intervention, module_intervention
+from nasgym.diagnostics.slope import loss_slopes
+from nasgym.tasks import TaskData
+from nasgym.valp.model import VALPModel
+from nasgym.valp.train import output_losses
+
+
+@dataclass
+class DiagnosticData:
+    """A fixed diagnostic subset: the data, and fixed noise per sampling output."""
+
+    data: TaskData
+    noise: dict[str, torch.Tensor]
+
+    @classmethod
+    def from_task_data(
+        cls, data: TaskData, samples: int, latents: Mapping[str, int], generator: torch.Generator
+    ) -> DiagnosticData:
+        """The first ``samples`` rows of ``data`` with noise drawn once from ``generator``."""
+        n = min(int(samples), len(data))
+        sub = data.subset(slice(0, n))
+        noise = {
+            name: torch.randn((n, latent), generator=generator).to(sub.device)
+            for name, latent in latents.items()
+        }
+        return cls(sub, noise)
+
+
+@dataclass
+class Diagnosis:
+    """The diagnostics of one model (see the module docstring)."""
+
+    losses: dict[str, float]
+    slopes: dict[str, float]
+    relevance: dict[str, dict[str, float]] = field(default_factory=dict)
+    input_relevance: dict[str, dict[str, float]] = field(default_factory=dict)
+    dependency_error: dict[tuple[str, str], float] = field(default_factory=dict)
+    dependency_gain: dict[tuple[str, str], float] = field(default_factory=dict)
+
+
+def _emissions(model: VALPModel, diag: DiagnosticData) -> dict[str, np.ndarray]:
+    """Every input's and network's emission on the diagnostic subset.
+
+    Runs each :class:`~nasgym.valp.model.NetworkModule` in topological order on its sources'
+    emissions (a sampler with the noise of the output it feeds, else z = mu).
+    """
+    valp = model.valp
+    em: dict[str, torch.Tensor] = {f"i:{k}": v for k, v in diag.data.inputs.items()}
+    with torch.no_grad():
+        for nid in valp.network_order():
+            module = model.network_module(nid)
+            xs = [em[s] for s in valp.predecessors(nid)]
+            if module.kind == "sampler":
+                outs = [o[2:] for o in valp.successors(nid) if o[2:] in diag.noise]
+                em[nid] = module(xs, diag.noise[outs[0]] if outs else None)[0]
+            else:
+                em[nid] = module(xs)
+    return {k: v.detach().cpu().numpy() for k, v in em.items()}
+
+
+def diagnose(
+    model: VALPModel,
+    diag: DiagnosticData,
+    loss_history: Mapping[str, Sequence[float]],
+    generator: torch.Generator,
+    *,
+    slope_window: int | None = None,
+    dependency: bool = True,
+    probe_alpha: float = 1.0,
+) -> Diagnosis:
+    """All diagnostics of ``model`` (see the module docstring); the model is left unchanged."""
+    valp = model.valp
+    was_training = model.training
+    model.eval()
+
+    @torch.no_grad()
+    def evaluate_on(inputs: Mapping[str, torch.Tensor]) -> dict[str, float]:
+        result = model(inputs, noise=diag.noise)
+        return {k: float(v) for k, v in output_losses(model, result, diag.data.targets).items()}
+
+    try:
+        base = evaluate_on(diag.data.inputs)
+        params = {nid: list(model.network_module(nid).parameters()) for nid in valp.network_ids}
+        relevance = module_intervention(
+            lambda: evaluate_on(diag.data.inputs), params, generator, baseline=base
+        )
+        inputs_rel = input_intervention(evaluate_on, diag.data.inputs, generator, baseline=base)
+        result = Diagnosis(
+            base,
+            loss_slopes(loss_history, slope_window),
+            relevance,
+            {f"i:{k}": v for k, v in inputs_rel.items()},
+        )
+        if dependency:
+            kinds = {s.name: s.kind for s in valp.task_outputs}
+            targets = {k: v.detach().cpu().numpy() for k, v in diag.data.targets.items()}
+            pairs = [
+                (nid, o[2:])
+                for nid in valp.network_ids
+                for o in sorted(valp.descendants(nid))
+                if o.startswith("o:")
+            ]
+            preds = {nid: valp.predecessors(nid) for nid in valp.network_ids}
+            dep = dependency_scores(
+                _emissions(model, diag), targets, kinds, pairs, preds, alpha=probe_alpha
+            )
+            result.dependency_error, result.dependency_gain = dep.error, dep.gain
+    finally:
+        model.train(was_training)
+    return result
+
+
+__all__ = ["DiagnosticData", "Diagnosis", "diagnose"]

@@ -1,0 +1,43 @@
+"""Historic sub-loss: the slope of each output's recent training loss (the paper's §IV-B).
+
+The slope is the coefficient of a least-squares line fitted to the loss values against the
+training step index (one unit per batch). A slope near zero means the loss is stuck; a clearly
+negative one means it is still falling. Non-finite values (a diverged run) are dropped; fewer than
+two finite values give a slope of 0.0 (no evidence of progress).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+
+def loss_slope(losses: Sequence[float] | np.ndarray, window: int | None = None) -> float:
+    """Slope (loss units per training step) of a line fitted to the last ``window`` losses.
+
+    ``window=None`` uses every value. Non-finite values are ignored; fewer than two finite
+    values give 0.0.
+    """
+    values = np.asarray(losses, dtype=np.float64).reshape(-1)
+    if window is not None:
+        if int(window) < 2:
+            raise ValueError(f"window must be an int >= 2 (or None for all values), got {window!r}")
+        values = values[-int(window) :]
+    steps = np.arange(len(values), dtype=np.float64)
+    finite = np.isfinite(values)
+    if finite.sum() < 2:
+        return 0.0
+    x, y = steps[finite], values[finite]
+    x = x - x.mean()
+    return float((x * (y - y.mean())).sum() / (x * x).sum())
+
+
+def loss_slopes(
+    history: Mapping[str, Sequence[float] | np.ndarray], window: int | None = None
+) -> dict[str, float]:
+    """:func:`loss_slope` of every output's loss history (output name -> slope)."""
+    return {name: loss_slope(values, window) for name, values in history.items()}
+
+
+__all__ = ["loss_slope", "loss_slopes"]

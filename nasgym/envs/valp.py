@@ -1,0 +1,501 @@
+"""``nasgym/VALP-v0``: the VALP search (diagnose, then operate) as a Gymnasium environment."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from gymnasium import spaces
+
+from nasgym.data import Dataset, load_dataset
+from nasgym.diagnostics import Diagnosis, DiagnosticData, ObjectiveArchive, diagnose
+from nasgym.diagnostics.dependency import single_threaded_blas
+from nasgym.envs.valp_actions import ActionTable
+from nasgym.envs.valp_mask import Move, Padding, plan_actions
+from nasgym.envs.valp_obs import ObservationBuilder
+from nasgym.envs.valp_rewards import VALP_REWARDS
+from nasgym.tasks import make_task
+from nasgym.valp import VALP, random_valp
+from nasgym.valp.evaluate import evaluate
+from nasgym.valp.model import VALPModel, build_model, resolve_device
+from nasgym.valp.operators import OPERATORS, make_operator, operator_variants
+from nasgym.valp.train import cpu_threads, train
+
+ACCEPTANCE_RULES: tuple[str, ...] = ("paper", "always")
+INVALID_ACTIONS: tuple[str, ...] = ("raise", "penalize")
+#: diagnostics options and their defaults
+DIAGNOSTICS_DEFAULTS: dict[str, Any] = {
+    "samples": 200,
+    "dependency": True,
+    "slope_window": None,
+    "probe_alpha": 1.0,
+}
+#: (ideal, reference) per objective kind, used for tasks other than the default
+KIND_SPEC: dict[str, tuple[float, float]] = {
+    "classification": (0.0, 1.0),
+    "regression": (0.0, 0.1),
+    "sampling": (0.0, 300.0),
+}
+
+
+class VALPEnv(gym.Env):
+    """Search a VALP (multi-network, multi-task model) by applying variation operators.
+
+    Each episode starts from a random valid VALP for the task, trained for ``initial_batches``.
+    Each step applies one operator to one component, retrains the result with inherited weights
+    for ``step_batches``, evaluates it on the validation split, diagnoses it and rewards it.
+
+    ## Action Space
+    ``Discrete(n_variants * n_slots)``, ``action = variant_index * n_slots + slot``
+    (:class:`~nasgym.envs.valp_actions.ActionTable`, ``env.action_table``; ``label(action)`` names
+    one). Variants are the (operator, variant) pairs of
+    :func:`~nasgym.valp.operators.operator_variants` restricted to ``operators``; gentle and
+    aggressive variants are distinct. Slots: ``max_networks`` network slots (slot ``k`` = the
+    ``k``-th network in canonical id order), one per output (task order), and the model slot
+    (``change_bs``). The mask (``action_masks()``, ``info["action_mask"]``,
+    ``obs["action_mask"]``) is exactly the set of actions ``step`` accepts: the slot holds a
+    component the operator can apply to, some choice keeps the model within the padding
+    (``max_networks``, ``max_connections``, ``max_layers``), and crossover has a donor. The env
+    picks the choice inside the target (layer position, source, ...) uniformly among those.
+    Crossover's donor for output ``o`` is the model evaluated in this episode, with another
+    descriptor than the current one and not diverged, with the lowest objective on ``o``
+    (earliest on ties). An invalid action raises ``ValueError``; with
+    ``invalid_action="penalize"`` it instead costs a step, gets reward ``-reward_clip`` and
+    leaves the model as it is (``info["invalid"]`` True).
+
+    ## Observation Space
+    A one-level ``Dict`` described in :mod:`nasgym.envs.valp_obs`: padded adjacency, network
+    kind/depth/width, which outputs each network reaches, module-intervention relevance and
+    linear-probe dependency per (network, output), input relevance, per-output objectives, loss
+    slopes and archive ranks, hyperparameters, the budget left and the action mask.
+
+    ## Rewards
+    By name (``reward``), from :data:`~nasgym.envs.valp_rewards.VALP_REWARDS`: ``"log-ratio"``
+    (default; mean over outputs of log(current objective / candidate objective), clipped to
+    ``[-reward_clip, reward_clip]``) or ``"hypervolume"`` (growth of the hypervolume of every
+    objective vector seen in the episode, normalised by :attr:`objective_spec`, reference point
+    1.0 per objective). A candidate whose training diverged (NaN/inf loss, e.g. a learning rate
+    pushed too far) gets ``-reward_clip``, is never accepted, and is reported with
+    ``info["diverged"]`` True and infinite objectives; the env never raises for it. The reward
+    compares the candidate with the model it came from, whether or not it is accepted.
+
+    Acceptance (``acceptance``): ``"paper"`` keeps the candidate only when it is strictly better
+    on more than half of the objectives (two of three on the paper's task), else the current model
+    stays; ``"always"`` keeps every non-diverged candidate.
+
+    ``info`` (reset and step): ``objectives`` (evaluated model, lower is better), ``descriptor``
+    (its JSON), ``current_objectives``/``current_descriptor`` (the model after acceptance),
+    ``accepted``, ``operator`` (variant name), ``target`` (component id), ``cost`` (training
+    batches so far in the episode, initial training included), ``diverged``, ``invalid``,
+    ``action_mask``.
+
+    ## Episode End
+    Never terminated; truncated after ``max_steps`` steps (default 60, as in the paper).
+
+    ## Arguments
+    ``dataset`` (name or :class:`~nasgym.data.Dataset`, default ``"digits"``), ``data_dir``,
+    ``task`` (default ``"image-multitask"``), ``max_networks`` (8), ``max_connections`` (24),
+    ``max_layers`` (4), ``initial_batches`` (100), ``step_batches`` (40, about two epochs of
+    digits at batch size 64), ``acceptance``
+    (``"paper"``), ``reward`` (``"log-ratio"``), ``reward_clip`` (5.0), ``operators`` (subset of
+    operator names; default all registered), ``max_steps`` (60), ``diagnostics`` (dict overriding
+    :data:`DIAGNOSTICS_DEFAULTS`: ``samples`` validation rows diagnosed, ``dependency`` probes
+    on/off, ``slope_window`` (None = the last training chunk), ``probe_alpha``),
+    ``invalid_action`` (``"raise"``), ``eval_samples`` (validation rows evaluated; None = all),
+    ``device`` (``"cpu"``; ``"auto"`` picks CUDA). Seed only through ``reset(seed=...)``.
+    ``reset(options={"valp": VALP or JSON})`` starts from a given model instead of a random one.
+
+    ## Version History
+    - v0: initial version.
+    """
+
+    metadata = {"render_modes": []}
+    #: (ideal, reference) per objective of the default task (see docs/CONVENTIONS.md): error
+    #: rate, histogram MSE, Fréchet distance; the references are about what an untrained random
+    #: model scores on digits (error ~0.9, MSE 0.03-0.15, Fréchet 230-270)
+    objective_spec: dict[str, tuple[float, float]] = {
+        "class": (0.0, 1.0),
+        "hist": (0.0, 0.1),
+        "sample": (0.0, 300.0),
+    }
+
+    def __init__(
+        self,
+        dataset: str | Dataset = "digits",
+        data_dir: str | None = None,
+        task: str = "image-multitask",
+        *,
+        max_networks: int = 8,
+        max_connections: int = 24,
+        max_layers: int = 4,
+        initial_batches: int = 100,
+        step_batches: int = 40,
+        acceptance: str = "paper",
+        reward: str = "log-ratio",
+        reward_clip: float = 5.0,
+        operators: Sequence[str] | None = None,
+        max_steps: int = 60,
+        diagnostics: Mapping[str, Any] | None = None,
+        invalid_action: str = "raise",
+        eval_samples: int | None = None,
+        device: str = "cpu",
+    ) -> None:
+        self._kwargs = {k: v for k, v in locals().items() if k not in ("self", "__class__")}
+        _check_choice("acceptance", acceptance, ACCEPTANCE_RULES)
+        _check_choice("invalid_action", invalid_action, INVALID_ACTIONS)
+        for name, value in [
+            ("max_networks", max_networks),
+            ("max_connections", max_connections),
+            ("max_layers", max_layers),
+            ("max_steps", max_steps),
+            ("step_batches", step_batches),
+        ]:
+            if not isinstance(value, int | np.integer) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        if not isinstance(initial_batches, int | np.integer) or initial_batches < 0:
+            raise ValueError(f"initial_batches must be an int >= 0, got {initial_batches!r}")
+        unknown = sorted(set(diagnostics or {}) - set(DIAGNOSTICS_DEFAULTS))
+        if unknown:
+            raise ValueError(
+                f"unknown diagnostics options {unknown}; known: {sorted(DIAGNOSTICS_DEFAULTS)}"
+            )
+        self.diag_options = {**DIAGNOSTICS_DEFAULTS, **dict(diagnostics or {})}
+        self.acceptance, self.invalid_action = acceptance, invalid_action
+        self.initial_batches, self.step_batches = int(initial_batches), int(step_batches)
+        self.max_steps, self.reward_clip = int(max_steps), float(reward_clip)
+        self.padding = Padding(int(max_networks), int(max_connections), int(max_layers))
+        self.device = resolve_device(device)
+        self._setup_data(dataset, data_dir, task, eval_samples)
+        names = list(operators) if operators is not None else list(OPERATORS.names())
+        for name in names:
+            OPERATORS.get(name)  # KeyError with "did you mean" for unknown names
+        pairs = tuple(p for p in operator_variants() if p[0] in names)
+        self._ops = {name: make_operator(name) for name in dict.fromkeys(p[0] for p in pairs)}
+        self.action_table = ActionTable(
+            pairs,
+            tuple(self._ops[p[0]].effect for p in pairs),
+            self.padding.max_networks,
+            tuple(self.output_names),
+        )
+        self.action_space = spaces.Discrete(self.action_table.n_actions)
+        self._obs_builder = ObservationBuilder(
+            [f"i:{s.name}" for s in self.task.inputs],
+            self.output_names,
+            self.padding.max_networks,
+            self.padding.max_layers,
+            self.action_table.n_actions,
+        )
+        self.observation_space = self._obs_builder.space()
+        self._reward = VALP_REWARDS.get(reward)(
+            self.objective_spec, self.output_names, clip=self.reward_clip
+        )
+        self._model: VALPModel | None = None
+
+    # ------------------------------------------------------------------ setup
+    def _setup_data(self, dataset: Any, data_dir: Any, task: str, eval_samples: int | None) -> None:
+        ds = load_dataset(dataset, data_dir) if isinstance(dataset, str) else dataset
+        self.task = make_task(task, ds)
+        self.output_names = self.task.output_names
+        if task != "image-multitask" or set(self.output_names) != set(type(self).objective_spec):
+            self.objective_spec = {s.name: KIND_SPEC[s.kind] for s in self.task.outputs}
+        self._train = self.task.prepare(ds.train, device=self.device)
+        val = self.task.prepare(ds.val, device=self.device)
+        if eval_samples is not None:
+            if int(eval_samples) < 4:
+                raise ValueError(f"eval_samples must be >= 4 (or None), got {eval_samples!r}")
+            val = val.subset(slice(0, int(eval_samples)))
+        self._val = val
+        self._latents = {s.name: int(s.latent) for s in self.task.outputs if s.kind == "sampling"}
+
+    # ------------------------------------------------------------------ episode
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """Start an episode from a random (or the given) VALP trained for ``initial_batches``."""
+        super().reset(seed=seed)
+        self._gen = torch.Generator().manual_seed(int(self.np_random.integers(2**62)))
+        self._diag_data = DiagnosticData.from_task_data(
+            self._val, int(self.diag_options["samples"]), self._latents, self._gen
+        )
+        valp = self._start_valp(options or {})
+        with self._threads():
+            model = build_model(valp, self._gen, self.device)
+            result = train(model, self._train, self.initial_batches, self._gen)
+            self._objectives = self._evaluate(model)
+            self._set_current(model, result.losses)
+        self._steps, self._cost = 0, self._batches(result)
+        self._archive = ObjectiveArchive(self.output_names)
+        self._archive.add(self._objectives)
+        self._seen: list[tuple[dict[str, float], VALPModel]] = []
+        if not result.diverged:
+            self._seen.append((self._objectives, model))
+        self._reward.reset(self._objectives)
+        self._plan_cache: dict[str, Any] = {}
+        info = self._info(self._objectives, valp, accepted=True, diverged=result.diverged)
+        return self._observation(), info
+
+    def _start_valp(self, options: Mapping[str, Any]) -> VALP:
+        given = options.get("valp")
+        if given is not None:
+            valp = VALP.from_json(given) if isinstance(given, str) else given
+            valp.check_task(self.task)
+            if not self.padding.fits(valp):
+                raise ValueError(
+                    f"the starting VALP exceeds the padding: "
+                    f"{self.padding.why_not(valp)}; raise the limits"
+                )
+            return valp.validate()
+        n_out, limit = len(self.output_names), self.padding.max_networks
+        if limit < n_out:
+            raise ValueError(f"max_networks={limit} is below the number of outputs ({n_out})")
+        for _ in range(100):
+            valp = random_valp(
+                self.task,
+                self.np_random,
+                max_layers=min(2, self.padding.max_layers),
+                n_networks=int(self.np_random.integers(n_out, min(2 * n_out, limit) + 1)),
+            )
+            if self.padding.fits(valp):
+                return valp
+        raise ValueError(
+            f"no random VALP within the padding after 100 draws "
+            f"({self.padding.why_not(valp)}); raise max_connections or max_layers"
+        )
+
+    def step(self, action: Any) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
+        """Apply one (operator, component) action; retrain, evaluate, diagnose, reward."""
+        if self._model is None:
+            raise RuntimeError("call reset() before step()")
+        a = self._check_action(action)
+        mask, moves = self._plan()
+        if not mask[a] and self.invalid_action == "raise":
+            raise ValueError(self._why_invalid(a))  # before any change: the env stays as it was
+        self._steps += 1
+        truncated = self._steps >= self.max_steps
+        if not mask[a]:
+            info = self._info(
+                self._objectives,
+                self._model.valp,
+                accepted=False,
+                diverged=False,
+                action=a,
+                invalid=True,
+            )
+            return self._observation(), -self.reward_clip, False, truncated, info
+        move = moves[a]
+        with self._threads():
+            candidate, result = self._apply_and_train(move)
+            objectives = self._evaluate(candidate)
+            diverged = bool(result.diverged) or any(math.isinf(v) for v in objectives.values())
+            reward = -self.reward_clip if diverged else self._reward(self._objectives, objectives)
+            accepted = not diverged and self._accepts(objectives)
+            self._archive.add(objectives)
+            if not diverged:
+                self._seen.append((objectives, candidate))
+            if accepted:
+                self._objectives = objectives
+                self._set_current(candidate, result.losses)
+        info = self._info(
+            objectives, candidate.valp, accepted=accepted, diverged=diverged, action=a
+        )
+        return self._observation(), float(reward), False, truncated, info
+
+    def _apply_and_train(self, move: Move) -> tuple[VALPModel, Any]:
+        choice = move.choices[int(self.np_random.integers(len(move.choices)))]
+        op = self._ops[move.operator]
+        candidate = op.apply(
+            self._model,
+            move.target,
+            self.np_random,
+            variant=move.variant,
+            choice=choice,
+            donor=move.donor,
+        )
+        assert self.padding.fits(candidate.valp), self.padding.why_not(candidate.valp)
+        candidate = candidate.to(self.device)
+        result = train(candidate, self._train, self.step_batches, self._gen)
+        self._cost += self._batches(result)
+        return candidate, result
+
+    def _accepts(self, objectives: Mapping[str, float]) -> bool:
+        if self.acceptance == "always":
+            return True
+        better = sum(objectives[n] < self._objectives[n] for n in self.output_names)
+        return better > len(self.output_names) / 2
+
+    # ------------------------------------------------------------------ helpers
+    def _threads(self) -> contextlib.ExitStack:
+        """One torch thread and one BLAS thread on CPU: fastest for models this size."""
+        stack = contextlib.ExitStack()
+        if self.device.type == "cpu":
+            stack.enter_context(cpu_threads(1))
+            stack.enter_context(single_threaded_blas())
+        return stack
+
+    @staticmethod
+    def _batches(result: Any) -> int:
+        return len(next(iter(result.losses.values()), []))
+
+    def _evaluate(self, model: VALPModel) -> dict[str, float]:
+        return dict(evaluate(model, self._val, self._gen).objectives)
+
+    def _set_current(self, model: VALPModel, losses: Mapping[str, Sequence[float]]) -> None:
+        self._model = model
+        window = self.diag_options["slope_window"]
+        self._diagnosis: Diagnosis = diagnose(
+            model,
+            self._diag_data,
+            losses,
+            self._gen,
+            slope_window=window,
+            dependency=bool(self.diag_options["dependency"]),
+            probe_alpha=float(self.diag_options["probe_alpha"]),
+        )
+
+    def _donor(self, output_id: str) -> VALPModel | None:
+        name, key = output_id[2:], self._model.valp.key
+        best = None
+        for objectives, model in self._seen:
+            if model.valp.key != key and (best is None or objectives[name] < best[0][name]):
+                best = (objectives, model)
+        return None if best is None else best[1]
+
+    def _plan(self) -> tuple[np.ndarray, dict[int, Move]]:
+        """Mask and moves of the current model; operators needing a donor are planned apart,
+        since their part changes whenever a better donor is evaluated."""
+        valp = self._model.valp
+        donor_ops = {n for n, op in self._ops.items() if op.needs_donor}
+        if self._plan_cache.get("key") != valp.key:
+            self._plan_cache = {
+                "key": valp.key,
+                "base": plan_actions(
+                    valp,
+                    self.action_table,
+                    self._ops,
+                    self.padding,
+                    self._donor,
+                    names=set(self._ops) - donor_ops,
+                ),
+            }
+        if donor_ops:
+            donors = tuple(id(self._donor(o)) for o in valp.output_ids)
+            if self._plan_cache.get("donors") != donors:
+                part = plan_actions(
+                    valp, self.action_table, self._ops, self.padding, self._donor, names=donor_ops
+                )
+                base_mask, base_moves = self._plan_cache["base"]
+                self._plan_cache["donors"] = donors
+                self._plan_cache["full"] = (base_mask | part[0], {**base_moves, **part[1]})
+            return self._plan_cache["full"]
+        return self._plan_cache["base"]
+
+    def action_masks(self) -> np.ndarray:
+        """The valid actions as a flat bool array (what sb3-contrib's MaskablePPO calls)."""
+        if self._model is None:
+            raise RuntimeError("call reset() before action_masks()")
+        return self._plan()[0].copy()
+
+    def _check_action(self, action: Any) -> int:
+        arr = np.asarray(action)
+        if arr.size != 1 or not np.issubdtype(arr.dtype, np.integer):
+            raise ValueError(
+                f"action must be one integer in 0..{self.action_space.n - 1}, got {action!r}"
+            )
+        a = int(arr.reshape(()))
+        if not 0 <= a < self.action_space.n:
+            raise ValueError(f"action {a} out of range 0..{self.action_space.n - 1}")
+        return a
+
+    def _why_invalid(self, a: int) -> str:
+        v, slot = self.action_table.decode(a)
+        op = self._ops[self.action_table.pairs[v][0]]
+        valp = self._model.valp
+        nets = valp.network_ids
+        if slot < self.padding.max_networks:
+            if slot >= len(nets):
+                why = f"network slot {slot} is empty (the model has {len(nets)} networks)"
+                return self._invalid_message(a, why)
+            target = nets[slot]
+        else:
+            target = self.action_table.slots[slot]
+        donor = self._donor(target) if op.needs_donor else None
+        if op.needs_donor and donor is None:
+            why = "crossover needs a donor and no other model has been evaluated yet"
+        elif op.choices(valp, target, donor=None if donor is None else donor.valp):
+            why = (
+                f"every way of applying it to {target!r} would exceed the padding "
+                f"(max_networks, max_connections, max_layers)"
+            )
+        else:
+            why = op.why_not(valp, target, None if donor is None else donor.valp)
+        return self._invalid_message(a, why)
+
+    def _invalid_message(self, a: int, why: str) -> str:
+        return (
+            f"action {a} ({self.action_table.label(a)}) is not valid for the current model: "
+            f"{why}; use env.action_masks() to pick a valid action"
+        )
+
+    def _observation(self) -> dict[str, np.ndarray]:
+        budget = 1.0 - self._steps / self.max_steps
+        return self._obs_builder.build(
+            self._model.valp,
+            self._diagnosis,
+            self._objectives,
+            self._archive.rank(self._objectives),
+            budget,
+            self._plan()[0],
+        )
+
+    def _info(
+        self,
+        objectives: Mapping[str, float],
+        valp: VALP,
+        *,
+        accepted: bool,
+        diverged: bool,
+        action: int | None = None,
+        invalid: bool = False,
+    ) -> dict[str, Any]:
+        move = self._plan()[1].get(action) if action is not None and not invalid else None
+        label = self.action_table.label(action) if action is not None else ""
+        return {
+            "objectives": dict(objectives),
+            "descriptor": valp.to_json(),
+            "current_objectives": dict(self._objectives),
+            "current_descriptor": self._model.valp.to_json(),
+            "accepted": bool(accepted),
+            "operator": label.split("@")[0],
+            "target": ""
+            if action is None
+            else (move.target if move is not None else label.split("@")[1]),
+            "cost": float(self._cost),
+            "diverged": bool(diverged),
+            "invalid": bool(invalid),
+            "action_mask": self._plan()[0].copy(),
+        }
+
+    # ------------------------------------------------------------------ pickling
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        for key in ("task", "_train", "_val"):  # rebuilt from the constructor arguments
+            state.pop(key, None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        kw = self._kwargs
+        self._setup_data(kw["dataset"], kw["data_dir"], kw["task"], kw["eval_samples"])
+
+
+def _check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+
+
+__all__ = ["ACCEPTANCE_RULES", "DIAGNOSTICS_DEFAULTS", "VALPEnv"]

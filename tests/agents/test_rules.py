@@ -1,0 +1,178 @@
+"""The rule-based agent picks the paper's operator in constructed situations."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from agents import list_agents, make_agent
+from agents.rules import RulesAgent, Situation, Thresholds, rule_candidates
+from nasgym.envs.valp_actions import ActionTable
+
+PAIRS = (
+    ("add_layer", "gentle"),
+    ("add_layer", "aggressive"),
+    ("remove_layer", None),
+    ("extend_layer", "gentle"),
+    ("extend_layer", "aggressive"),
+    ("add_connection", "gentle"),
+    ("add_connection", "aggressive"),
+    ("delete_connection", None),
+    ("insert_network", "gentle"),
+    ("insert_network", "aggressive"),
+    ("delete_network", None),
+    ("clone_network", "gentle"),
+    ("clone_network", "aggressive"),
+    ("change_lr", None),
+)
+EFFECTS = tuple(
+    "reducer"
+    if op.startswith(("remove", "delete"))
+    else "neutral"
+    if op.startswith("change")
+    else "extender"
+    for op, _ in PAIRS
+)
+OUTPUTS = ("class", "hist", "sample")
+TABLE = ActionTable(PAIRS, EFFECTS, max_networks=4, outputs=OUTPUTS)
+MODERATE = -1e-6  # between steep (-2e-5) and stuck (-1e-10)
+
+
+def _situation(relevance: list[list[float]], slopes: list[float], n_present: int = 3) -> Situation:
+    n = TABLE.max_networks
+    rel = np.ones((n, len(OUTPUTS)))
+    rel[: len(relevance)] = relevance
+    present = np.arange(n) < n_present
+    # net0 feeds class, net1 feeds hist, net2 feeds sample
+    reaches = np.zeros((n, len(OUTPUTS)), dtype=bool)
+    for k in range(min(n_present, len(OUTPUTS))):
+        reaches[k, k] = True
+    return Situation(present, reaches, rel, np.array(slopes))
+
+
+def _decoded(actions: list[int]) -> set[tuple[str, str]]:
+    return {(TABLE.variants[v], TABLE.slots[s]) for v, s in map(TABLE.decode, actions)}
+
+
+ALL_VALID = np.ones(TABLE.n_actions, dtype=bool)
+RELEVANT = [[3.0, 1.0, 1.0], [1.0, 3.0, 1.0], [1.0, 1.0, 3.0]]
+
+
+def test_irrelevant_network_is_deleted() -> None:
+    rel = [[3.0, 1.0, 1.0], [1.0, 1.1, 1.0], [1.0, 1.0, 3.0]]  # net1 costs hist only 10%
+    cls, actions = rule_candidates(_situation(rel, [MODERATE] * 3), TABLE, ALL_VALID)
+    assert cls == "reducer"
+    assert _decoded(actions) == {("delete_network", "net1")}
+
+
+def test_steeply_falling_loss_gets_a_gentle_clone() -> None:
+    cls, actions = rule_candidates(
+        _situation(RELEVANT, [-1e-3, MODERATE, MODERATE]), TABLE, ALL_VALID
+    )
+    assert cls == "gentle"
+    assert ("clone_network:gentle", "net0") in _decoded(actions)
+    assert all(not v.endswith("aggressive") for v, _ in _decoded(actions))
+
+
+def test_stuck_output_gets_an_inserted_network() -> None:
+    cls, actions = rule_candidates(_situation(RELEVANT, [0.0, -1e-3, MODERATE]), TABLE, ALL_VALID)
+    assert cls == "aggressive"
+    assert ("insert_network:aggressive", "net0") in _decoded(actions)
+    assert {slot for _, slot in _decoded(actions)} == {"net0"}
+
+
+def test_reducers_come_before_expanders() -> None:
+    rel = [[3.0, 1.0, 1.0], [1.0, 1.0, 1.0], [1.0, 1.0, 3.0]]
+    cls, actions = rule_candidates(_situation(rel, [0.0, 0.0, -1e-3]), TABLE, ALL_VALID)
+    assert (cls, _decoded(actions)) == ("reducer", {("delete_network", "net1")})
+
+
+def test_masked_and_excluded_operators_are_skipped() -> None:
+    rel = [[3.0, 1.0, 1.0], [1.0, 1.0, 1.0], [1.0, 1.0, 3.0]]
+    mask = ALL_VALID.copy()
+    mask[TABLE.encode("delete_network", 1)] = False
+    cls, actions = rule_candidates(_situation(rel, [0.0, -1e-3, -1e-3]), TABLE, mask)
+    assert cls == "aggressive"
+    cls, actions = rule_candidates(
+        _situation(RELEVANT, [0.0, -1e-3, -1e-3]),
+        TABLE,
+        ALL_VALID,
+        excluded={"insert_network", "add_layer"},
+    )
+    assert cls == "gentle"
+    assert all(v == "clone_network:gentle" for v, _ in _decoded(actions))
+
+
+def test_nothing_applies_gives_a_random_gentle_operator_on_a_network() -> None:
+    mask = np.zeros(TABLE.n_actions, dtype=bool)
+    for variant in ("extend_layer:gentle", "remove_layer", "change_lr"):
+        for slot in range(TABLE.n_slots):
+            mask[TABLE.encode(variant, slot)] = True
+    # moderate slopes prescribe add_layer/extend_layer:gentle; with both excluded no rule applies
+    cls, actions = rule_candidates(
+        _situation(RELEVANT, [MODERATE] * 3), TABLE, mask, excluded={"extend_layer", "add_layer"}
+    )
+    assert cls == "fallback"
+    assert {v for v, _ in _decoded(actions)} == {"extend_layer:gentle"}
+    assert {s for _, s in _decoded(actions)} <= {f"net{k}" for k in range(TABLE.max_networks)}
+
+
+def test_thresholds_are_parameters() -> None:
+    situation = _situation(RELEVANT, [-1e-3, -1e-3, -1e-3])
+    # with a stuck threshold of -1e-2 the same slopes count as stuck
+    cls, _ = rule_candidates(situation, TABLE, ALL_VALID, Thresholds(stuck=-1e-2, steep=-1.0))
+    assert cls == "aggressive"
+    with pytest.raises(ValueError, match="steep < stuck"):
+        Thresholds(stuck=-1e-3, steep=-1e-5)
+
+
+class _FakeVALPEnv(gym.Env):
+    """Spaces of a VALP env with TABLE's action table (no model behind it)."""
+
+    action_table = TABLE
+
+    def __init__(self) -> None:
+        self.action_space = gym.spaces.Discrete(TABLE.n_actions)
+        self.observation_space = gym.spaces.Dict(
+            {"action_mask": gym.spaces.MultiBinary(TABLE.n_actions)}
+        )
+
+
+def _obs(situation: Situation, mask: np.ndarray = ALL_VALID) -> dict[str, np.ndarray]:
+    return {
+        "network_present": situation.present.astype(np.int8),
+        "network_reaches": situation.reaches.astype(np.int8),
+        "relevance": situation.relevance.astype(np.float32),
+        "loss_slope": situation.slopes.astype(np.float32),
+        "action_mask": mask.astype(np.int8),
+    }
+
+
+def test_agent_is_registered_and_excludes_a_failed_operator_for_one_step() -> None:
+    assert "rules" in list_agents()
+    agent = make_agent("rules", _FakeVALPEnv(), seed=0)
+    assert isinstance(agent, RulesAgent)
+    obs = _obs(_situation(RELEVANT, [0.0, MODERATE, MODERATE]))
+    picks = {TABLE.label(agent.predict(obs)[0]) for _ in range(20)}
+    assert any(p.startswith("insert_network:aggressive") for p in picks)
+    agent.update(
+        obs, 0, 0.0, obs, False, False, {"accepted": False, "operator": "insert_network:aggressive"}
+    )
+    action, _ = agent.predict(obs)
+    assert not TABLE.label(action).startswith("insert_network")
+    picks = {TABLE.label(agent.predict(obs)[0]) for _ in range(20)}  # exclusion has expired
+    assert any(p.startswith("insert_network") for p in picks)
+
+
+def test_agent_answers_a_batch_and_is_reproducible() -> None:
+    obs = _obs(_situation(RELEVANT, [-1e-3, -1e-3, -1e-3]))
+    batch = {k: np.stack([v, v]) for k, v in obs.items()}
+    a = make_agent("rules", _FakeVALPEnv(), seed=3).predict(batch)[0]
+    b = make_agent("rules", _FakeVALPEnv(), seed=3).predict(batch)[0]
+    assert a.shape == (2,) and np.array_equal(a, b)
+
+
+def test_agent_needs_a_valp_env() -> None:
+    with pytest.raises(ValueError, match="action_table"):
+        make_agent("rules", gym.make("CartPole-v1"))

@@ -1,0 +1,58 @@
+"""diagnose() on real VALP models."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from nasgym.data import load_dataset
+from nasgym.diagnostics import DiagnosticData, diagnose
+from nasgym.diagnostics.diagnose import _emissions
+from nasgym.tasks import make_task
+from nasgym.valp import build_model, random_valp
+from nasgym.valp.train import train
+
+
+@pytest.fixture(scope="module")
+def setup():  # noqa: ANN201
+    ds = load_dataset("digits", seed=0)
+    task = make_task("image-multitask", ds)
+    data = task.prepare(ds.val)
+    gen = torch.Generator().manual_seed(0)
+    diag = DiagnosticData.from_task_data(data, 64, {"sample": 8}, gen)
+    return task, task.prepare(ds.train), diag
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_networks_not_reaching_an_output_have_relevance_one(setup, seed: int) -> None:  # noqa: ANN001
+    task, train_data, diag = setup
+    valp = random_valp(task, np.random.default_rng(seed), n_networks=5)
+    gen = torch.Generator().manual_seed(seed)
+    model = build_model(valp, gen)
+    result = train(model, train_data, 5, gen)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    d = diagnose(model, diag, result.losses, gen)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    for nid in valp.network_ids:
+        reached = {o[2:] for o in valp.descendants(nid) if o.startswith("o:")}
+        for name in task.output_names:
+            if name not in reached:
+                assert d.relevance[nid][name] == pytest.approx(1.0, abs=1e-6)
+                assert (nid, name) not in d.dependency_error
+            else:
+                assert 0.0 <= d.dependency_error[(nid, name)] <= 1.0
+    assert set(d.slopes) == set(task.output_names)
+    assert set(d.input_relevance) == {"i:x"}
+
+
+def test_emissions_add_up_to_the_model_outputs(setup) -> None:  # noqa: ANN001
+    task, _, diag = setup
+    valp = random_valp(task, np.random.default_rng(4), n_networks=6)
+    model = build_model(valp, torch.Generator().manual_seed(0)).eval()
+    em = _emissions(model, diag)
+    with torch.no_grad():
+        out = model(diag.data.inputs, noise=diag.noise).outputs
+    for name in task.output_names:
+        total = sum(em[n] for n in valp.predecessors(f"o:{name}"))
+        np.testing.assert_allclose(total, out[name].numpy(), rtol=1e-5, atol=1e-5)

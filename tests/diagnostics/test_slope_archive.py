@@ -1,0 +1,52 @@
+"""Loss slope and the relative-performance archive."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from nasgym.diagnostics import ObjectiveArchive, loss_slope, loss_slopes
+
+
+def test_slope_of_a_line_is_its_coefficient() -> None:
+    steps = np.arange(50)
+    assert loss_slope(3.0 - 0.01 * steps) == pytest.approx(-0.01)
+    assert loss_slope(np.full(20, 0.7)) == pytest.approx(0.0, abs=1e-15)
+
+
+def test_slope_uses_only_the_recent_window() -> None:
+    losses = np.concatenate([np.linspace(5, 1, 30), np.full(10, 1.0)])
+    assert loss_slope(losses) < -0.05
+    assert loss_slope(losses, window=10) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_slope_ignores_non_finite_values_and_needs_two_points() -> None:
+    assert loss_slope([1.0, 0.9, math.nan, 0.7]) == pytest.approx(-0.1)
+    assert loss_slope([math.nan, math.inf]) == 0.0
+    assert loss_slope([]) == 0.0
+    with pytest.raises(ValueError, match="window"):
+        loss_slope([1.0, 2.0], window=1)
+
+
+def test_loss_slopes_per_output() -> None:
+    slopes = loss_slopes({"a": [3.0, 2.0, 1.0], "b": [1.0, 1.0, 1.0]})
+    assert slopes == {"a": pytest.approx(-1.0), "b": pytest.approx(0.0)}
+
+
+def test_archive_rank_is_fraction_of_strictly_better_models() -> None:
+    archive = ObjectiveArchive(["err", "mse"])
+    assert archive.rank({"err": 0.5, "mse": 0.5}) == {"err": 0.0, "mse": 0.0}
+    for err, mse in [(0.1, 0.9), (0.2, 0.8), (0.3, 0.7), (0.4, 0.6)]:
+        archive.add({"err": err, "mse": mse})
+    assert archive.rank({"err": 0.25, "mse": 0.1}) == {"err": 0.5, "mse": 0.0}
+    assert archive.rank({"err": 0.05, "mse": 1.0}) == {"err": 0.0, "mse": 1.0}
+    assert archive.best("mse") == pytest.approx(0.6)
+    assert len(archive) == 4
+
+
+def test_archive_rejects_incomplete_vectors() -> None:
+    archive = ObjectiveArchive(["err", "mse"])
+    with pytest.raises(ValueError, match="mse"):
+        archive.add({"err": 0.1})

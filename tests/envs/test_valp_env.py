@@ -1,0 +1,261 @@
+"""nasgym/VALP-v0: checkers, masks, determinism, pickling, divergence, vectorised and RL smoke."""
+
+from __future__ import annotations
+
+import copy
+import math
+import pickle
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import nasgym
+from nasgym.envs.valp import VALPEnv
+from nasgym.valp.operators import OPERATORS, register_operator
+from nasgym.valp.operators.hyper import ChangeLR
+
+#: tiny budgets: a step trains 3 batches and diagnoses 48 validation rows
+TINY = {
+    "initial_batches": 5,
+    "step_batches": 3,
+    "max_steps": 6,
+    "eval_samples": 48,
+    "diagnostics": {"samples": 48},
+}
+VALP_IDS = [env_id for env_id in nasgym.env_ids() if "/VALP-" in env_id]
+
+
+def _env(**kwargs: object) -> VALPEnv:
+    return VALPEnv(**{**TINY, **kwargs})
+
+
+def _valid(env: VALPEnv) -> np.ndarray:
+    return np.flatnonzero(env.action_masks())
+
+
+def test_a_valp_env_is_registered() -> None:
+    assert "nasgym/VALP-v0" in VALP_IDS
+
+
+@pytest.mark.parametrize("env_id", VALP_IDS)
+def test_gymnasium_and_sb3_checkers(env_id: str) -> None:
+    from gymnasium.utils.env_checker import check_env
+    from stable_baselines3.common.env_checker import check_env as sb3_check_env
+
+    # the checkers step random (possibly masked-out) actions: penalise them instead of raising
+    env = gym.make(env_id, invalid_action="penalize", **TINY)
+    check_env(env.unwrapped, skip_render_check=True)
+    sb3_check_env(env.unwrapped, warn=True)
+
+
+def _check_mask(env: VALPEnv, rng: np.random.Generator, exhaustive: bool) -> None:
+    """Masked-in actions step (from copies of the env); a sample of masked-out ones raise."""
+    mask = env.action_masks()
+    assert np.array_equal(env._observation()["action_mask"].astype(bool), mask)
+    valid = np.flatnonzero(mask)
+    if not exhaustive:  # one random valid action per operator variant
+        by_variant: dict[int, list[int]] = {}
+        for a in valid:
+            by_variant.setdefault(env.action_table.decode(a)[0], []).append(int(a))
+        valid = [int(rng.choice(v)) for v in by_variant.values()]
+    for action in valid:
+        copy.deepcopy(env).step(int(action))
+    invalid = np.flatnonzero(~mask)
+    key, steps = env._model.valp.key, env._steps
+    for action in rng.choice(invalid, size=min(12, len(invalid)), replace=False):
+        with pytest.raises(ValueError, match="not valid"):
+            env.step(int(action))
+    assert (env._model.valp.key, env._steps) == (key, steps)  # a refused action changes nothing
+
+
+def test_mask_equals_the_actions_step_accepts() -> None:
+    env = _env(acceptance="always")
+    rng = np.random.default_rng(0)
+    for seed in (0, 1):
+        env.reset(seed=seed)
+        _check_mask(env, rng, exhaustive=False)
+        env.step(int(rng.choice(_valid(env))))
+        _check_mask(env, rng, exhaustive=False)
+
+
+@pytest.mark.slow
+def test_mask_equals_the_actions_step_accepts_exhaustively() -> None:
+    env = _env(acceptance="always")
+    rng = np.random.default_rng(1)
+    for seed in (2, 3):
+        env.reset(seed=seed)
+        for _ in range(2):
+            _check_mask(env, rng, exhaustive=True)
+            env.step(int(rng.choice(_valid(env))))
+
+
+def test_invalid_action_raises_or_is_penalised() -> None:
+    env = _env()
+    env.reset(seed=0)
+    bad = int(np.flatnonzero(~env.action_masks())[0])
+    with pytest.raises(ValueError, match="action_masks"):
+        env.step(bad)
+    with pytest.raises(ValueError, match="out of range"):
+        env.step(env.action_space.n)
+    soft = _env(invalid_action="penalize")
+    soft.reset(seed=0)
+    key = soft._model.valp.key
+    _, reward, _, _, info = soft.step(bad)
+    assert info["invalid"] and not info["accepted"] and reward == -soft.reward_clip
+    assert soft._model.valp.key == key
+
+
+def _rollout(env: VALPEnv, seed: int, steps: int) -> list[tuple]:
+    obs, info = env.reset(seed=seed)
+    rng = np.random.default_rng(seed)
+    out = [(info["descriptor"], info["objectives"])]
+    for _ in range(steps):
+        obs, reward, _, _, info = env.step(int(rng.choice(_valid(env))))
+        out.append(
+            (
+                info["descriptor"],
+                info["objectives"],
+                reward,
+                info["accepted"],
+                {k: v.tolist() for k, v in obs.items()},
+            )
+        )
+    return out
+
+
+def test_same_seed_same_trajectory() -> None:
+    a, b = _rollout(_env(), 3, 3), _rollout(_env(), 3, 3)
+    assert a == b
+    assert _rollout(_env(), 4, 0) != a[:1]
+
+
+def test_pickle_round_trip_continues_identically() -> None:
+    env = _env()
+    env.reset(seed=5)
+    env.step(int(_valid(env)[0]))
+    clone = pickle.loads(pickle.dumps(env))
+    action = int(_valid(env)[-1])
+    assert np.array_equal(clone.action_masks(), env.action_masks())
+    _, r1, _, _, i1 = env.step(action)
+    _, r2, _, _, i2 = clone.step(action)
+    assert (r1, i1["descriptor"], i1["objectives"]) == (r2, i2["descriptor"], i2["objectives"])
+
+
+def test_info_and_episode_end() -> None:
+    env = _env(max_steps=2, acceptance="always")
+    _, info = env.reset(seed=0)
+    assert set(info["objectives"]) == set(VALPEnv.objective_spec) == {"class", "hist", "sample"}
+    assert info["cost"] == TINY["initial_batches"]
+    _, _, terminated, truncated, info = env.step(int(_valid(env)[0]))
+    assert not terminated and not truncated
+    assert info["cost"] == TINY["initial_batches"] + TINY["step_batches"]
+    assert info["operator"] in env.action_table.variants and info["target"]
+    assert info["accepted"] and info["current_descriptor"] == info["descriptor"]
+    _, _, terminated, truncated, _ = env.step(int(_valid(env)[0]))
+    assert truncated and not terminated
+
+
+def test_paper_acceptance_reverts_worse_candidates() -> None:
+    env = _env(max_steps=8)
+    env.reset(seed=2)
+    rng = np.random.default_rng(2)
+    for _ in range(6):
+        current = dict(env._objectives)
+        _, _, _, _, info = env.step(int(rng.choice(_valid(env))))
+        better = sum(info["objectives"][k] < current[k] for k in current)
+        assert info["accepted"] == (better >= 2 and not info["diverged"])
+        assert info["current_objectives"] == (info["objectives"] if info["accepted"] else current)
+
+
+class _ExplodeLR(ChangeLR):
+    """Push every output's learning rate to 1e12 with plain SGD (training must diverge)."""
+
+    def _edit(self, valp):  # noqa: ANN001, ANN202
+        from nasgym.valp.descriptor import OutputHParams
+
+        return valp.with_hparams({s.name: OutputHParams(1e12, "sgd") for s in valp.task_outputs})
+
+    def apply(self, model, target, rng, *, variant=None, choice=None, donor=None):  # noqa: ANN001, ANN201
+        from nasgym.valp.operators._weights import same_weights
+
+        return same_weights(model, self._edit(model.valp).validate())
+
+
+@pytest.fixture
+def explode_lr():  # noqa: ANN201
+    register_operator("explode_lr", _ExplodeLR)
+    yield "explode_lr"
+    OPERATORS.unregister("explode_lr")
+
+
+def test_learning_rate_pushed_to_divergence_is_reported_and_penalised(explode_lr: str) -> None:
+    env = _env(operators=[explode_lr, "change_lr"], step_batches=10)
+    env.reset(seed=0)
+    key = env._model.valp.key
+    action = env.action_table.encode(explode_lr, env.action_table.output_slot("class"))
+    obs, reward, _, _, info = env.step(action)
+    assert info["diverged"] and not info["accepted"]
+    assert reward == -env.reward_clip
+    assert any(math.isinf(v) for v in info["objectives"].values())
+    assert env._model.valp.key == key  # the diverged candidate was not kept
+    assert env.observation_space.contains(obs)
+    env.step(int(_valid(env)[0]))  # the episode goes on
+
+
+def test_hypervolume_reward_grows_with_new_points() -> None:
+    env = _env(reward="hypervolume", acceptance="always")
+    env.reset(seed=0)
+    rewards = [env.step(int(_valid(env)[0]))[1] for _ in range(3)]
+    assert all(0.0 <= r <= 1.0 for r in rewards)
+
+
+def test_start_from_a_given_model_and_bad_arguments() -> None:
+    env = _env()
+    _, info = env.reset(seed=0)
+    _, again = env.reset(seed=1, options={"valp": info["descriptor"]})
+    assert again["descriptor"] == info["descriptor"]
+    with pytest.raises(ValueError, match="acceptance"):
+        _env(acceptance="greedy")
+    with pytest.raises(KeyError, match="add_layer"):
+        _env(operators=["add_layr"])
+    with pytest.raises(ValueError, match="diagnostics"):
+        _env(diagnostics={"sample": 10})
+    with pytest.raises(ValueError, match="padding"):
+        _env(max_connections=2).reset(seed=0, options={"valp": info["descriptor"]})
+
+
+@pytest.mark.slow
+def test_runs_in_subproc_vec_env() -> None:
+    from stable_baselines3.common.vec_env import SubprocVecEnv
+
+    vec = SubprocVecEnv([lambda: _env() for _ in range(2)], start_method="fork")
+    try:
+        vec.seed(0)
+        vec.reset()
+        masks = np.stack(vec.env_method("action_masks"))
+        actions = np.array([int(np.flatnonzero(m)[0]) for m in masks])
+        obs, rewards, dones, infos = vec.step(actions)
+        assert rewards.shape == (2,) and obs["action_mask"].shape == masks.shape
+    finally:
+        vec.close()
+
+
+@pytest.mark.slow
+def test_maskable_ppo_trains_a_few_hundred_steps() -> None:
+    from sb3_contrib import MaskablePPO
+
+    env = _env(
+        step_batches=1,
+        initial_batches=2,
+        max_steps=20,
+        diagnostics={"samples": 32, "dependency": False},
+        eval_samples=32,
+    )
+    model = MaskablePPO(
+        "MultiInputPolicy", env, n_steps=100, batch_size=50, n_epochs=1, seed=0, device="cpu"
+    )
+    model.learn(total_timesteps=200)
+    obs, _ = env.reset(seed=1)
+    action, _ = model.predict(obs, action_masks=env.action_masks())
+    assert env.action_masks()[int(action)]
