@@ -1,0 +1,212 @@
+"""Where jobs run: in this process, in a process pool, or as Ray tasks.
+
+Every backend streams each job's records back to the calling process, which is the only
+writer of the results file; so records are the same whichever backend ran them.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import queue
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from nasgym.bench.jobs import Job
+from nasgym.bench.runner import run_job
+
+#: a job with the steps already stored and their actions (for the replay check)
+Task = tuple[Job, frozenset[int], dict[int, Any]]
+#: called with each record, in the order a job produced them
+Sink = Callable[[dict[str, Any]], None]
+#: called when a job raised (job, traceback text)
+OnError = Callable[[Job, str], None]
+
+
+def run_serial(tasks: Sequence[Task], sink: Sink, on_error: OnError) -> None:
+    """Run the jobs one after another in this process."""
+    for job, have, stored in tasks:
+        try:
+            for rec in run_job(job, have, stored):
+                sink(rec)
+        except Exception:  # noqa: BLE001 - one failing job must not stop the others
+            on_error(job, traceback.format_exc())
+
+
+# ------------------------------------------------------------------ process pool
+_QUEUE: Any = None
+
+
+def _init_worker(q: Any, parent: int) -> None:
+    global _QUEUE
+    _QUEUE = q
+    # one thread per worker process: W workers use W cores, as Ray's num_cpus=1 tasks do
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
+
+
+def _exit_with_parent(parent: int) -> None:
+    """Leave when the parent dies (e.g. kill -9), instead of lingering as an orphan."""
+    while True:
+        if os.getppid() != parent:
+            os._exit(1)
+        time.sleep(0.5)
+
+
+def _pool_job(index: int, task: Task) -> None:
+    job, have, stored = task
+    try:
+        for rec in run_job(job, have, stored):
+            _QUEUE.put(("rec", index, rec))
+        _QUEUE.put(("end", index, None))
+    except BaseException:  # noqa: BLE001 - reported to the parent, which decides
+        _QUEUE.put(("end", index, traceback.format_exc()))
+
+
+def run_pool(tasks: Sequence[Task], sink: Sink, on_error: OnError, workers: int) -> None:
+    """Run the jobs in a pool of ``workers`` processes (spawned, so nothing is inherited)."""
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    pending = set(range(len(tasks)))
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(q, os.getpid())
+    ) as pool:
+        futures = [pool.submit(_pool_job, i, t) for i, t in enumerate(tasks)]
+        try:
+            while pending:
+                try:
+                    kind, index, payload = q.get(timeout=0.5)
+                except queue.Empty:
+                    _reap_crashed(futures, pending, tasks, on_error)
+                    continue
+                if kind == "rec":
+                    sink(payload)
+                else:
+                    pending.discard(index)
+                    if payload is not None:
+                        on_error(tasks[index][0], payload)
+        except BaseException:
+            _stop_pool(pool)
+            raise
+
+
+def _stop_pool(pool: ProcessPoolExecutor) -> None:
+    """Cancel queued jobs and stop running ones (their stored steps are resumed later)."""
+    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in list((getattr(pool, "_processes", None) or {}).values()):
+        if proc.is_alive():
+            proc.terminate()
+
+
+def _reap_crashed(
+    futures: list, pending: set[int], tasks: Sequence[Task], on_error: OnError
+) -> None:
+    """Report jobs whose worker died without a word (its future failed, no end message)."""
+    for i in list(pending):
+        f = futures[i]
+        if f.done() and f.exception() is not None:
+            pending.discard(i)
+            on_error(tasks[i][0], f"worker process failed: {f.exception()!r}")
+
+
+# ------------------------------------------------------------------ Ray
+def _ray_job(task: Task):  # type: ignore[no-untyped-def]
+    job, have, stored = task
+    yield from run_job(job, have, stored)
+
+
+def _module_roots(modules: Sequence[str]) -> list[str]:
+    """The folders from which the (already imported) ``modules`` were imported."""
+    roots = []
+    for name in modules:
+        top = sys.modules.get(name.split(".")[0])
+        file = getattr(top, "__file__", None)
+        if file:
+            path = Path(file).resolve().parent
+            roots.append(str(path.parent if path.name == name.split(".")[0] else path))
+    return roots
+
+
+def _local_runtime_env(imports: Sequence[str]) -> dict[str, Any]:
+    """Let local Ray workers import nasgym, agents and the ``--import`` modules from here."""
+    here = str(Path(__file__).resolve().parents[2])
+    extra = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    paths = [here, os.getcwd(), *_module_roots(imports), *extra]
+    return {"env_vars": {"PYTHONPATH": os.pathsep.join(dict.fromkeys(paths))}}
+
+
+def run_ray(
+    tasks: Sequence[Task],
+    sink: Sink,
+    on_error: OnError,
+    workers: int | None = None,
+    address: str | None = None,
+) -> None:
+    """Run each job as a Ray task (a streaming generator), on local Ray or the cluster at ``address``."""
+    import ray
+
+    started = False
+    if not ray.is_initialized():
+        kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": True}
+        if address is None:
+            imports = sorted({m for t in tasks for m in t[0].imports})
+            kwargs.update(
+                num_cpus=workers or os.cpu_count(), runtime_env=_local_runtime_env(imports)
+            )
+        ray.init(address=address, **kwargs)
+        started = True
+    try:
+        remote = ray.remote(num_cpus=1)(_ray_job)
+        gens = {remote.remote(t): i for i, t in enumerate(tasks)}
+        while gens:
+            ready, _ = ray.wait(list(gens), num_returns=1, timeout=1.0)
+            for gen in ready:
+                _drain_one(gen, gens, tasks, sink, on_error)
+    except BaseException:
+        for gen in list(locals().get("gens", {})):
+            try:
+                ray.cancel(gen, force=True)
+            except Exception:  # noqa: BLE001 - best effort while stopping
+                pass
+        raise
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def _drain_one(gen: Any, gens: dict, tasks: Sequence[Task], sink: Sink, on_error: OnError) -> None:
+    import ray
+
+    try:
+        ref = next(gen)
+        sink(ray.get(ref))
+    except StopIteration:
+        gens.pop(gen)
+    except Exception:  # noqa: BLE001 - the task raised: report it, keep the others
+        on_error(tasks[gens.pop(gen)][0], traceback.format_exc())
+
+
+def run_tasks(
+    tasks: Sequence[Task],
+    sink: Sink,
+    on_error: OnError,
+    backend: str = "local",
+    workers: int | None = None,
+    ray_address: str | None = None,
+) -> None:
+    """Run ``tasks`` on ``backend``: ``local`` (serial for 1 worker, the default, else a process
+    pool of ``workers``) or ``ray`` (``workers`` CPUs of a local Ray; default all)."""
+    if backend == "ray":
+        run_ray(tasks, sink, on_error, workers=workers, address=ray_address)
+    elif workers is None or workers <= 1 or len(tasks) <= 1:
+        run_serial(tasks, sink, on_error)
+    else:
+        run_pool(tasks, sink, on_error, min(workers, len(tasks)))
+    sys.stdout.flush()

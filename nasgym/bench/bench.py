@@ -1,0 +1,181 @@
+"""``run_bench``: validate, resume from the results store, run what is missing, summarise."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nasgym.bench.backends import Task, run_tasks
+from nasgym.bench.jobs import BenchEntry, BenchError, Job, import_modules, validate
+from nasgym.bench.records import RunKey, record_key
+from nasgym.bench.store import ResultsStore, read_records
+
+
+@dataclass
+class BenchReport:
+    """What a bench did: runs skipped (already stored), run now, failed; the summary."""
+
+    out_dir: Path
+    skipped: int = 0
+    completed: int = 0
+    failed: list[tuple[Job, str]] = field(default_factory=list)
+    summary: dict[str, Any] | None = None
+    summary_text: str = ""
+    plots: list[Path] = field(default_factory=list)
+
+
+def plan(jobs: Sequence[Job], records: list[dict[str, Any]]) -> tuple[list[Task], int]:
+    """The tasks still to run (with the steps stored of each) and the number of finished runs."""
+    steps: dict[RunKey, dict[int, Any]] = {}
+    done: dict[RunKey, dict[str, Any]] = {}
+    for rec in records:
+        key = record_key(rec)
+        if rec["type"] == "done":
+            done[key] = rec
+        else:
+            steps.setdefault(key, {})[int(rec["step"])] = rec.get("action")
+    tasks, skipped = [], 0
+    for job in jobs:
+        marker = done.get(job.key)
+        if marker is not None:
+            skipped += 1
+            if marker.get("max_steps") != job.max_steps:
+                print(
+                    f"note: keeping the stored run {job.env_id} / {job.agent} / seed {job.seed} "
+                    f"(max_steps {marker.get('max_steps')}, now asked {job.max_steps}); "
+                    "use another --out to run it again",
+                    file=sys.stderr,
+                )
+            continue
+        stored = steps.get(job.key, {})
+        tasks.append((job, frozenset(stored), stored))
+    return tasks, skipped
+
+
+def run_bench(
+    entries: Sequence[BenchEntry],
+    out_dir: Path | str,
+    *,
+    backend: str = "local",
+    workers: int | None = None,
+    ray_address: str | None = None,
+    imports: Sequence[str] = (),
+    progress: bool = True,
+    plots: bool = True,
+    quiet: bool = False,
+) -> BenchReport:
+    """Run every job of ``entries`` not stored yet in ``out_dir``; write the summary and plots.
+
+    Arguments are validated before ``out_dir`` is touched (:class:`~nasgym.bench.jobs.BenchError`).
+    """
+    import_modules(imports)
+    validate(entries, backend)
+    jobs = [j for e in entries for j in e.jobs(tuple(imports))]
+    if len({j.key for j in jobs}) != len(jobs):
+        raise ValueError("the bench lists the same (env, kwargs, agent, seed) run twice")
+    report = BenchReport(Path(out_dir))
+    store = ResultsStore(out_dir)
+    try:
+        stored = store.open()
+    except RuntimeError as err:
+        raise BenchError(str(err)) from None
+    try:
+        tasks, report.skipped = plan(jobs, stored)
+        partial = sum(1 for t in tasks if t[1])
+        if (report.skipped or partial) and not quiet:
+            print(
+                f"resuming {store.path}: {report.skipped} of {len(jobs)} runs complete, "
+                f"{partial} partly stored (replayed; only their missing steps are appended)"
+            )
+        bar = _Bar(jobs, tasks, enabled=progress)
+
+        def sink(rec: dict[str, Any]) -> None:
+            store.append(rec)
+            if rec["type"] == "done":
+                report.completed += 1
+                bar.finish_run(rec)
+            else:
+                bar.step()
+
+        def on_error(job: Job, text: str) -> None:
+            report.failed.append((job, text))
+            bar.write(f"run {job.env_id} / {job.agent} / seed {job.seed} failed:\n{text}")
+
+        try:
+            run_tasks(tasks, sink, on_error, backend, workers, ray_address)
+        finally:
+            bar.close()
+    finally:
+        store.close()
+    _finish(report, plots, quiet)
+    return report
+
+
+def _finish(report: BenchReport, plots: bool, quiet: bool) -> None:
+    from nasgym.bench.results import load_runs
+    from nasgym.bench.summary import summarize, write_summary
+
+    runs = load_runs(report.out_dir)
+    report.summary = summarize(runs)
+    report.summary_text = write_summary(report.out_dir, report.summary)
+    if plots:
+        from nasgym.plots import plot_all
+
+        report.plots = plot_all(runs, report.out_dir)
+    if not quiet:
+        print(report.summary_text)
+        print(
+            f"results: {report.out_dir / 'results.jsonl'}; summary: {report.out_dir / 'summary.md'}"
+        )
+        if report.plots:
+            print(f"plots: {report.out_dir / 'plots'} ({len(report.plots)} files)")
+
+
+class _Bar:
+    """A tqdm bar over all runs: counted in steps when every job has a step limit, else in runs."""
+
+    def __init__(self, jobs: Sequence[Job], tasks: Sequence[Task], enabled: bool) -> None:
+        from tqdm.auto import tqdm
+
+        self.by_steps = all(j.max_steps is not None for j in jobs)
+        self.limit = {t[0].key: t[0].max_steps for t in tasks}
+        if self.by_steps:
+            total = sum(t[0].max_steps or 0 for t in tasks)
+            initial = sum(len(t[1]) for t in tasks)
+        else:
+            total, initial = len(tasks), 0
+        self.bar = tqdm(
+            total=total,
+            initial=initial,
+            unit="step" if self.by_steps else "run",
+            desc=f"{len(tasks)} runs",
+            disable=not enabled,
+            dynamic_ncols=True,
+        )
+
+    def step(self) -> None:
+        if self.by_steps:
+            self.bar.update(1)
+
+    def finish_run(self, rec: dict[str, Any]) -> None:
+        key = record_key(rec)
+        if self.by_steps:
+            left = (self.limit.get(key) or 0) - int(rec["steps"])
+            if left > 0:  # the episode ended before the step limit
+                self.bar.update(left)
+        else:
+            self.bar.update(1)
+
+    def write(self, text: str) -> None:
+        self.bar.write(text, file=sys.stderr)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def stored_records(out_dir: Path | str) -> list[dict[str, Any]]:
+    """The records stored in ``out_dir`` (without touching the file)."""
+    return read_records(Path(out_dir) / "results.jsonl")

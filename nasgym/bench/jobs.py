@@ -1,0 +1,253 @@
+"""What a bench runs: jobs (one env, agent and seed each), argument parsing and validation.
+
+Validation happens before any work: every env id, agent name, JSON argument, data directory and
+backend is checked, and each env is built once with its kwargs, so a typo fails in a second with
+a clear :class:`BenchError` instead of after hours of runs.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import importlib.util
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nasgym.bench.records import RunKey, run_key
+
+
+class BenchError(ValueError):
+    """A bad bench argument, found before any work started."""
+
+
+@dataclass(frozen=True)
+class Job:
+    """One run: ``agent`` searches ``env_id`` (built with ``env_kwargs``) from ``seed``.
+
+    ``max_steps`` caps the run (None: until the episode ends). ``imports`` are modules imported
+    before the env and agent are made (to register custom envs and agents in worker processes).
+    """
+
+    env_id: str
+    agent: str
+    seed: int
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    max_steps: int | None = None
+    imports: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> RunKey:
+        """The run key under which the job's records are stored."""
+        return run_key(self.env_id, self.env_kwargs, self.agent, self.seed)
+
+
+@dataclass(frozen=True)
+class BenchEntry:
+    """One block of a bench: agents x seeds on one env, with a step limit."""
+
+    env_id: str
+    agents: tuple[str, ...]
+    seeds: tuple[int, ...]
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    max_steps: int | None = None
+
+    def jobs(self, imports: tuple[str, ...] = ()) -> list[Job]:
+        """The jobs of this entry, seed-major, so paired runs of one seed finish close together."""
+        return [
+            Job(self.env_id, a, s, dict(self.env_kwargs), self.max_steps, imports)
+            for s in self.seeds
+            for a in self.agents
+        ]
+
+
+#: The README's main job (``nasgym bench`` with no arguments): the papers' comparisons on the
+#: bundled data, about 10 minutes on 2 CPU cores. Entries whose env or agents are not registered
+#: are skipped with a notice.
+DEFAULT_BENCH: tuple[BenchEntry, ...] = (
+    BenchEntry("nasgym/VALP-v0", ("random", "rules"), tuple(range(8)), {}, 30),
+    BenchEntry("nasgym/NB201-v0", ("random", "reinforce", "rea"), tuple(range(20)), {}, None),
+)
+DEFAULT_OUT = "runs/default"
+
+
+def parse_seeds(text: str) -> tuple[int, ...]:
+    """``"5"`` -> seeds 0-4; ``"100-199"`` -> 100..199 inclusive; ``"1,5,9"`` -> those seeds."""
+    s = str(text).strip()
+    try:
+        if "," in s:
+            seeds = tuple(int(p) for p in s.split(",") if p.strip())
+        elif "-" in s.lstrip("-"):
+            a, b = s.split("-", 1)
+            lo, hi = int(a), int(b)
+            if hi < lo:
+                raise BenchError(f"--seeds {text!r}: the range end {hi} is below its start {lo}")
+            seeds = tuple(range(lo, hi + 1))
+        else:
+            n = int(s)
+            if n < 1:
+                raise BenchError(f"--seeds {text!r}: the number of seeds must be >= 1")
+            seeds = tuple(range(n))
+    except ValueError as err:
+        if isinstance(err, BenchError):
+            raise
+        raise BenchError(
+            f"--seeds {text!r} is not understood: give a count N (seeds 0..N-1), a range A-B, "
+            "or a comma list"
+        ) from None
+    if not seeds or any(x < 0 for x in seeds):
+        raise BenchError(f"--seeds {text!r}: seeds must be non-negative integers")
+    if len(set(seeds)) != len(seeds):
+        raise BenchError(f"--seeds {text!r} lists a seed twice")
+    return seeds
+
+
+def parse_list(text: str, what: str) -> tuple[str, ...]:
+    """Split a comma list (``"a,b"``), rejecting empty items."""
+    items = tuple(p.strip() for p in str(text).split(","))
+    if not items or any(not p for p in items):
+        raise BenchError(f"--{what} {text!r} has an empty item; give a comma list like a,b")
+    return items
+
+
+def parse_env_kwargs(text: str | None) -> dict[str, Any]:
+    """The ``--env-kwargs`` JSON object (empty when not given)."""
+    if text is None or not str(text).strip():
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise BenchError(
+            f"--env-kwargs is not valid JSON ({err.msg} at column {err.colno}): {text!r}; "
+            """give an object such as '{"dataset": "cifar10"}'"""
+        ) from None
+    if not isinstance(value, dict):
+        raise BenchError(
+            f"--env-kwargs must be a JSON object, got {type(value).__name__}: {text!r}"
+        )
+    return value
+
+
+def import_modules(modules: Iterable[str]) -> None:
+    """Import ``modules`` (they register custom envs or agents), with a clear error if one fails."""
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except ImportError as err:
+            raise BenchError(f"--import {name!r} failed: {err}") from None
+
+
+def _unknown(kind: str, name: str, known: Sequence[str]) -> str:
+    close = difflib.get_close_matches(name, list(known), n=3, cutoff=0.5)
+    hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    return f"unknown {kind} {name!r}.{hint} Registered: {', '.join(sorted(known)) or '(none)'}"
+
+
+def known_env_ids() -> list[str]:
+    """Every env id gymnasium knows, nasgym ids first."""
+    import gymnasium as gym
+
+    import nasgym
+
+    ids = list(nasgym.env_ids())
+    return ids + [i for i in gym.registry if i not in ids]
+
+
+def check_env(env_id: str) -> None:
+    """Raise :class:`BenchError` (with "did you mean") unless ``env_id`` is registered."""
+    known = known_env_ids()
+    if env_id not in known:
+        raise BenchError(_unknown("env", env_id, known))
+
+
+def check_agent(name: str) -> None:
+    """Raise :class:`BenchError` (with "did you mean") unless agent ``name`` is registered."""
+    from agents import list_agents
+    from nasgym.bench.sb3 import is_sb3, parse
+
+    if is_sb3(name):
+        try:
+            parse(name)
+        except ValueError as err:
+            raise BenchError(str(err)) from None
+        return
+    known = list_agents()
+    if name not in known:
+        raise BenchError(_unknown("agent", name, known))
+
+
+def check_env_kwargs(env_id: str, env_kwargs: dict[str, Any]) -> None:
+    """Check the data directory exists and the env builds with ``env_kwargs``."""
+    import gymnasium as gym
+
+    data_dir = env_kwargs.get("data_dir")
+    if data_dir is not None and not Path(str(data_dir)).expanduser().is_dir():
+        raise BenchError(
+            f"data_dir {str(data_dir)!r} (in --env-kwargs) is not an existing directory; "
+            "point it at the folder that holds the data sets"
+        )
+    try:
+        env = gym.make(env_id, **env_kwargs)
+    except (TypeError, ValueError, KeyError, FileNotFoundError) as err:
+        msg = err.args[0] if isinstance(err, KeyError) and err.args else err
+        raise BenchError(f"cannot make {env_id} with --env-kwargs {env_kwargs}: {msg}") from None
+    try:
+        if not hasattr(env.unwrapped, "objective_spec"):
+            raise BenchError(
+                f"{env_id} has no objective_spec; bench needs an env that reports "
+                "info['objectives'] and declares objective_spec (see docs/CONVENTIONS.md)"
+            )
+    finally:
+        env.close()
+
+
+def check_backend(backend: str) -> None:
+    """Raise :class:`BenchError` unless ``backend`` is usable here."""
+    if backend not in ("local", "ray"):
+        raise BenchError(f"unknown --backend {backend!r}; choose local or ray")
+    if backend == "ray" and importlib.util.find_spec("ray") is None:
+        raise BenchError(
+            "--backend ray needs Ray, which is not installed: pip install 'nasgym[ray]' "
+            "(or use --backend local)"
+        )
+
+
+def validate(entries: Sequence[BenchEntry], backend: str = "local") -> None:
+    """Check every entry of a bench; raise :class:`BenchError` on the first problem."""
+    check_backend(backend)
+    checked: set[tuple[str, str]] = set()
+    for entry in entries:
+        check_env(entry.env_id)
+        for agent in entry.agents:
+            check_agent(agent)
+        ident = (entry.env_id, json.dumps(entry.env_kwargs, sort_keys=True))
+        if ident not in checked:
+            check_env_kwargs(entry.env_id, entry.env_kwargs)
+            checked.add(ident)
+        if entry.max_steps is not None and entry.max_steps < 1:
+            raise BenchError(f"--steps must be >= 1, got {entry.max_steps}")
+
+
+def available_default(entries: Sequence[BenchEntry] | None = None) -> list[BenchEntry]:
+    """The entries (default: ``DEFAULT_BENCH``) whose env and agents are registered; print a
+    notice for the rest."""
+    from agents import list_agents
+
+    entries = DEFAULT_BENCH if entries is None else entries
+    ids, names = set(known_env_ids()), set(list_agents())
+    out = []
+    for entry in entries:
+        if entry.env_id not in ids:
+            print(f"note: skipping {entry.env_id} (not registered in this version of nasgym)")
+            continue
+        agents = tuple(a for a in entry.agents if a in names)
+        missing = [a for a in entry.agents if a not in names]
+        if missing:
+            print(f"note: {entry.env_id}: skipping agents not registered yet: {', '.join(missing)}")
+        if agents:
+            out.append(
+                BenchEntry(entry.env_id, agents, entry.seeds, entry.env_kwargs, entry.max_steps)
+            )
+    return out

@@ -1,0 +1,148 @@
+"""The records of ``results.jsonl``: one JSON object per step, and one marker per finished run.
+
+Step record (``"type": "step"``): ``env``, ``env_kwargs``, ``agent``, ``seed``, ``step`` (1 for the
+first ``env.step``), ``action`` (JSON form), ``objectives`` (dict, lower is better), ``reward``,
+``cost``, ``accepted``, ``terminated``, ``truncated`` and ``info`` (every scalar entry of the step's
+``info``: numbers, booleans, strings; arrays such as ``action_mask`` are left out).
+
+Run marker (``"type": "done"``): ``env``, ``env_kwargs``, ``agent``, ``seed``, ``steps`` (number of
+steps taken), ``max_steps`` (the requested limit, or null), ``episode_end`` (whether the episode
+terminated or was truncated), ``objective_spec`` (name -> [ideal, reference]) and ``wall_s`` (seconds
+of the run in the process that wrote the marker; the only field that is not deterministic).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import numpy as np
+
+RunKey = tuple[str, str, str, int]
+
+#: info keys that are stored elsewhere in the record (or are not scalars)
+_RESERVED_INFO = frozenset({"objectives", "cost", "accepted", "action_mask"})
+
+
+def canonical_kwargs(kwargs: dict[str, Any]) -> str:
+    """The canonical JSON text of env kwargs (sorted keys), used in run keys."""
+    return json.dumps(kwargs, sort_keys=True, separators=(",", ":"))
+
+
+def run_key(env: str, env_kwargs: dict[str, Any], agent: str, seed: int) -> RunKey:
+    """The identity of one (env, env kwargs, agent, seed) run."""
+    return (env, canonical_kwargs(env_kwargs), agent, int(seed))
+
+
+def record_key(record: dict[str, Any]) -> RunKey:
+    """The run key a stored record belongs to."""
+    return run_key(record["env"], record.get("env_kwargs") or {}, record["agent"], record["seed"])
+
+
+def env_label(env: str, env_kwargs: dict[str, Any]) -> str:
+    """A readable name of an env with its kwargs (the id alone when there are none)."""
+    return env if not env_kwargs else f"{env} {canonical_kwargs(env_kwargs)}"
+
+
+def to_jsonable(value: Any) -> Any:
+    """``value`` as plain JSON types (numpy arrays to lists, numpy scalars to Python scalars)."""
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v) for v in value]
+    return value
+
+
+def scalar_info(info: dict[str, Any]) -> dict[str, Any]:
+    """The scalar entries of a step's ``info`` (numbers, booleans, strings, None)."""
+    out: dict[str, Any] = {}
+    for key, value in info.items():
+        if key in _RESERVED_INFO:
+            continue
+        if isinstance(value, np.generic):
+            value = value.item()
+        if value is None or isinstance(value, (bool, int, float, str)):
+            out[str(key)] = value
+    return out
+
+
+def _float(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, np.ndarray) and value.size == 1:
+        value = value.item()
+    return float(value)
+
+
+def step_record(
+    key: RunKey,
+    step: int,
+    action: Any,
+    reward: float,
+    terminated: bool,
+    truncated: bool,
+    info: dict[str, Any],
+) -> dict[str, Any]:
+    """The record of one env step."""
+    env, kwargs, agent, seed = key
+    objectives = info.get("objectives") or {}
+    return {
+        "type": "step",
+        "env": env,
+        "env_kwargs": json.loads(kwargs),
+        "agent": agent,
+        "seed": seed,
+        "step": int(step),
+        "action": to_jsonable(action),
+        "objectives": {str(k): float(v) for k, v in objectives.items()},
+        "reward": _float(reward),
+        "cost": _float(info.get("cost")),
+        "accepted": bool(info.get("accepted", True)),
+        "terminated": bool(terminated),
+        "truncated": bool(truncated),
+        "info": scalar_info(info),
+    }
+
+
+def done_record(
+    key: RunKey,
+    steps: int,
+    max_steps: int | None,
+    episode_end: bool,
+    objective_spec: dict[str, tuple[float, float]],
+    wall_s: float,
+) -> dict[str, Any]:
+    """The marker written after the last step of a run."""
+    env, kwargs, agent, seed = key
+    return {
+        "type": "done",
+        "env": env,
+        "env_kwargs": json.loads(kwargs),
+        "agent": agent,
+        "seed": seed,
+        "steps": int(steps),
+        "max_steps": max_steps,
+        "episode_end": bool(episode_end),
+        "objective_spec": {k: [float(a), float(b)] for k, (a, b) in objective_spec.items()},
+        "wall_s": round(float(wall_s), 4),
+    }
+
+
+def dumps(record: dict[str, Any]) -> str:
+    """One record as a single JSON line (non-finite floats written as null)."""
+    return json.dumps(_finite(record), separators=(",", ":"), allow_nan=False)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value

@@ -1,0 +1,160 @@
+"""Stored bench records grouped into runs, with each run's objective vectors as an array."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nasgym.bench.records import RunKey, env_label, record_key
+from nasgym.bench.store import RESULTS_FILE, read_records
+
+Bounds = list[tuple[float, float]]
+
+
+@dataclass
+class Run:
+    """The records of one (env, env kwargs, agent, seed) run, steps in order."""
+
+    env: str
+    env_kwargs: dict[str, Any]
+    agent: str
+    seed: int
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    done: dict[str, Any] | None = None
+
+    @property
+    def label(self) -> str:
+        """The env id, with its kwargs when there are any."""
+        return env_label(self.env, self.env_kwargs)
+
+    @property
+    def complete(self) -> bool:
+        """Whether the run's done marker is stored."""
+        return self.done is not None
+
+    def objective_names(self) -> list[str]:
+        """Objective names, in ``objective_spec`` order when known."""
+        if self.done and self.done.get("objective_spec"):
+            return list(self.done["objective_spec"])
+        for rec in self.steps:
+            if rec.get("objectives"):
+                return list(rec["objectives"])
+        return []
+
+    def points(self, names: list[str] | None = None) -> np.ndarray:
+        """Objective vectors, one row per step (NaN where a value is missing)."""
+        names = names if names is not None else self.objective_names()
+        return np.array(
+            [[_num((r.get("objectives") or {}).get(n)) for n in names] for r in self.steps],
+            dtype=float,
+        ).reshape(len(self.steps), len(names))
+
+    def last_info(self) -> dict[str, float]:
+        """The numeric (non-bool) scalar info entries and the cost at the last step."""
+        if not self.steps:
+            return {}
+        last = self.steps[-1]
+        out = {
+            k: float(v)
+            for k, v in (last.get("info") or {}).items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool)
+        }
+        if last.get("cost") is not None:
+            out["cost"] = float(last["cost"])
+        return out
+
+
+def _num(value: Any) -> float:
+    return math.nan if value is None else float(value)
+
+
+def load_runs(path: Path | str) -> list[Run]:
+    """The runs stored in a results file (or in ``DIR/results.jsonl`` when given a folder)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / RESULTS_FILE
+    if not path.exists():
+        raise FileNotFoundError(
+            f"no results at {path}; run `nasgym bench --out {path.parent}` first"
+        )
+    runs: dict[RunKey, Run] = {}
+    for rec in read_records(path):
+        key = record_key(rec)
+        run = runs.get(key)
+        if run is None:
+            run = runs[key] = Run(
+                rec["env"], rec.get("env_kwargs") or {}, rec["agent"], rec["seed"]
+            )
+        if rec["type"] == "done":
+            run.done = rec
+        else:
+            run.steps.append(rec)
+    for run in runs.values():
+        run.steps.sort(key=lambda r: r["step"])
+    return list(runs.values())
+
+
+def group_runs(runs: list[Run]) -> dict[str, dict[str, list[Run]]]:
+    """Runs by env label, then by agent (in first-seen order), seeds sorted."""
+    out: dict[str, dict[str, list[Run]]] = defaultdict(dict)
+    for run in runs:
+        out[run.label].setdefault(run.agent, []).append(run)
+    for agents in out.values():
+        for lst in agents.values():
+            lst.sort(key=lambda r: r.seed)
+    return dict(out)
+
+
+def objective_bounds(runs: list[Run]) -> tuple[list[str], Bounds]:
+    """Objective names and their (ideal, reference) for runs of one env.
+
+    Taken from a stored done marker, else from the env class's ``objective_spec``; else (an env
+    without one) from the data's range with a warning.
+    """
+    for run in runs:
+        if run.done and run.done.get("objective_spec"):
+            spec = run.done["objective_spec"]
+            return list(spec), [(float(a), float(b)) for a, b in spec.values()]
+    spec = _class_spec(runs[0].env) if runs else {}
+    if spec:
+        return list(spec), [(float(a), float(b)) for a, b in spec.values()]
+    names = runs[0].objective_names() if runs else []
+    pts = np.vstack([r.points(names) for r in runs]) if runs else np.empty((0, 0))
+    if not names or not np.isfinite(pts).any():
+        return names, []
+    lo, hi = np.nanmin(pts, axis=0), np.nanmax(pts, axis=0)
+    warnings.warn(
+        f"{runs[0].env} declares no objective_spec; normalising by the observed range",
+        UserWarning,
+        stacklevel=2,
+    )
+    return names, [
+        (float(a), float(b) if b > a else float(a) + 1.0) for a, b in zip(lo, hi, strict=True)
+    ]
+
+
+def _class_spec(env_id: str) -> dict[str, tuple[float, float]]:
+    try:
+        import gymnasium as gym
+
+        import nasgym  # noqa: F401
+
+        entry = gym.spec(env_id).entry_point
+        if isinstance(entry, str):
+            from gymnasium.envs.registration import load_env_creator
+
+            entry = load_env_creator(entry)
+        return dict(getattr(entry, "objective_spec", {}) or {})
+    except Exception:  # noqa: BLE001 - an unknown or broken env only loses the fallback
+        return {}
+
+
+def finite_rows(points: np.ndarray) -> np.ndarray:
+    """The rows of ``points`` without NaN."""
+    return points[np.all(np.isfinite(points), axis=1)] if points.size else points

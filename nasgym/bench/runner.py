@@ -1,0 +1,94 @@
+"""The evaluation loop of one job: one episode of one agent on one env from one seed.
+
+Every agent, from random search to an SB3 model, goes through the same loop::
+
+    obs, info = env.reset(seed=seed)          # paired seeds: every agent starts alike
+    agent = make_agent(name, env, seed=seed); agent.reset()
+    repeat: action = agent.predict(obs); env.step(action); agent.update(...)
+
+A job is deterministic in its seed, so a run cut short is resumed by replaying it and emitting
+only the steps that are not stored yet.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+from nasgym.bench.jobs import Job, import_modules
+from nasgym.bench.records import done_record, step_record, to_jsonable
+
+
+def objective_spec(env: Any) -> dict[str, tuple[float, float]]:
+    """The env's ``objective_spec`` (objective -> (ideal, reference)), empty if it has none."""
+    spec = getattr(env.unwrapped, "objective_spec", None) or {}
+    return {str(k): (float(v[0]), float(v[1])) for k, v in spec.items()}
+
+
+def run_job(
+    job: Job, have: set[int] | frozenset[int] = frozenset(), stored_actions: dict | None = None
+) -> Iterator[dict[str, Any]]:
+    """Run ``job`` and yield its records: a step record per step not in ``have``, then the marker.
+
+    ``stored_actions`` (step -> stored action) lets a replay check that it retraces the stored
+    run; a mismatch warns that the env or agent is not deterministic in its seed.
+    """
+    import gymnasium as gym
+
+    import nasgym  # noqa: F401  (registers the nasgym envs)
+
+    import_modules(job.imports)
+    t0 = time.perf_counter()
+    env = gym.make(job.env_id, **job.env_kwargs)
+    try:
+        obs, _info = env.reset(seed=job.seed)
+        agent = _make_agent(job.agent, env, job.seed)
+        agent.reset()
+        key = job.key
+        state: Any = None
+        step, ended = 0, False
+        while job.max_steps is None or step < job.max_steps:
+            action, state = agent.predict(obs, state=state, episode_start=None, deterministic=False)
+            next_obs, reward, terminated, truncated, info = env.step(action)
+            agent.update(obs, action, reward, next_obs, terminated, truncated, info)
+            step += 1
+            if step not in have:
+                yield step_record(key, step, action, reward, terminated, truncated, info)
+            elif stored_actions is not None and step in stored_actions:
+                if not _replay_matches(job, step, action, stored_actions[step]):
+                    stored_actions = None  # warned once; do not repeat for every step
+            obs = next_obs
+            if terminated or truncated:
+                ended = True
+                break
+        yield done_record(
+            key, step, job.max_steps, ended, objective_spec(env), time.perf_counter() - t0
+        )
+    finally:
+        env.close()
+
+
+def _make_agent(name: str, env: Any, seed: int) -> Any:
+    """A registered agent, or a saved SB3 model for ``sb3:ALGO:PATH``."""
+    from nasgym.bench.sb3 import SB3Agent, is_sb3
+
+    if is_sb3(name):
+        return SB3Agent(name, env, seed=seed)
+    from agents import make_agent
+
+    return make_agent(name, env, seed=seed)
+
+
+def _replay_matches(job: Job, step: int, action: Any, stored: Any) -> bool:
+    if to_jsonable(action) != stored:
+        warnings.warn(
+            f"resuming {job.env_id} / {job.agent} / seed {job.seed}: step {step} replayed action "
+            f"{to_jsonable(action)} differs from the stored {stored}; the env or agent is not "
+            "deterministic in its seed, so the resumed run mixes two trajectories",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return False
+    return True

@@ -1,0 +1,108 @@
+"""`nasgym bench` killed (SIGKILL) or interrupted (SIGINT) mid-run, then rerun: no record lost,
+none duplicated."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from nasgym.bench import BenchEntry, read_records, run_bench
+
+ROOT = Path(__file__).resolve().parents[2]
+KWARGS = {"horizon": 25, "sleep": 0.01}
+
+
+def _cmd(out: Path, workers: int) -> list[str]:
+    return [
+        sys.executable, "-m", "nasgym.cli", "bench", "--import", "nasgym_toys",
+        "--env", "nasgym-test/ToyMO-v0", "--env-kwargs", json.dumps(KWARGS),
+        "--agent", "random,toy-cycle", "--seeds", "0-2", "--steps", "25",
+        "--out", str(out), "--workers", str(workers), "--no-plots", "--no-progress",
+    ]  # fmt: skip
+
+
+def _lines(path: Path) -> int:
+    try:
+        return path.read_bytes().count(b"\n")
+    except FileNotFoundError:
+        return 0
+
+
+def _children(pid: int) -> list[int]:
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    return [int(x) for x in out.split()]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split()[2]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state != "Z"
+
+
+def _canon(records: list[dict]) -> list[str]:
+    return sorted(
+        json.dumps({k: v for k, v in r.items() if k != "wall_s"}, sort_keys=True) for r in records
+    )
+
+
+@pytest.mark.parametrize(
+    ("sig", "workers"), [(signal.SIGKILL, 1), (signal.SIGKILL, 2), (signal.SIGINT, 2)]
+)
+def test_interrupt_then_rerun_loses_and_duplicates_nothing(tmp_path, toys, cli_env, sig, workers):
+    out = tmp_path / "out"
+    results = out / "results.jsonl"
+    proc = subprocess.Popen(
+        _cmd(out, workers), cwd=ROOT, env=cli_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while _lines(results) < 40:  # more than one run's worth (26 records), well short of 156
+            assert proc.poll() is None, "bench ended before it could be killed"
+            assert time.monotonic() < deadline, "bench wrote no records in 60 s"
+            time.sleep(0.02)
+        kids = _children(proc.pid)
+        os.kill(proc.pid, sig)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    if sig == signal.SIGINT:  # Ctrl-C: a clean stop that says how to resume
+        assert proc.returncode == 130 and "Rerun the same command to resume" in err.decode()
+    before = read_records(results)
+    assert 40 <= len(before) < 6 * 26  # killed mid-bench
+    # worker processes do not outlive a killed bench
+    deadline = time.monotonic() + 15
+    while any(_alive(k) for k in kids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(k) for k in kids)
+    # a write cut short by the kill leaves a torn line: it is ignored with a warning, then cut off
+    with results.open("ab") as fh:
+        fh.write(b'{"type":"step","env":"nasgym-te')
+    rerun = subprocess.run(
+        _cmd(out, workers), cwd=ROOT, env=cli_env, capture_output=True, text=True
+    )
+    assert rerun.returncode == 0, rerun.stderr
+    assert "torn last line" in rerun.stderr
+    assert "resuming" in rerun.stdout
+    after = read_records(results)
+    # every record stored before the kill is still there, unchanged
+    assert set(_canon(before)) <= set(_canon(after))
+
+    entry = BenchEntry("nasgym-test/ToyMO-v0", ("random", "toy-cycle"), (0, 1, 2), KWARGS, 25)
+    run_bench(
+        [entry], tmp_path / "ref", progress=False, plots=False, quiet=True, imports=("nasgym_toys",)
+    )
+    reference = read_records(tmp_path / "ref" / "results.jsonl")
+    assert len(reference) == 6 * 26
+    assert _canon(after) == _canon(reference)
+    assert len(results.read_bytes().splitlines()) == len(reference)  # no duplicate, no torn line

@@ -1,0 +1,156 @@
+"""The bench loop: records, paired seeds, step limits, resume, failures, validation, backends."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+
+import pytest
+
+from nasgym.bench import BenchEntry, BenchError, read_records, run_bench
+
+TOY = "nasgym-test/ToyMO-v0"
+IMPORTS = ("nasgym_toys",)
+
+
+def _bench(out, agents=("random", "toy-cycle"), seeds=(0, 1), steps=12, kwargs=None, **kw):
+    entry = BenchEntry(TOY, tuple(agents), tuple(seeds), dict(kwargs or {"horizon": 50}), steps)
+    opts = {"progress": False, "plots": False, "quiet": True, "imports": IMPORTS, **kw}
+    return run_bench([entry], out, **opts)
+
+
+def _canon(records: list[dict]) -> list[str]:
+    """Records without the run time, in a canonical order (for equality across runs)."""
+    out = []
+    for r in records:
+        r = dict(r)
+        r.pop("wall_s", None)
+        out.append(json.dumps(r, sort_keys=True))
+    return sorted(out)
+
+
+def _records(out) -> list[dict]:
+    return read_records(out / "results.jsonl")
+
+
+def test_every_step_is_recorded_with_its_info(tmp_path, toys):
+    report = _bench(tmp_path, agents=("toy-cycle",), seeds=(4,), steps=6)
+    recs = _records(tmp_path)
+    assert report.completed == 1 and not report.failed
+    steps = [r for r in recs if r["type"] == "step"]
+    assert [r["step"] for r in steps] == [1, 2, 3, 4, 5, 6]
+    first = steps[0]
+    assert first["env"] == TOY and first["env_kwargs"] == {"horizon": 50}
+    assert first["agent"] == "toy-cycle" and first["seed"] == 4
+    assert isinstance(first["action"], int)
+    assert set(first["objectives"]) == {"f1", "f2"}
+    assert first["reward"] == pytest.approx(
+        -(first["objectives"]["f1"] + first["objectives"]["f2"])
+    )
+    assert first["cost"] == 1.0 and first["accepted"] == (first["action"] % 2 == 0)
+    assert first["info"]["operator"] in toys.OPERATORS and "score" in first["info"]
+    assert "action_mask" not in first["info"] and "objectives" not in first["info"]
+    done = recs[-1]
+    assert done["type"] == "done" and done["steps"] == 6 and not done["episode_end"]
+    assert done["objective_spec"] == {"f1": [0.0, 1.0], "f2": [0.0, 1.0]}
+
+
+def test_runs_stop_at_the_episode_end(tmp_path, toys):
+    _bench(tmp_path, agents=("random",), seeds=(0,), steps=20, kwargs={"horizon": 5})
+    done = [r for r in _records(tmp_path) if r["type"] == "done"]
+    assert done[0]["steps"] == 5 and done[0]["episode_end"]
+
+
+def test_seeds_are_paired_across_agents(tmp_path, toys):
+    _bench(tmp_path, agents=("toy-cycle", "toy-cycle-copy"), seeds=(0, 1), steps=5)
+    steps = [r for r in _records(tmp_path) if r["type"] == "step"]
+
+    def traj(agent, seed):
+        return [
+            (r["action"], r["objectives"])
+            for r in steps
+            if (r["agent"], r["seed"]) == (agent, seed)
+        ]
+
+    # same seed: the same env start and agent seed, so the same trajectory for the same policy
+    assert traj("toy-cycle", 0) == traj("toy-cycle-copy", 0)
+    assert traj("toy-cycle", 1) == traj("toy-cycle-copy", 1)
+    assert traj("toy-cycle", 0) != traj("toy-cycle", 1)
+
+
+def test_rerun_skips_complete_runs_and_completes_partial_ones(tmp_path, toys):
+    ref = _bench(tmp_path / "ref")
+    assert ref.completed == 4
+    full = _records(tmp_path / "ref")
+    # keep the first complete run and 5 steps of the second one: an interrupted bench
+    first, second = (
+        sorted({(r["agent"], r["seed"]) for r in full}, key=lambda k: (k[1], k[0]))[i]
+        for i in (0, 1)
+    )
+    keep = [
+        r
+        for r in full
+        if (r["agent"], r["seed"]) == first
+        or ((r["agent"], r["seed"]) == second and r["type"] == "step" and r["step"] <= 5)
+    ]
+    part = tmp_path / "part"
+    part.mkdir()
+    (part / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in keep))
+    report = _bench(part)
+    assert report.skipped == 1 and report.completed == 3
+    assert _canon(_records(part)) == _canon(full)
+    # a third run changes nothing
+    again = _bench(part)
+    assert again.skipped == 4 and again.completed == 0
+    assert _canon(_records(part)) == _canon(full)
+
+
+def test_a_failing_run_is_reported_and_the_others_finish(tmp_path, toys):
+    entries = [
+        BenchEntry(TOY, ("random",), (0,), {"horizon": 50, "fail_at": 3}, 6),
+        BenchEntry(TOY, ("random",), (0,), {"horizon": 50}, 6),
+    ]
+    report = run_bench(entries, tmp_path, progress=False, plots=False, quiet=True, imports=IMPORTS)
+    assert report.completed == 1 and len(report.failed) == 1
+    assert "toy failure at step 3" in report.failed[0][1]
+    recs = _records(tmp_path)
+    failed = [r for r in recs if r["env_kwargs"].get("fail_at")]
+    assert [r["step"] for r in failed] == [1, 2] and all(r["type"] == "step" for r in failed)
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        (
+            BenchEntry("nasgym-test/ToyMO-v1", ("random",), (0,)),
+            "Did you mean 'nasgym-test/ToyMO-v0'",
+        ),
+        (BenchEntry(TOY, ("randm",), (0,)), "unknown agent 'randm'. Did you mean 'random'"),
+        (
+            BenchEntry(TOY, ("random",), (0,), {"data_dir": "/no/such/dir"}),
+            "not an existing directory",
+        ),
+        (BenchEntry(TOY, ("random",), (0,), {"horizon": 0}), "horizon must be >= 1"),
+        (BenchEntry(TOY, ("random",), (0,), {"colour": 1}), "cannot make"),
+    ],
+)
+def test_bad_arguments_fail_before_anything_is_written(tmp_path, toys, entry, message):
+    out = tmp_path / "out"
+    with pytest.raises(BenchError, match=message):
+        run_bench([entry], out, progress=False, plots=False, quiet=True, imports=IMPORTS)
+    assert not out.exists()
+
+
+def test_process_pool_gives_the_serial_records(tmp_path, toys):
+    serial = _bench(tmp_path / "serial", seeds=(0, 1), steps=8)
+    pool = _bench(tmp_path / "pool", seeds=(0, 1), steps=8, workers=2)
+    assert serial.completed == pool.completed == 4
+    assert _canon(_records(tmp_path / "pool")) == _canon(_records(tmp_path / "serial"))
+
+
+@pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="ray is not installed")
+def test_ray_backend_gives_the_local_records(tmp_path, toys):
+    local = _bench(tmp_path / "local", seeds=(0, 1, 2), steps=10)
+    ray_report = _bench(tmp_path / "ray", seeds=(0, 1, 2), steps=10, backend="ray", workers=2)
+    assert local.completed == ray_report.completed == 6 and not ray_report.failed
+    assert _canon(_records(tmp_path / "ray")) == _canon(_records(tmp_path / "local"))

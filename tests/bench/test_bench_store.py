@@ -1,0 +1,93 @@
+"""The results store: durable appends, torn last lines, duplicates, one writer at a time."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from nasgym.bench.records import done_record, record_key, run_key, step_record
+from nasgym.bench.store import ResultsStore, ResultsWarning, read_records
+
+KEY = run_key("nasgym-test/ToyMO-v0", {"horizon": 5}, "random", 3)
+
+
+def _step(i: int) -> dict:
+    info = {"objectives": {"f1": 0.1 * i, "f2": 1.0}, "cost": float(i), "accepted": True}
+    return step_record(KEY, i, i % 8, -1.0, False, False, info)
+
+
+def _write(store: ResultsStore, recs: list[dict]) -> None:
+    store.open()
+    for r in recs:
+        store.append(r)
+    store.close()
+
+
+def test_records_round_trip(tmp_path):
+    recs = [_step(1), _step(2), done_record(KEY, 2, 5, False, {"f1": (0, 1), "f2": (0, 1)}, 0.1)]
+    _write(ResultsStore(tmp_path), recs)
+    back = read_records(tmp_path / "results.jsonl")
+    assert back == [json.loads(json.dumps(r)) for r in recs]
+    assert record_key(back[0]) == KEY
+    progress = ResultsStore.progress(back)
+    assert progress[KEY].steps == {1, 2} and progress[KEY].done
+
+
+def test_torn_last_line_is_ignored_with_a_warning_and_cut_off(tmp_path):
+    store = ResultsStore(tmp_path)
+    _write(store, [_step(1), _step(2)])
+    full = store.path.read_bytes()
+    store.path.write_bytes(full + b'{"type":"step","env":"nasgym-test/To')
+    with pytest.warns(ResultsWarning, match="torn last line"):
+        assert len(read_records(store.path)) == 2
+    assert store.path.read_bytes().endswith(b"To")  # reading alone leaves the file as it is
+    with pytest.warns(ResultsWarning, match="torn last line"):
+        store.open()
+    store.append(_step(3))
+    store.close()
+    assert store.path.read_bytes().startswith(full)
+    assert [r["step"] for r in read_records(store.path)] == [1, 2, 3]
+
+
+def test_complete_last_line_without_newline_is_kept(tmp_path):
+    store = ResultsStore(tmp_path)
+    _write(store, [_step(1), _step(2)])
+    store.path.write_bytes(store.path.read_bytes().rstrip(b"\n"))
+    store.open()
+    store.append(_step(3))
+    store.close()
+    assert [r["step"] for r in read_records(store.path)] == [1, 2, 3]
+
+
+def test_duplicates_and_garbage_lines_are_skipped_with_warnings(tmp_path):
+    store = ResultsStore(tmp_path)
+    _write(store, [_step(1), _step(2)])
+    lines = store.path.read_bytes().splitlines(keepends=True)
+    store.path.write_bytes(lines[0] + b"not json\n" + lines[1] + lines[0])
+    with pytest.warns(ResultsWarning) as caught:
+        assert [r["step"] for r in read_records(store.path)] == [1, 2]
+    text = " ".join(str(w.message) for w in caught)
+    assert "unreadable line 2" in text and "duplicate record on line 4" in text
+
+
+def test_one_writer_at_a_time(tmp_path):
+    first = ResultsStore(tmp_path)
+    first.open()
+    try:
+        with pytest.raises(RuntimeError, match="another process is writing"):
+            ResultsStore(tmp_path).open()
+    finally:
+        first.close()
+    second = ResultsStore(tmp_path)
+    second.open()
+    second.close()
+
+
+def test_non_finite_values_are_stored_as_null(tmp_path):
+    rec = _step(1)
+    rec["objectives"]["f1"] = float("nan")
+    rec["reward"] = float("-inf")
+    _write(ResultsStore(tmp_path), [rec])
+    back = read_records(tmp_path / "results.jsonl")[0]
+    assert back["objectives"]["f1"] is None and back["reward"] is None

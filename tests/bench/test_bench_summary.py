@@ -1,0 +1,85 @@
+"""The summary's numbers agree with the indicators; NB201's true front; partial runs."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from nasgym import indicators as ind
+from nasgym.bench import BenchEntry, load_runs, run_bench, summarize
+from nasgym.bench.fronts import true_front
+from nasgym.bench.results import objective_bounds
+
+TOY = "nasgym-test/ToyMO-v0"
+
+
+@pytest.fixture(scope="module")
+def toy_bench(tmp_path_factory, toys):
+    out = tmp_path_factory.mktemp("bench")
+    entry = BenchEntry(TOY, ("random", "toy-cycle"), (0, 1, 2), {"horizon": 50}, 10)
+    report = run_bench(
+        [entry], out, progress=False, plots=False, quiet=True, imports=("nasgym_toys",)
+    )
+    return out, report
+
+
+def test_summary_matches_the_indicators_per_run(toy_bench):
+    out, report = toy_bench
+    runs = load_runs(out)
+    (env,) = report.summary["envs"]
+    assert env["bounds"] == {"f1": [0.0, 1.0], "f2": [0.0, 1.0]} and env["reference_point"] == 1.0
+    by_agent = {a["agent"]: a for a in env["agents"]}
+    for agent, summ in by_agent.items():
+        mine = [r for r in runs if r.agent == agent]
+        hvs = [ind.hypervolume(r.points(), [(0, 1), (0, 1)]) for r in mine]
+        assert summ["hypervolume"]["mean"] == pytest.approx(np.mean(hvs))
+        assert summ["hypervolume"]["std"] == pytest.approx(np.std(hvs, ddof=1))
+        best_f1 = [r.points()[:, 0].min() for r in mine]
+        assert summ["best"]["f1"]["mean"] == pytest.approx(np.mean(best_f1))
+        assert summ["final"]["f2"]["mean"] == pytest.approx(
+            np.mean([r.points()[-1, 1] for r in mine])
+        )
+        assert summ["info"]["cost"]["mean"] == 10.0 and "score" in summ["info"]
+        assert summ["runs"] == summ["complete"] == 3 and summ["igd_plus"] is None
+    # Fig. 8: per paired seed the agents' shares sum to 1, so their means do too, at every checkpoint
+    assert env["checkpoints"] == [2, 5, 8, 10]
+    assert sum(a["front_share"]["mean"] for a in by_agent.values()) == pytest.approx(1.0)
+    for i in range(4):
+        assert sum(a["front_share_by_step"][i]["mean"] for a in by_agent.values()) == pytest.approx(
+            1
+        )
+        assert all(a["front_share_by_step"][i]["n"] == 3 for a in by_agent.values())
+    # Fig. 9: the count at the last checkpoint is the final count
+    for a in by_agent.values():
+        assert a["pooled_front_points_by_step"][-1] == a["pooled_front_points"] > 0
+    assert (out / "summary.md").read_text().count("| toy-cycle |") == 2
+    assert json.loads((out / "summary.json").read_text()) == report.summary
+
+
+def test_runs_without_a_done_marker_take_the_env_class_spec(toy_bench, tmp_path):
+    out, _ = toy_bench
+    lines = [ln for ln in (out / "results.jsonl").read_text().splitlines() if '"type":"step"' in ln]
+    (tmp_path / "results.jsonl").write_text("\n".join(lines[:7]) + "\n")
+    runs = load_runs(tmp_path)
+    assert len(runs) == 1 and not runs[0].complete and len(runs[0].steps) == 7
+    assert objective_bounds(runs) == (["f1", "f2"], [(0.0, 1.0), (0.0, 1.0)])
+    (env,) = summarize(runs)["envs"]
+    assert env["agents"][0]["complete"] == 0 and env["agents"][0]["steps"]["mean"] == 7
+
+
+def test_nb201_true_front_is_the_nondominated_set_of_all_cells():
+    front = true_front("nasgym/NB201-v0", {}, ["test_error", "params"])
+    assert front is not None and 5 < len(front) < 200
+    assert ind.nondominated_count(front) == len(front)
+    # the best CIFAR-10 cell (94.37 %) and the smallest cell are on it
+    from nasgym.tables.nb201 import load_nb201
+
+    assert front[:, 0].min() == pytest.approx(100 - 94.37, abs=0.01)
+    assert front[:, 1].min() == pytest.approx(load_nb201().params("cifar10").min(), abs=1e-6)
+    assert ind.igd_plus(front, front, [(0, 100), (0, 2)]) == 0.0
+    swapped = true_front("nasgym/NB201-v0", {"dataset": "c10"}, ["params", "test_error"])
+    assert np.array_equal(swapped, front[:, ::-1])
+    assert true_front("nasgym/NB201-v0", {}, ["f1", "f2"]) is None
+    assert true_front(TOY, {}, ["f1", "f2"]) is None

@@ -1,0 +1,140 @@
+"""The `nasgym` command line end to end, on NAS-Bench-201 with tiny budgets."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from nasgym import cli
+from nasgym.bench import BenchEntry, read_records
+
+NB201 = "nasgym/NB201-v0"
+
+
+def _bench(out, *extra: str) -> list[str]:
+    return ["bench", "--env", NB201, "--agent", "random", "--seeds", "2", "--steps", "15",
+            "--out", str(out), "--no-progress", *extra]  # fmt: skip
+
+
+@pytest.mark.parametrize("command", ["envs", "agents", "spaces", "bench", "plot", "search"])
+def test_every_command_has_help(command, capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main([command, "--help"])
+    assert exc.value.code == 0
+    assert f"usage: nasgym {command}" in capsys.readouterr().out
+
+
+def test_listings_name_what_is_registered_with_a_doc_line(capsys):
+    assert cli.main(["envs"]) == 0
+    out = capsys.readouterr().out
+    assert NB201 in out and "NAS-Bench-201" in out
+    assert cli.main(["agents"]) == 0
+    assert "random" in capsys.readouterr().out
+    assert cli.main(["spaces"]) == 0
+    assert "nb201" in capsys.readouterr().out
+
+
+def test_bench_end_to_end_writes_records_summary_and_plots(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert cli.main(_bench(out)) == 0
+    printed = capsys.readouterr().out
+    assert "| random | 2/2 |" in printed and "best_test_acc_200" in printed
+    recs = read_records(out / "results.jsonl")
+    assert len(recs) == 2 * 15 + 2
+    assert all(isinstance(r["info"]["test_acc_200"], float) for r in recs if r["type"] == "step")
+    summary = json.loads((out / "summary.json").read_text())
+    (env,) = summary["envs"]
+    (agent,) = env["agents"]
+    assert env["env"] == NB201 and env["objectives"] == ["test_error", "params"]
+    assert env["true_front_points"] > 0
+    assert 0 < agent["hypervolume"]["mean"] < 1 and agent["igd_plus"]["mean"] > 0
+    assert agent["info"]["best_test_acc_200"]["n"] == 2
+    assert "## nasgym/NB201-v0" in (out / "summary.md").read_text()
+    pngs = sorted(p.name for p in (out / "plots").glob("*.png"))
+    assert pngs == [
+        f"{k}_NB201_v0.png" for k in ("front_share", "hypervolume", "pareto", "pooled_front")
+    ]
+    # a second run has nothing left to do and says so
+    assert cli.main(_bench(out, "--no-plots")) == 0
+    assert "2 of 2 runs complete" in capsys.readouterr().out
+    assert len(read_records(out / "results.jsonl")) == len(recs)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--env", "nasgym/NB201-v1", "--agent", "random"], "Did you mean 'nasgym/NB201-v0'"),
+        (["--env", NB201, "--agent", "randon"], "Did you mean 'random'"),
+        (["--env", NB201, "--agent", "random", "--env-kwargs", "{dataset: c10}"], "not valid JSON"),
+        (["--env", NB201, "--agent", "random", "--env-kwargs", "[1]"], "must be a JSON object"),
+        (["--env", NB201, "--agent", "random", "--seeds", "5-2"], "below its start"),
+        (
+            ["--env", NB201, "--agent", "random", "--seeds", "abc"],
+            "--seeds 'abc' is not understood",
+        ),
+        (["--env", NB201, "--agent", "random", "--steps", "0"], "--steps must be >= 1"),
+        (
+            ["--env", NB201, "--agent", "random", "--env-kwargs", '{"dataset": "cifar11"}'],
+            "unknown NB201 data set 'cifar11'",
+        ),
+        (
+            ["--env", NB201, "--agent", "random", "--env-kwargs", '{"data_dir": "/no/such"}'],
+            "'/no/such' (in --env-kwargs) is not an existing directory",
+        ),
+        (["--env", NB201], "give both --env and --agent"),
+    ],
+)
+def test_bad_arguments_exit_2_before_any_work(tmp_path, capsys, args, message):
+    out = tmp_path / "never"
+    assert cli.main(["bench", *args, "--out", str(out), "--no-progress"]) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_ray_backend_without_ray_is_a_usage_error(tmp_path, capsys, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda n, *a: None if n == "ray" else real(n, *a)
+    )
+    out = tmp_path / "never"
+    assert cli.main(_bench(out, "--backend", "ray")) == 2
+    assert "needs Ray" in capsys.readouterr().err and not out.exists()
+
+
+def test_default_bench_skips_what_is_not_registered(tmp_path, capsys, monkeypatch):
+    from nasgym.bench import jobs
+
+    tiny = (
+        BenchEntry("nasgym/NoSuch-v0", ("random",), (0,)),
+        BenchEntry(NB201, ("random", "no-such-agent"), (0, 1), {}, 5),
+    )
+    monkeypatch.setattr(jobs, "DEFAULT_BENCH", tiny)
+    out = tmp_path / "default"
+    assert cli.main(["bench", "--out", str(out), "--no-progress", "--no-plots"]) == 0
+    printed = capsys.readouterr().out
+    assert "skipping nasgym/NoSuch-v0" in printed and "no-such-agent" in printed
+    assert len(read_records(out / "results.jsonl")) == 2 * 5 + 2
+
+
+def test_search_prints_the_incumbent_and_the_front(capsys):
+    assert (
+        cli.main(["search", "--env", NB201, "--agent", "random", "--seed", "3", "--steps", "30"])
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "30 steps" in out and "best_test_acc_200" in out
+    assert "Pareto front found" in out and "~0|" in out  # arch strings of the front
+
+
+def test_plot_redraws_a_bench_folder(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert cli.main(_bench(out, "--no-plots")) == 0
+    capsys.readouterr()
+    assert cli.main(["plot", str(out)]) == 0
+    listed = capsys.readouterr().out.split()
+    assert len(listed) == 8 and all(Path(p).stat().st_size for p in listed)
+    assert cli.main(["plot", str(tmp_path / "missing")]) == 2
