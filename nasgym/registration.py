@@ -12,6 +12,7 @@ import gymnasium as gym
 ENV_ENTRY_POINTS: dict[str, str] = {
     "nasgym/NB201-v0": "nasgym.envs.nb201:NB201Env",
     "nasgym/VALP-v0": "nasgym.envs.valp:VALPEnv",
+    "nasgym/Cell-v0": "nasgym.envs.cell:CellEnv",
 }
 
 

@@ -1,0 +1,97 @@
+"""One search stage's supernet with its optimiser and batch streams: trains and scores paths."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from nasgym.spaces import CellSpace
+from nasgym.supernet.costs import measure_latency_ms
+from nasgym.supernet.model import Supernet, init_weights
+from nasgym.supernet.training import Batcher, ImageData, sgd, train_batch
+
+
+def uniform_path(allowed: Sequence[Sequence[str]], rng: np.random.Generator) -> tuple[str, ...]:
+    """One op per decision, uniformly among that decision's ``allowed`` ops."""
+    return tuple(names[int(rng.integers(len(names)))] for names in allowed)
+
+
+class StageTrainer:
+    """The supernet of one stage (only the allowed ops built), trained with single paths.
+
+    Weights are drawn from ``generator``, which also shuffles the train and val batches.
+    """
+
+    def __init__(
+        self,
+        space: CellSpace,
+        data: ImageData,
+        allowed: Sequence[Sequence[str]],
+        *,
+        n_cells: int,
+        channels: int,
+        batch_size: int,
+        val_batch_size: int,
+        lr: float,
+        generator: torch.Generator,
+        device: torch.device,
+    ) -> None:
+        self.space = space
+        self.allowed = tuple(tuple(a) for a in allowed)
+        self.device = device
+        self.model = Supernet(
+            space,
+            self.allowed,
+            channels=channels,
+            n_cells=n_cells,
+            n_classes=data.n_classes,
+            in_channels=int(data.train.x.shape[1]),
+        )
+        init_weights(self.model, generator)  # on the CPU: the generator is a CPU generator
+        self.model.to(device)
+        self.params = list(self.model.parameters())
+        self.optimizer = sgd(self.model, lr)
+        self.train_batches = Batcher(data.train, batch_size, generator)
+        self.val_batches = Batcher(data.val, val_batch_size, generator)
+        self._latency_x = data.val.x[:1]
+
+    def _check(self, ops: Sequence[str]) -> None:
+        for d, (op, names) in enumerate(zip(ops, self.allowed, strict=True)):
+            if op not in names:  # the env validates actions first: this is a bug guard
+                raise ValueError(f"op {op!r} of decision {d} is not built in this stage: {names}")
+
+    def train(self, paths: Sequence[Sequence[str]]) -> float:
+        """One SGD step per path, each on the next train batch; returns the mean loss."""
+        self.model.train()
+        losses = []
+        for ops in paths:
+            self._check(ops)
+            x, y = self.train_batches.next()
+            losses.append(
+                train_batch(
+                    lambda inp, o=ops: self.model(inp, o), self.params, self.optimizer, x, y
+                )
+            )
+        return float(np.mean(losses)) if losses else float("nan")
+
+    @torch.no_grad()
+    def evaluate(self, ops: Sequence[str], n_batches: int) -> float:
+        """Accuracy of path ``ops`` with the shared weights on ``n_batches`` val batches."""
+        self._check(ops)
+        self.model.eval()
+        correct = total = 0
+        for _ in range(n_batches):
+            x, y = self.val_batches.next()
+            correct += int((self.model(x, ops).argmax(1) == y).sum())
+            total += int(y.shape[0])
+        return correct / max(1, total)
+
+    def latency_ms(self, ops: Sequence[str], repeats: int = 5) -> float:
+        """Measured wall-clock ms of a batch-1 forward of path ``ops`` (not reproducible)."""
+        self.model.eval()
+        return measure_latency_ms(self.model, ops, self._latency_x, repeats)
+
+
+__all__ = ["StageTrainer", "uniform_path"]
