@@ -317,7 +317,8 @@ class VALPEnv(gym.Env):
             donor=move.donor,
         )
         assert self.padding.fits(candidate.valp), self.padding.why_not(candidate.valp)
-        candidate = candidate.to(self.device)
+        if candidate.device != self.device:  # operators build on the parent's device
+            candidate = candidate.to(self.device)
         result = train(candidate, self._train, self.step_batches, self._gen)
         self._cost += self._batches(result)
         return candidate, result

@@ -17,7 +17,7 @@ import numpy as np
 
 from nasgym.envs.valp_actions import ActionTable
 from nasgym.valp.descriptor import VALP
-from nasgym.valp.operators import Operator
+from nasgym.valp.operators import EditSize, Operator
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,14 @@ class Padding:
             len(valp.networks) <= self.max_networks
             and len(valp.connections) <= self.max_connections
             and all(len(n.layers) <= self.max_layers for n in valp.networks)
+        )
+
+    def fits_size(self, size: EditSize) -> bool:
+        """Whether an edit of a model that fits, with sizes ``size``, still fits."""
+        return (
+            size.networks <= self.max_networks
+            and size.connections <= self.max_connections
+            and size.deepest <= self.max_layers
         )
 
     def why_not(self, valp: VALP) -> str:
@@ -74,9 +82,15 @@ def slot_of(valp: VALP, table: ActionTable, component: str) -> int:
 
 
 def _choices(
-    op: Operator, valp: VALP, target: str, donor: VALP | None, padding: Padding | None
+    op: Operator,
+    valp: VALP,
+    target: str,
+    donor: VALP | None,
+    padding: Padding | None,
+    known: bool,
 ) -> list[Any]:
-    """``op.choices`` restricted to edits within ``padding`` (None: no size check)."""
+    """``op.choices`` restricted to edits within ``padding`` (None: no size check); ``known``:
+    ``valp`` is valid and within ``padding``, so the operator's descriptor-level answers hold."""
     if padding is None:
         return op.choices(valp, target, donor=donor)
     if type(op).choices is not Operator.choices:  # the operator decides its choices itself
@@ -85,9 +99,19 @@ def _choices(
             for c in op.choices(valp, target, donor=donor)
             if padding.fits(op.edit(valp, target, c, donor))
         ]
-    # the base class's rule (choices whose edit validates), editing each choice only once
+    # the base class's rule (choices whose edit validates), read off the model where the
+    # operator can say (a valid model within the padding), else editing each choice only once
     out = []
     for c in op.raw_choices(valp, target, donor):
+        if known:
+            ok = op.trusted_validity(valp, target, c, donor)
+            if ok is False:
+                continue
+            size = op.trusted_edit_size(valp, target, c, donor) if ok else None
+            if size is not None:
+                if padding.fits_size(size):
+                    out.append(c)
+                continue
         try:
             edited = op.edit(valp, target, c, donor)
             edited.validate()
@@ -113,7 +137,8 @@ def plan_actions(
     """
     mask = np.zeros(table.n_actions, dtype=bool)
     moves: dict[int, Move] = {}
-    per_op: dict[str, list[tuple[str, tuple[Any, ...], Any]]] = {}
+    per_op: dict[str, list[tuple[str, int, tuple[Any, ...], Any]]] = {}
+    known = valp.is_valid() and padding.fits(valp)
     for name in dict.fromkeys(op for op, _ in table.pairs):
         if names is not None and name not in names:
             per_op[name] = []
@@ -126,13 +151,13 @@ def plan_actions(
             if op.needs_donor and donor is None:
                 continue
             donor_valp = donor.valp if donor is not None else None
-            choices = _choices(op, valp, target, donor_valp, padding if grows else None)
+            choices = _choices(op, valp, target, donor_valp, padding if grows else None, known)
             if choices:
-                found.append((target, tuple(choices), donor))
+                found.append((target, slot_of(valp, table, target), tuple(choices), donor))
         per_op[name] = found
     for v, (name, variant) in enumerate(table.pairs):
-        for target, choices, donor in per_op[name]:
-            action = table.encode(v, slot_of(valp, table, target))
+        for target, slot, choices, donor in per_op[name]:
+            action = table.encode(v, slot)
             mask[action] = True
             moves[action] = Move(name, variant, target, choices, donor)
     return mask, moves

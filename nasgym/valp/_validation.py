@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from nasgym.tasks import FEATURES
 from nasgym.valp.descriptor import (
     _NET_ID,
     ACTIVATIONS,
@@ -15,7 +16,7 @@ from nasgym.valp.descriptor import (
 if TYPE_CHECKING:
     from nasgym.valp.descriptor import VALP, Network
 
-__all__ = ["find_violations"]
+__all__ = ["find_violations", "passes_all_rules", "rule_by_rule"]
 
 
 def _positive_int(x: object) -> bool:
@@ -171,6 +172,13 @@ def find_violations(v: VALP) -> list[StructureError]:
     A model whose references are broken is only checked for ``references`` and ``outputs``
     (the other rules assume every id resolves).
     """
+    if passes_all_rules(v):
+        return []
+    return rule_by_rule(v)
+
+
+def rule_by_rule(v: VALP) -> list[StructureError]:
+    """:func:`find_violations` without the fast pass: each rule's check, in rule order."""
     errors: list[StructureError] = []
     for rule, check in _CHECKS.items():
         if rule in ("dtype", "receives", "sends", "acyclic") and any(
@@ -179,3 +187,95 @@ def find_violations(v: VALP) -> list[StructureError]:
             break
         errors += [StructureError(rule, msg) for msg in check(v)]
     return errors
+
+
+# ---------------------------------------------------------------------- one fast pass
+def _network_ok(net: Network) -> bool:
+    """True only when :func:`_network_problems` finds nothing (same conditions, no messages)."""
+    kind = net.kind
+    if type(net.id) is not str or kind not in NETWORK_KINDS or not _NET_ID.match(net.id):
+        return False
+    for layer in net.layers:
+        if not _positive_int(layer.width) or layer.activation not in ACTIVATIONS:
+            return False
+    if kind == "mlp":
+        return bool(net.layers) and net.out_size is None and net.latent is None
+    if not _positive_int(net.out_size):
+        return False
+    return _positive_int(net.latent) if kind == "sampler" else net.latent is None
+
+
+def _names_ok(v: VALP) -> bool:
+    """The ``outputs`` rule, without messages."""
+    names = [s.name for s in v.task_outputs]
+    all_names = names + [s.name for s in v.task_inputs]
+    if not names or len(all_names) == len(names) or len(set(all_names)) != len(all_names):
+        return False
+    return sorted(k for k, _ in v.hparams) == sorted(names)
+
+
+def _references_ok(v: VALP, nets: dict, ins: dict, outs: dict) -> bool:
+    """The ``references`` rule, without messages (network ids are known to be unique)."""
+    if not all(_network_ok(n) for n in v.networks) or not _positive_int(v.batch_size):
+        return False
+    for _, h in v.hparams:
+        if h.optimizer not in OPTIMIZERS or not (
+            isinstance(h.lr, int | float) and 0 < h.lr < float("inf")
+        ):
+            return False
+    pairs = set()
+    for c in v.connections:
+        src, dst = c.src, c.dst
+        # a source must be an input or a network, a destination a network or an output (network
+        # ids match "n:<int>", so neither kind of end can be a self-loop across kinds)
+        if type(src) is not str or type(dst) is not str or src == dst:
+            return False
+        if not (src in nets or src in ins) or not (dst in nets or dst in outs):
+            return False
+        pairs.add((src, dst))
+    return len(pairs) == len(v.connections)
+
+
+def _graph_ok(v: VALP, nets: dict, ins: dict, outs: dict, succ: dict, pred: dict) -> bool:
+    """The ``dtype``, ``receives``, ``sends`` and ``acyclic`` rules, without messages."""
+    for oid, spec in outs.items():
+        for src in pred.get(oid, ()):
+            net = nets.get(src)
+            dtype = FEATURES if net is None else NETWORK_KINDS[net.kind]
+            if dtype != spec.dtype or net.emit_size != spec.size:
+                return False
+            if spec.kind == "sampling" and net.latent != spec.latent:
+                return False
+    if any(c not in pred for c in nets) or any(c not in pred for c in outs):
+        return False
+    if any(c not in succ for c in ins) or any(c not in succ for c in nets):
+        return False
+    # acyclic: inputs have no predecessors and outputs no successors, so any cycle runs through
+    # networks only; Kahn's algorithm on the networks (order does not matter for the verdict)
+    indeg = {n: sum(p in nets for p in pred[n]) for n in nets}
+    ready = [n for n, d in indeg.items() if d == 0]
+    done = 0
+    while ready:
+        cur = ready.pop()
+        done += 1
+        for d in succ.get(cur, ()):
+            if d in indeg:
+                indeg[d] -= 1
+                if indeg[d] == 0:
+                    ready.append(d)
+    return done == len(nets)
+
+
+def passes_all_rules(v: VALP) -> bool:
+    """Whether ``v`` breaks no structural rule, in one pass that builds no messages.
+
+    Equivalent to ``rule_by_rule(v) == []`` (tested): it checks the same conditions, stopping at
+    the first failure; :func:`find_violations` then runs the rule-by-rule checks for messages.
+    """
+    index = v._index
+    nets, ins, outs = index["nets"], index["ins"], index["outs"]
+    if len(nets) != len(v.networks) or not _names_ok(v):
+        return False
+    if not _references_ok(v, nets, ins, outs):
+        return False
+    return _graph_ok(v, nets, ins, outs, index["succ"], index["pred"])

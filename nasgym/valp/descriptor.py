@@ -17,7 +17,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 from nasgym.tasks import DISCRETE, FEATURES, SAMPLES, VALUES, InputSpec, OutputSpec
@@ -68,15 +68,26 @@ class StructureError(ValueError):
 
 def component_sort_key(cid: str) -> tuple[int, int, str]:
     """Canonical order of component ids: inputs, networks by number, outputs, then anything else."""
+    if type(cid) is str:
+        return _str_sort_key(cid)
     if isinstance(cid, str):
-        if cid.startswith("i:"):
-            return (0, 0, cid)
-        m = _NET_ID.match(cid)
-        if m:
-            return (1, int(m.group(1)), "")
-        if cid.startswith("o:"):
-            return (2, 0, cid)
+        return _uncached_sort_key(cid)
     return (3, 0, str(cid))
+
+
+def _uncached_sort_key(cid: str) -> tuple[int, int, str]:
+    if cid.startswith("i:"):
+        return (0, 0, cid)
+    m = _NET_ID.match(cid)
+    if m:
+        return (1, int(m.group(1)), "")
+    if cid.startswith("o:"):
+        return (2, 0, cid)
+    return (3, 0, str(cid))
+
+
+#: ids recur across the many descriptors a search builds, so their keys are memoised
+_str_sort_key = lru_cache(maxsize=1 << 14)(_uncached_sort_key)
 
 
 @dataclass(frozen=True)
@@ -420,25 +431,27 @@ class VALP:
 
     def ancestors(self, cid: str) -> set[str]:
         """Every component with a path to ``cid`` (``cid`` excluded)."""
-        seen: set[str] = set()
-        stack = list(self._index["pred"].get(cid, ()))
-        while stack:
-            c = stack.pop()
-            if c not in seen:
-                seen.add(c)
-                stack.extend(self._index["pred"].get(c, ()))
-        return seen
+        return set(self._reach("pred", cid))
 
     def descendants(self, cid: str) -> set[str]:
         """Every component reachable from ``cid`` (``cid`` excluded)."""
-        seen: set[str] = set()
-        stack = list(self._index["succ"].get(cid, ()))
-        while stack:
-            c = stack.pop()
-            if c not in seen:
-                seen.add(c)
-                stack.extend(self._index["succ"].get(c, ()))
-        return seen
+        return set(self._reach("succ", cid))
+
+    def _reach(self, direction: str, cid: str) -> frozenset[str]:
+        """Components reachable from ``cid`` along ``"pred"`` or ``"succ"`` links (cached)."""
+        key = (direction, cid)
+        found = self._cache.get(key)
+        if found is None:
+            links = self._index[direction]
+            seen: set[str] = set()
+            stack = list(links.get(cid, ()))
+            while stack:
+                c = stack.pop()
+                if c not in seen:
+                    seen.add(c)
+                    stack.extend(links.get(c, ()))
+            found = self._cache[key] = frozenset(seen)
+        return found
 
     # ------------------------------------------------------------------ builders (new VALPs)
     def with_networks(self, networks: Iterable[Network]) -> VALP:

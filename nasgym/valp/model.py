@@ -450,14 +450,23 @@ def build_model(
 
     Weights are drawn from ``generator`` (same seed -> identical weights); a random seed when None.
     """
-    return VALPModel(valp, generator).to(resolve_device(device))
+    return _to(VALPModel(valp, generator), resolve_device(device))
 
 
 def model_from(valp: VALP, state_dict: Mapping[str, Tensor], device: Any = "cpu") -> VALPModel:
     """A :class:`VALPModel` of ``valp`` with weights ``state_dict`` (names and shapes must match)."""
     model = VALPModel(valp, init=False)
     model.load_state_dict(state_dict, strict=True)
-    return model.to(resolve_device(device))
+    return _to(model, resolve_device(device))
+
+
+def _to(model: VALPModel, device: torch.device) -> VALPModel:
+    """``model.to(device)``, skipped when the model is there already (a no-op then, but a slow
+    one: it visits every parameter). A new model's tensors are all made on one device."""
+    first = next(model.parameters(), None)
+    if first is not None and first.device == device:
+        return model
+    return model.to(device)
 
 
 @torch.no_grad()

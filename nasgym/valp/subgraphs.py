@@ -32,10 +32,10 @@ def output_subgraph(valp: VALP, output_id: str) -> frozenset[str]:
 def exclusive_subgraph(valp: VALP, output_id: str) -> frozenset[str]:
     """Network ids of ``output_id``'s output subgraph that are in no other output's subgraph."""
     _check_output(valp, output_id)
-    mine = {c for c in valp.ancestors(output_id) if c.startswith("n:")}
+    mine = {c for c in valp._reach("pred", output_id) if c.startswith("n:")}
     for other in valp.output_ids:
         if other != output_id:
-            mine -= valp.ancestors(other)
+            mine -= valp._reach("pred", other)
     return frozenset(mine)
 
 

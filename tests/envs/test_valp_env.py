@@ -12,6 +12,8 @@ import pytest
 
 import nasgym
 from nasgym.envs.valp import VALPEnv
+from nasgym.envs.valp_actions import ActionTable
+from nasgym.envs.valp_mask import Padding, plan_actions, slot_of
 from nasgym.valp.operators import OPERATORS, register_operator
 from nasgym.valp.operators.hyper import ChangeLR
 
@@ -88,6 +90,80 @@ def test_mask_equals_the_actions_step_accepts_exhaustively() -> None:
         for _ in range(2):
             _check_mask(env, rng, exhaustive=True)
             env.step(int(rng.choice(_valid(env))))
+
+
+def _reference_plan(valp, table, operators, padding, donor):  # noqa: ANN001, ANN202
+    """The slow definition of the mask: build every edit, check it rule by rule and against the
+    padding (growing operators), keep the targets with a surviving choice."""
+    from nasgym.valp._validation import rule_by_rule
+
+    found = {}
+    for name, op in operators.items():
+        grows = op.scope != "hyperparameter" and op.effect != "reducer"
+        d = donor.valp if op.needs_donor else None
+        for target in op.candidates(valp):
+            if name == "change_lr":  # decides its choices itself: [None] on every output
+                kept = op.choices(valp, target)
+            else:
+                kept = []
+                for c in op.raw_choices(valp, target, d):
+                    try:
+                        edited = op.edit(valp, target, c, d)
+                    except ValueError:
+                        continue
+                    if not rule_by_rule(edited) and (not grows or padding.fits(edited)):
+                        kept.append(c)
+            if kept:
+                found[name, target] = tuple(kept)
+    mask = np.zeros(table.n_actions, dtype=bool)
+    moves = {}
+    for v, (name, variant) in enumerate(table.pairs):
+        for (op_name, target), kept in found.items():
+            if op_name == name:
+                action = table.encode(v, slot_of(valp, table, target))
+                mask[action] = True
+                moves[action] = (name, variant, target, kept)
+    return mask, moves
+
+
+def test_fast_plan_equals_the_slow_definition_of_the_mask() -> None:
+    from types import SimpleNamespace
+
+    from nasgym.tasks import make_task
+    from nasgym.valp import build_model, random_valp
+    from nasgym.valp.operators import make_operator, operator_names, operator_variants
+
+    task = make_task("image-multitask", SimpleNamespace(name="f", image_shape=(8, 8), n_classes=10))
+    operators = {name: make_operator(name) for name in operator_names()}
+    rng = np.random.default_rng(11)
+    donor = build_model(random_valp(task, rng))
+    compared = 0
+    for limits in [(8, 24, 4), (5, 12, 2), (6, 9, 3), (3, 30, 1)]:
+        padding = Padding(*limits)
+        table = ActionTable(
+            tuple(operator_variants()),
+            tuple(operators[n].effect for n, _ in operator_variants()),
+            padding.max_networks,
+            tuple(task.output_names),
+        )
+        for _ in range(12):
+            n_nets = int(rng.integers(3, min(6, padding.max_networks) + 1))
+            deep = min(2, padding.max_layers) + int(rng.random() < 0.3)  # some exceed the padding
+            valp = random_valp(task, rng, max_layers=deep, n_networks=n_nets)
+            for _ in range(int(rng.integers(0, 6))):  # grow it (the slots hold every network)
+                room = len(valp.networks) < padding.max_networks
+                op = operators["clone_network" if room and rng.random() < 0.5 else "add_connection"]
+                targets = op.targets(valp)
+                if targets:
+                    t = targets[int(rng.integers(len(targets)))]
+                    valp = op.edit(valp, t, op.choices(valp, t)[0])
+            mask, moves = plan_actions(valp, table, operators, padding, lambda o: donor)
+            ref_mask, ref_moves = _reference_plan(valp, table, operators, padding, donor)
+            assert np.array_equal(mask, ref_mask)
+            got = {a: (m.operator, m.variant, m.target, m.choices) for a, m in moves.items()}
+            assert got == ref_moves
+            compared += padding.fits(valp)
+    assert compared > 20  # most models fit the padding, so the fast answers were used
 
 
 def test_invalid_action_raises_or_is_penalised() -> None:

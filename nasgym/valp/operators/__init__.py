@@ -39,6 +39,7 @@ from nasgym.valp.operators.base import (
     EFFECTS,
     GENTLE,
     SCOPES,
+    EditSize,
     Operator,
 )
 
@@ -124,6 +125,7 @@ from nasgym.valp.operators import (  # noqa: E402
 __all__ = [
     "AGGRESSIVE",
     "GENTLE",
+    "EditSize",
     "OPERATORS",
     "PAPER_ORDER",
     "Operator",

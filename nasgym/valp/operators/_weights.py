@@ -39,6 +39,14 @@ def same_weights(model: VALPModel, valp: VALP) -> VALPModel:
     return model_from(valp, model.state_dict(), device=model.device)
 
 
+def named_tensors(module: torch.nn.Module) -> dict[str, Tensor]:
+    """Every parameter and buffer of ``module`` by its ``state_dict`` name (the live tensors,
+    without ``state_dict``'s per-module overhead)."""
+    out = dict(module.named_parameters(remove_duplicate=False))
+    out.update(module.named_buffers(remove_duplicate=False))
+    return out
+
+
 @torch.no_grad()
 def inherit_by_name(
     child: VALPModel, parent: VALPModel, skip: set[str] | frozenset = frozenset()
@@ -46,8 +54,8 @@ def inherit_by_name(
     """Copy every tensor of ``parent`` with the same name and shape into ``child``, except in the
     networks ``skip`` (ids)."""
     prefixes = tuple(f"nets.{sanitize(n)}." for n in skip)
-    theirs = parent.state_dict()
-    for name, t in child.state_dict().items():
+    theirs = named_tensors(parent)
+    for name, t in named_tensors(child).items():
         if prefixes and name.startswith(prefixes):
             continue
         src = theirs.get(name)
@@ -62,8 +70,8 @@ def copy_module(
     """Copy ``src``'s tensors into ``dst`` where names and shapes match; projection keys of ``dst``
     are looked up in ``src`` through ``key_map`` (dst source key -> src source key)."""
     key_map = key_map or {}
-    theirs = src.state_dict()
-    for name, t in dst.state_dict().items():
+    theirs = named_tensors(src)
+    for name, t in named_tensors(dst).items():
         parts = name.split(".")
         if parts[0] in dst.projections and len(parts) == 3:
             parts[1] = key_map.get(parts[1], parts[1])

@@ -13,11 +13,16 @@ It answers three questions about a model:
 Structural validity of an operator's result depends only on the graph edit (which component,
 which choice), never on the variant or on random draws (widths, activations, initial weights),
 so subclasses describe the edit once, in :meth:`Operator.edit`, and the base class derives
-choices, targets and the validity checks from it.
+choices, targets and the validity checks from it. Building and validating every edit is the
+slow reference; where the answer can be read off a valid model directly, a subclass says so in
+:meth:`Operator.known_validity` (and :meth:`Operator.edit_size` for the env's size limits),
+which the action mask uses instead.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
@@ -32,6 +37,20 @@ SCOPES: tuple[str, ...] = ("micro", "macro", "hyperparameter", "crossover")
 GENTLE = "gentle"
 AGGRESSIVE = "aggressive"
 EXTENDER_VARIANTS: tuple[str, str] = (GENTLE, AGGRESSIVE)
+
+
+@dataclass(frozen=True)
+class EditSize:
+    """Sizes of an edited descriptor, read off the model before the edit.
+
+    ``networks`` and ``connections`` count the edited model's; ``deepest`` is the largest
+    number of layers among the networks the edit adds or changes (0 when none): every other
+    network keeps its layers.
+    """
+
+    networks: int
+    connections: int
+    deepest: int = 0
 
 
 class Operator:
@@ -52,7 +71,7 @@ class Operator:
     #: whether :meth:`apply` needs a ``donor`` model
     needs_donor: ClassVar[bool] = False
     #: True when the edit never changes the graph (only layer widths/hyperparameters), so every
-    #: raw choice on a valid model is valid and :meth:`choices` can skip the validity checks
+    #: raw choice on a valid model is valid (:meth:`known_validity` says so without checking)
     keeps_graph: ClassVar[bool] = False
 
     # ------------------------------------------------------------------ to implement
@@ -80,6 +99,43 @@ class Operator:
         """Build the new model; ``target``, ``choice``, ``variant`` are already checked."""
         raise NotImplementedError
 
+    # ------------------------------------------------------------------ descriptor-level answers
+    def known_validity(
+        self, valp: VALP, target: str, choice: Any, donor: VALP | None = None
+    ) -> bool | None:
+        """For a *valid* ``valp`` and a ``choice`` from :meth:`raw_choices`: whether the edit
+        keeps the model valid, read off ``valp`` without building the edit; ``None`` when only
+        building and validating the edit can tell (the default, except for :attr:`keeps_graph`).
+
+        Overrides must agree with :meth:`is_valid` on every such input (tested exhaustively on
+        random models in ``tests/valp/test_fast_validity.py``).
+        """
+        return True if self.keeps_graph else None
+
+    def edit_size(
+        self, valp: VALP, target: str, choice: Any, donor: VALP | None = None
+    ) -> EditSize | None:
+        """The :class:`EditSize` of :meth:`edit`'s result for a valid ``valp`` and a valid raw
+        ``choice``, read off ``valp`` without building it; ``None`` when unknown (the default)."""
+        return None
+
+    def trusted_validity(
+        self, valp: VALP, target: str, choice: Any, donor: VALP | None = None
+    ) -> bool | None:
+        """:meth:`known_validity`, or ``None`` when a subclass overrides :meth:`edit` or
+        :meth:`raw_choices` below the class that answers it (the answer may not hold then)."""
+        if not _answers_hold(type(self), "known_validity"):
+            return None
+        return self.known_validity(valp, target, choice, donor)
+
+    def trusted_edit_size(
+        self, valp: VALP, target: str, choice: Any, donor: VALP | None = None
+    ) -> EditSize | None:
+        """:meth:`edit_size`, or ``None`` under the same condition as :meth:`trusted_validity`."""
+        if not _answers_hold(type(self), "edit_size"):
+            return None
+        return self.edit_size(valp, target, choice, donor)
+
     # ------------------------------------------------------------------ derived API
     def is_valid(self, valp: VALP, target: str, choice: Any, donor: VALP | None = None) -> bool:
         """Whether applying to ``target`` with ``choice`` yields a structurally valid VALP."""
@@ -93,13 +149,17 @@ class Operator:
         """Concrete choices inside ``target`` that keep the model valid (``[None]``: nothing to choose)."""
         if target not in self.candidates(valp):
             return []
-        if self.keeps_graph and valp.is_valid():
-            return list(self.raw_choices(valp, target, donor))
-        return [
-            c
-            for c in self.raw_choices(valp, target, donor)
-            if self.is_valid(valp, target, c, donor)
-        ]
+        raw = self.raw_choices(valp, target, donor)
+        if not valp.is_valid():
+            return [c for c in raw if self.is_valid(valp, target, c, donor)]
+        out = []
+        for c in raw:
+            ok = self.trusted_validity(valp, target, c, donor)
+            if ok is None:
+                ok = self.is_valid(valp, target, c, donor)
+            if ok:
+                out.append(c)
+        return out
 
     def targets(self, valp: VALP, *, donor: VALP | None = None) -> list[str]:
         """Every component id this operator can be applied to (exact action mask)."""
@@ -168,3 +228,18 @@ class Operator:
 
     def __repr__(self) -> str:
         return f"<operator {self.name} effect={self.effect} scope={self.scope}>"
+
+
+def _owner(cls: type, name: str) -> type:
+    return next(k for k in cls.__mro__ if name in k.__dict__)
+
+
+@lru_cache(maxsize=1024)
+def _answers_hold(cls: type[Operator], method: str) -> bool:
+    """Whether ``cls.<method>`` (a descriptor-level answer) was written for ``cls``'s own
+    :meth:`~Operator.edit` and :meth:`~Operator.raw_choices`: defined in the class that defines
+    them or in a subclass of it. The base class's answers (``keeps_graph``, None) always hold."""
+    owner = _owner(cls, method)
+    if owner is Operator:
+        return True
+    return all(issubclass(owner, _owner(cls, name)) for name in ("edit", "raw_choices"))

@@ -10,7 +10,7 @@ import torch
 from nasgym.valp.descriptor import VALP
 from nasgym.valp.operators import register_operator
 from nasgym.valp.operators._weights import fresh_model, inherit_by_name, projections_from
-from nasgym.valp.operators.base import EXTENDER_VARIANTS, GENTLE, Operator
+from nasgym.valp.operators.base import EXTENDER_VARIANTS, GENTLE, EditSize, Operator
 
 if TYPE_CHECKING:
     from nasgym.valp.model import VALPModel
@@ -35,6 +35,18 @@ class AddConnection(Operator):
     def raw_choices(self, valp: VALP, target: str, donor: VALP | None = None) -> list[Any]:
         taken = set(valp.predecessors(target)) | valp.descendants(target) | {target}
         return [c for c in valp.input_ids + valp.network_ids if c not in taken]
+
+    def known_validity(
+        self, valp: VALP, target: str, choice: Any, donor: VALP | None = None
+    ) -> bool:
+        # a new input/network source into a network it does not reach: no cycle, no output
+        # touched, nobody loses a sender or a receiver
+        return True
+
+    def edit_size(
+        self, valp: VALP, target: str, choice: Any, donor: VALP | None = None
+    ) -> EditSize:
+        return EditSize(len(valp.networks), len(valp.connections) + 1)
 
     def edit(self, valp: VALP, target: str, choice: Any, donor: VALP | None = None) -> VALP:
         return valp.with_connection(str(choice), target)
@@ -74,6 +86,12 @@ class DeleteConnection(Operator):
 
     def raw_choices(self, valp: VALP, target: str, donor: VALP | None = None) -> list[Any]:
         return valp.predecessors(target)
+
+    def known_validity(
+        self, valp: VALP, target: str, choice: Any, donor: VALP | None = None
+    ) -> bool:
+        # only the rules "receives" (target) and "sends" (source) can break
+        return len(valp.predecessors(target)) > 1 and len(valp.successors(str(choice))) > 1
 
     def edit(self, valp: VALP, target: str, choice: Any, donor: VALP | None = None) -> VALP:
         return valp.without_connection(str(choice), target)

@@ -47,9 +47,6 @@ def donate(host: VALP, donor: VALP, output: str) -> Donation:
     if not mine or not theirs:
         who = "host" if not mine else "donor"
         raise ValueError(f"the {who}'s exclusive subgraph of {output!r} is empty: nothing to swap")
-    out = host
-    for n in mine:
-        out = out.without_network(n)
     first = component_sort_key(host.next_network_id())[1]
     ids = {d: f"n:{first + i}" for i, d in enumerate(sorted(theirs, key=component_sort_key))}
     nets, conns, sources = [], [], {}
@@ -69,8 +66,9 @@ def donate(host: VALP, donor: VALP, output: str) -> Donation:
         if output in donor.successors(d):
             conns.append((new_id, output))
         sources[new_id] = {k: v for k, v in kept.items() if donor.has_connection(v, d)}
-    out = out.with_networks([*out.networks, *nets])
-    out = out.with_connections([*out.connections, *conns])
+    kept_nets = [n for n in host.networks if n.id not in mine]
+    kept_conns = [c for c in host.connections if c.src not in mine and c.dst not in mine]
+    out = replace(host, networks=(*kept_nets, *nets), connections=(*kept_conns, *conns), _cache={})
     return Donation(out, ids, sources)
 
 

@@ -27,7 +27,7 @@ from nasgym.valp.operators._weights import (
     set_identity,
     stage,
 )
-from nasgym.valp.operators.base import EXTENDER_VARIANTS, GENTLE, Operator
+from nasgym.valp.operators.base import EXTENDER_VARIANTS, GENTLE, EditSize, Operator
 
 if TYPE_CHECKING:
     from nasgym.valp.model import NetworkModule, VALPModel
@@ -85,6 +85,12 @@ class AddLayer(Operator):
 
     def raw_choices(self, valp: VALP, target: str, donor: VALP | None = None) -> list[Any]:
         return list(range(len(valp.network(target).layers) + 1))
+
+    def edit_size(
+        self, valp: VALP, target: str, choice: Any, donor: VALP | None = None
+    ) -> EditSize:
+        depth = len(valp.network(target).layers) + 1
+        return EditSize(len(valp.networks), len(valp.connections), depth)
 
     def edit(self, valp: VALP, target: str, choice: Any, donor: VALP | None = None) -> VALP:
         net = valp.network(target)
@@ -158,6 +164,13 @@ class RemoveLayer(Operator):
             return []
         return list(range(len(net.layers)))
 
+    def known_validity(
+        self, valp: VALP, target: str, choice: Any, donor: VALP | None = None
+    ) -> bool:
+        # an mlp keeps >= 1 layer (raw_choices), other kinds may have none; only an mlp's
+        # emission size can change, and an mlp (features) feeds no model output
+        return True
+
     def edit(self, valp: VALP, target: str, choice: Any, donor: VALP | None = None) -> VALP:
         net = valp.network(target)
         layers = list(net.layers)
@@ -226,6 +239,12 @@ class ExtendLayer(Operator):
 
     def raw_choices(self, valp: VALP, target: str, donor: VALP | None = None) -> list[Any]:
         return list(range(len(valp.network(target).layers)))
+
+    def edit_size(
+        self, valp: VALP, target: str, choice: Any, donor: VALP | None = None
+    ) -> EditSize:
+        depth = len(valp.network(target).layers)
+        return EditSize(len(valp.networks), len(valp.connections), depth)
 
     def edit(
         self, valp: VALP, target: str, choice: Any, donor: VALP | None = None, extra: int = 1

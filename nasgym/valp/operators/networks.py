@@ -21,7 +21,7 @@ from nasgym.valp.operators._weights import (
     set_identity,
     stage,
 )
-from nasgym.valp.operators.base import EXTENDER_VARIANTS, GENTLE, Operator
+from nasgym.valp.operators.base import EXTENDER_VARIANTS, GENTLE, EditSize, Operator
 
 if TYPE_CHECKING:
     from nasgym.valp.model import VALPModel
@@ -66,6 +66,18 @@ class InsertNetwork(Operator):
     def raw_choices(self, valp: VALP, target: str, donor: VALP | None = None) -> list[Any]:
         return valp.predecessors(target)
 
+    def known_validity(
+        self, valp: VALP, target: str, choice: Any, donor: VALP | None = None
+    ) -> bool:
+        # the new mlp (a positive width: the source's emission) takes over one connection
+        # between two components that already send and receive: no rule can break
+        return True
+
+    def edit_size(
+        self, valp: VALP, target: str, choice: Any, donor: VALP | None = None
+    ) -> EditSize:
+        return EditSize(len(valp.networks) + 1, len(valp.connections) + 1, 1)
+
     def edit(self, valp: VALP, target: str, choice: Any, donor: VALP | None = None) -> VALP:
         return _insert(valp, target, str(choice), Layer(valp.emit_size(str(choice)), "identity"))
 
@@ -101,21 +113,44 @@ class InsertNetwork(Operator):
         return new
 
 
+def _may_feed(valp: VALP, p: str, s: str) -> bool:
+    """Whether ``_reconnect`` may wire ``p`` into ``s`` (a model output only takes networks of
+    its data type, size and latent)."""
+    if not s.startswith("o:"):
+        return True
+    spec = valp.output_spec(s)
+    if not p.startswith("n:") or valp.emit_dtype(p) != spec.dtype:
+        return False
+    return valp.emit_size(p) == spec.size and valp.network(p).latent == spec.latent
+
+
 def _reconnect(valp: VALP, net_id: str) -> VALP:
     """``valp`` without ``net_id``, its predecessors wired to its successors where allowed."""
     out = valp.without_network(net_id)
     for p in valp.predecessors(net_id):
         for s in valp.successors(net_id):
-            if out.has_connection(p, s):
-                continue
-            if s.startswith("o:"):
-                spec = valp.output_spec(s)
-                if not p.startswith("n:") or valp.emit_dtype(p) != spec.dtype:
-                    continue
-                if valp.emit_size(p) != spec.size or valp.network(p).latent != spec.latent:
-                    continue
-            out = out.with_connection(p, s)
+            if not out.has_connection(p, s) and _may_feed(valp, p, s):
+                out = out.with_connection(p, s)
     return out
+
+
+def _reconnect_is_valid(valp: VALP, net_id: str) -> bool:
+    """Whether ``_reconnect(valp, net_id)`` is valid, for a valid ``valp``.
+
+    New connections ``p -> s`` follow a path ``p -> net_id -> s`` (no cycle; never a self-loop)
+    and respect the output rule, so only "receives" (successors) and "sends" (predecessors) can
+    break: each successor needs another source, old or new, and each predecessor another
+    destination.
+    """
+    preds, succs = valp.predecessors(net_id), valp.successors(net_id)
+    fed = {s for s in succs if len(valp.predecessors(s)) > 1}
+    sending = {p for p in preds if len(valp.successors(p)) > 1}
+    for p in preds:
+        for s in succs:
+            if _may_feed(valp, p, s):
+                fed.add(s)
+                sending.add(p)
+    return len(fed) == len(succs) and len(sending) == len(preds)
 
 
 @register_operator("delete_network")
@@ -133,6 +168,11 @@ class DeleteNetwork(Operator):
 
     def candidates(self, valp: VALP) -> list[str]:
         return valp.network_ids
+
+    def known_validity(
+        self, valp: VALP, target: str, choice: Any, donor: VALP | None = None
+    ) -> bool:
+        return _reconnect_is_valid(valp, target)
 
     def edit(self, valp: VALP, target: str, choice: Any, donor: VALP | None = None) -> VALP:
         return _reconnect(valp, target)
@@ -178,6 +218,20 @@ class CloneNetwork(Operator):
 
     def candidates(self, valp: VALP) -> list[str]:
         return valp.network_ids
+
+    def known_validity(
+        self, valp: VALP, target: str, choice: Any, donor: VALP | None = None
+    ) -> bool:
+        # the copy has the original's kind, sources and destinations: whatever the original
+        # satisfies, the copy does, and a cycle through it would pass through the original
+        return True
+
+    def edit_size(
+        self, valp: VALP, target: str, choice: Any, donor: VALP | None = None
+    ) -> EditSize:
+        links = len(valp.predecessors(target)) + len(valp.successors(target))
+        depth = len(valp.network(target).layers)
+        return EditSize(len(valp.networks) + 1, len(valp.connections) + links, depth)
 
     def edit(self, valp: VALP, target: str, choice: Any, donor: VALP | None = None) -> VALP:
         return _clone(valp, target)[0]
