@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from nasgym.tasks import FEATURES
+from nasgym.valp._graph import _NET_ID
 from nasgym.valp.descriptor import (
-    _NET_ID,
     ACTIVATIONS,
     NETWORK_KINDS,
     OPTIMIZERS,

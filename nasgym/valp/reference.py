@@ -14,6 +14,7 @@ trained once per data set and cached in memory and on disk (``$NASGYM_CACHE_DIR`
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import tempfile
@@ -128,8 +129,14 @@ def clear_memory_cache() -> None:
 
 
 def _cache_key(dataset: Any, seed: int) -> str:
+    """Name, shape, classes and seed, plus a digest of the training labels and of up to 256
+    training images spread over the split (so a changed data set under an old name, or a
+    different split of it, never reuses a stale reference; cheap even for MNIST)."""
     labels = np.ascontiguousarray(dataset.train.labels, dtype=np.int64)
-    digest = hashlib.sha256(labels.tobytes()).hexdigest()[:16]
+    images = np.asarray(dataset.train.images)
+    spread = np.linspace(0, len(images) - 1, min(len(images), 256)).astype(np.int64)
+    sample = np.ascontiguousarray(images[spread], dtype=np.float32)
+    digest = hashlib.sha256(labels.tobytes() + sample.tobytes()).hexdigest()[:16]
     h, w = dataset.image_shape
     name = "".join(c if c.isalnum() or c in "-_" else "_" for c in str(dataset.name))
     return f"reference-v{RECIPE_VERSION}-{name}-{h}x{w}-c{dataset.n_classes}-s{seed}-{digest}"
@@ -166,6 +173,7 @@ def _load(path: Path, n_in: int, n_classes: int) -> ReferenceClassifier | None:
 
 
 def _save(model: ReferenceClassifier, path: Path) -> None:
+    tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
@@ -173,14 +181,18 @@ def _save(model: ReferenceClassifier, path: Path) -> None:
         torch.save(model.state_dict(), tmp)
         os.replace(tmp, path)
     except OSError:
-        pass  # a read-only cache folder only costs retraining next time
+        # a read-only or full cache folder only costs retraining next time
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
 
 
 def reference_for(dataset: Any, seed: int = 0, *, use_disk: bool = True) -> ReferenceClassifier:
     """The reference classifier of ``dataset`` (a :class:`nasgym.data.Dataset`), trained once.
 
     Trained on ``dataset.train`` from ``seed`` (a few seconds on digits) and cached in memory and,
-    with ``use_disk``, on disk, keyed by name, image shape, classes, seed and a hash of the labels.
+    with ``use_disk``, on disk, keyed by name, image shape, classes, seed and a digest of the
+    training labels and of images spread over the training split.
     """
     key = _cache_key(dataset, seed)
     if key in _MEMORY:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 from dataclasses import replace
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -22,7 +21,7 @@ from nasgym.valp import (
     random_valp,
 )
 
-FAKE_DIGITS = SimpleNamespace(name="fake", image_shape=(8, 8), n_classes=10)
+from .conftest import FAKE_DIGITS
 
 
 @pytest.fixture(scope="module")

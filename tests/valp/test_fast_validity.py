@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -22,7 +21,8 @@ from nasgym.valp.descriptor import NETWORK_KINDS
 from nasgym.valp.operators import make_operator, operator_names
 from nasgym.valp.subgraphs import exclusive_subgraph
 
-FAKE_DIGITS = SimpleNamespace(name="fake", image_shape=(8, 8), n_classes=10)
+from .conftest import FAKE_DIGITS
+
 TASKS = ("image-multitask", "two-classifiers", "classify")
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -13,24 +12,19 @@ from nasgym.tasks import make_task
 from nasgym.valp import Layer, Network, build_model, inherit_weights, model_from, random_valp
 from nasgym.valp.model import resolve_device
 
+from .conftest import FAKE_DIGITS, gen
 from .test_descriptor import base
-
-FAKE = SimpleNamespace(name="fake", image_shape=(8, 8), n_classes=10)
 
 
 @pytest.fixture(scope="module")
 def task():
-    return make_task("image-multitask", FAKE)
+    return make_task("image-multitask", FAKE_DIGITS)
 
 
 @pytest.fixture(scope="module")
 def batch():
     g = torch.Generator().manual_seed(0)
     return {"x": torch.rand(5, 64, generator=g)}
-
-
-def gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
 
 
 def test_same_generator_seed_gives_identical_weights(task):

@@ -8,7 +8,6 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nasgym.data import load_dataset
 from nasgym.tasks import make_task
 from nasgym.valp import VALP, Connection, Layer, Network, OutputHParams, build_model, random_valp
 from nasgym.valp.operators import (
@@ -22,6 +21,8 @@ from nasgym.valp.operators import (
 )
 from nasgym.valp.operators.hyper import BATCH_BOUNDS, LR_BOUNDS
 from nasgym.valp.train import output_losses, train
+
+from .conftest import gen
 
 GENTLE_OPS = ["add_layer", "extend_layer", "add_connection", "insert_network", "clone_network"]
 EXPECTED = {  # name: (effect, variants, scope)
@@ -38,20 +39,6 @@ EXPECTED = {  # name: (effect, variants, scope)
     "change_bs": ("neutral", (None,), "hyperparameter"),
     "crossover": ("neutral", (None,), "crossover"),
 }
-
-
-def gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return load_dataset("digits", seed=0)
-
-
-@pytest.fixture(scope="module")
-def task(digits):
-    return make_task("image-multitask", digits)
 
 
 @pytest.fixture(scope="module")
@@ -225,6 +212,91 @@ def test_model_still_trains_after_a_gentle_operator(task, data, batch, name):
     assert total_loss(new, data, batch) < before
 
 
+def grown_model(task, seed: int):
+    """A random model (layerless heads allowed, random hyperparameters) changed by up to seven
+    random operators, so that it holds what random VALPs lack: samplers and classifiers that
+    feed networks, networks inserted on connections, clones, widened and removed layers."""
+    rng = np.random.default_rng(seed)
+    valp = random_valp(task, rng, min_layers=0, random_hparams=True)
+    model = build_model(valp, gen(seed))
+    pairs = [p for p in operator_variants() if p[0] != "crossover"]
+    for _ in range(int(rng.integers(0, 8))):
+        name, variant = pairs[int(rng.integers(len(pairs)))]
+        op = make_operator(name)
+        targets = op.targets(model.valp)
+        if targets:
+            model = op.apply(model, targets[int(rng.integers(len(targets)))], rng, variant=variant)
+    return model
+
+
+def fixed_noise(model, n: int) -> dict[str, torch.Tensor]:
+    """Noise for every sampling output and every sampler (a sampler feeding no sampling output
+    reads ``noise[<its id>]``)."""
+    g = gen(123)
+    noise = {
+        s.name: torch.randn(n, s.latent, generator=g)
+        for s in model.valp.task_outputs
+        if s.kind == "sampling"
+    }
+    for net in model.valp.networks:
+        if net.kind == "sampler":
+            noise[net.id] = torch.randn(n, net.latent, generator=g)
+    return noise
+
+
+@pytest.mark.parametrize("task_name", ["image-multitask", "classify", "two-classifiers"])
+def test_gentle_variants_are_exact_on_grown_models_of_every_task(digits, task_name):
+    """Every gentle operator, on every target and every choice, keeps every output (sampling
+    outputs under fixed noise) of grown random models of each built-in task."""
+    task = make_task(task_name, digits)
+    inputs = task.prepare(digits.val).subset(slice(0, 32)).inputs
+    checked = 0
+    for seed in range(4):
+        model = grown_model(task, seed)
+        noise = fixed_noise(model, 32)
+        with torch.no_grad():
+            before = model(inputs, noise=noise).outputs
+        rng = np.random.default_rng(seed)
+        for name in GENTLE_OPS:
+            for target, choice, new in apply_all_targets(
+                make_operator(name), model, None, rng, "gentle", every_choice=True
+            ):
+                added = set(new.valp.network_ids) - set(model.valp.network_ids)
+                # a clone of a sampler that feeds no sampling output draws its own noise
+                copy_noise = {nid: noise[target] for nid in added if target in noise}
+                with torch.no_grad():
+                    after = new(inputs, noise={**noise, **copy_noise}).outputs
+                for out, value in before.items():
+                    diff = (after[out] - value).abs().max().item()
+                    assert diff <= 1e-5, f"{name} on {target} ({choice}) changed {out} by {diff}"
+                checked += 1
+    assert checked >= 40
+
+
+@pytest.mark.parametrize("task_name", ["classify", "two-classifiers"])
+def test_models_of_other_tasks_still_train_after_gentle_operators(digits, task_name):
+    task = make_task(task_name, digits)
+    data = task.prepare(digits.train).subset(slice(0, 128))
+    model = grown_model(task, 21)
+    rng = np.random.default_rng(21)
+    trained = 0
+    for name in GENTLE_OPS:
+        op = make_operator(name)
+        targets = op.targets(model.valp)
+        if not targets:  # e.g. no network to connect a new source into
+            continue
+        new = op.apply(model, targets[int(rng.integers(len(targets)))], rng, variant="gentle")
+        trained += 1
+        with torch.no_grad():
+            before = output_losses(new, new(data.inputs), data.targets)
+        result = train(new, data, 15, gen(0), batch_size=64)
+        assert not result.diverged, name
+        with torch.no_grad():
+            after = output_losses(new, new(data.inputs), data.targets)
+        assert sum(after.values()) < sum(before.values()), name
+    assert trained >= 3
+
+
 def test_aggressive_variants_change_the_function(task, batch):
     model, _ = model_pair(task, 4)
     before = outputs(model, batch)
@@ -313,6 +385,13 @@ def test_hyperparameter_operators_keep_the_weights(task):
     assert new.valp.hparam("class").lr == old_lr
     sa, sb = model.state_dict(), new.state_dict()
     assert all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+@pytest.mark.parametrize("choice", ["fast", [2.0], True, 0.0, -1.0, float("nan"), float("inf")])
+def test_change_lr_rejects_a_bad_factor_clearly(task, choice):
+    model, _ = model_pair(task, 6)
+    with pytest.raises(ValueError, match="lr factor, a finite number > 0"):
+        make_operator("change_lr").apply(model, "o:class", np.random.default_rng(0), choice=choice)
 
 
 def test_change_bs_halves_or_doubles_within_bounds(task):

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 import torch
 
-from nasgym.data import load_dataset
 from nasgym.tasks import make_task
 from nasgym.valp import Layer, Network, OutputHParams, build_model, random_valp
 from nasgym.valp import reference as ref_mod
@@ -16,21 +15,8 @@ from nasgym.valp.evaluate import evaluate
 from nasgym.valp.reference import frechet_distance, reference_for
 from nasgym.valp.train import OPTIMIZER_CLASSES, output_losses, train
 
+from .conftest import gen
 from .test_descriptor import base
-
-
-def gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return load_dataset("digits", seed=0)
-
-
-@pytest.fixture(scope="module")
-def task(digits):
-    return make_task("image-multitask", digits)
 
 
 @pytest.fixture(scope="module")
@@ -74,6 +60,39 @@ def test_each_output_has_its_own_optimizer(task, data):
     sampler = {id(p) for p in model.network_module("n:3").parameters()}
     assert mlp <= ids["class"] and mlp <= ids["hist"] and not mlp & ids["sample"]
     assert sampler <= ids["sample"] and not sampler & (ids["class"] | ids["hist"])
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_changing_one_outputs_lr_changes_only_its_subgraph(task, data, optimizer):
+    """One step; only ``class``'s lr differs. ``class``'s exclusive network (n:1) moves 5x as far
+    (SGD; Adam's first step is lr * sign-like, so 5x too), the shared mlp (n:0) moves
+    differently, and ``hist``'s (n:2) and ``sample``'s (n:3) networks move exactly the same."""
+    hp = {s.name: OutputHParams(1e-2, optimizer) for s in task.outputs}
+    slow = base(task).with_hparams(hp)
+    fast = slow.with_hparams({"class": OutputHParams(5e-2, optimizer)})
+    init = build_model(slow, gen(0))
+    moved = {}
+    for valp in (slow, fast):
+        model = build_model(valp, gen(0))
+        train(model, data[0], 1, gen(4))
+        moved[valp.hparam("class").lr] = {
+            nid: torch.cat(
+                [
+                    (p - q).flatten()
+                    for p, q in zip(
+                        model.network_module(nid).parameters(),
+                        init.network_module(nid).parameters(),
+                        strict=True,
+                    )
+                ]
+            ).detach()
+            for nid in slow.network_ids
+        }
+    a, b = moved[1e-2], moved[5e-2]
+    assert a["n:1"].abs().max() > 0
+    assert torch.allclose(b["n:1"], 5 * a["n:1"], rtol=1e-4, atol=1e-7)
+    assert not torch.allclose(b["n:0"], a["n:0"])
+    assert torch.equal(b["n:2"], a["n:2"]) and torch.equal(b["n:3"], a["n:3"])
 
 
 def test_shared_parameters_get_one_update_per_output(task, data):
@@ -196,6 +215,38 @@ def test_reference_cache_is_reused_and_rebuilt_when_corrupt(digits, tmp_path, mo
         torch.equal(p, q) for p, q in zip(first.parameters(), rebuilt.parameters(), strict=True)
     )
     ref_mod.clear_memory_cache()
+
+
+def test_reference_is_not_reused_for_changed_data_under_the_same_name(digits, monkeypatch):
+    """Same name, same labels, other pixels (e.g. a user's fixed preprocessing): a new reference."""
+    from dataclasses import replace
+
+    from nasgym.data import Split
+
+    ref_mod.clear_memory_cache()
+    built = []
+    monkeypatch.setattr(
+        ref_mod,
+        "_train_reference",
+        lambda ds, seed: built.append(ds) or ref_mod.ReferenceClassifier(64, 10, gen(seed)),
+    )
+    inverted = replace(digits, train=Split(1.0 - digits.train.images, digits.train.labels))
+    first = reference_for(digits, use_disk=False)
+    assert reference_for(digits, use_disk=False) is first
+    assert reference_for(inverted, use_disk=False) is not first
+    assert len(built) == 2
+    ref_mod.clear_memory_cache()
+
+
+def test_unwritable_cache_folder_leaves_no_temporary_file(digits, tmp_path, monkeypatch):
+    monkeypatch.setenv(ref_mod.CACHE_DIR_ENV, str(tmp_path))
+
+    def failing_save(obj, f, *args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(ref_mod.torch, "save", failing_save)
+    ref_mod._save(ref_mod.ReferenceClassifier(64, 10, gen(0)), tmp_path / "ref.pt")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_sampling_output_needs_a_reference_without_a_dataset(task, data):

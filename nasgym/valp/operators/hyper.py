@@ -27,17 +27,32 @@ LR_FACTOR_MAX = 10.0
 BATCH_BOUNDS: tuple[int, int] = (8, 512)
 
 
+class _HyperOperator(Operator):
+    """A hyperparameter operator: the edited descriptor with the same weights."""
+
+    effect = "neutral"
+    scope = "hyperparameter"
+
+    def _apply(
+        self,
+        model: VALPModel,
+        target: str,
+        choice: Any,
+        rng: np.random.Generator,
+        variant: str | None,
+        donor: VALPModel | None,
+    ) -> VALPModel:
+        return same_weights(model, self.edit(model.valp, target, choice))
+
+
 @register_operator("change_lr")
-class ChangeLR(Operator):
+class ChangeLR(_HyperOperator):
     """Multiply one output's learning rate by a log-uniform factor in [1/10, 10].
 
     Targets: outputs (``"o:<name>"``). Choices: ``[None]`` (the factor is drawn from ``rng``);
     a positive float ``choice`` is taken as the factor itself. The result is clipped to
     :data:`LR_BOUNDS`. Weights are unchanged.
     """
-
-    effect = "neutral"
-    scope = "hyperparameter"
 
     def candidates(self, valp: VALP) -> list[str]:
         return valp.output_ids
@@ -66,9 +81,15 @@ class ChangeLR(Operator):
         if choice is None:
             factor = float(np.exp(rng.uniform(-np.log(LR_FACTOR_MAX), np.log(LR_FACTOR_MAX))))
         else:
-            factor = float(choice)
-            if not (np.isfinite(factor) and factor > 0):
-                raise ValueError(f"change_lr: choice (the lr factor) must be > 0, got {choice!r}")
+            try:
+                factor = float(choice)
+            except (TypeError, ValueError):
+                factor = float("nan")
+            if isinstance(choice, bool | str) or not (np.isfinite(factor) and factor > 0):
+                raise ValueError(
+                    f"change_lr: choice is the lr factor, a finite number > 0 (or None to draw "
+                    f"one), got {choice!r}"
+                )
         return same_weights(model, _with_lr(model.valp, target, factor).validate())
 
 
@@ -80,7 +101,7 @@ def _with_lr(valp: VALP, target: str, factor: float) -> VALP:
 
 
 @register_operator("change_sgd")
-class ChangeSGD(Operator):
+class ChangeSGD(_HyperOperator):
     """Switch one output's optimizer to a different one (``adam``, ``sgd``, ``rmsprop``, ``adagrad``).
 
     Targets: outputs. Choices: the optimizer names other than the current one. The lr and the
@@ -88,8 +109,6 @@ class ChangeSGD(Operator):
     """
 
     keeps_graph = True
-    effect = "neutral"
-    scope = "hyperparameter"
 
     def candidates(self, valp: VALP) -> list[str]:
         return valp.output_ids
@@ -102,20 +121,9 @@ class ChangeSGD(Operator):
         old = valp.hparam(target)
         return valp.with_hparams({target[2:]: OutputHParams(old.lr, str(choice))})
 
-    def _apply(
-        self,
-        model: VALPModel,
-        target: str,
-        choice: Any,
-        rng: np.random.Generator,
-        variant: str | None,
-        donor: VALPModel | None,
-    ) -> VALPModel:
-        return same_weights(model, self.edit(model.valp, target, choice))
-
 
 @register_operator("change_bs")
-class ChangeBS(Operator):
+class ChangeBS(_HyperOperator):
     """Halve or double the model's batch size, staying within [8, 512].
 
     Target: ``"model"``. Choices: ``"halve"`` and/or ``"double"`` (those that stay within
@@ -123,8 +131,6 @@ class ChangeBS(Operator):
     """
 
     keeps_graph = True
-    effect = "neutral"
-    scope = "hyperparameter"
 
     def candidates(self, valp: VALP) -> list[str]:
         return ["model"]
@@ -141,14 +147,3 @@ class ChangeBS(Operator):
     def edit(self, valp: VALP, target: str, choice: Any, donor: VALP | None = None) -> VALP:
         bs = valp.batch_size // 2 if choice == "halve" else valp.batch_size * 2
         return valp.with_hparams(batch_size=bs)
-
-    def _apply(
-        self,
-        model: VALPModel,
-        target: str,
-        choice: Any,
-        rng: np.random.Generator,
-        variant: str | None,
-        donor: VALPModel | None,
-    ) -> VALPModel:
-        return same_weights(model, self.edit(model.valp, target, choice))
