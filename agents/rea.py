@@ -25,7 +25,7 @@ class REAAgent(Agent):
     and removes the oldest member once the population is full.
 
     Arguments: ``population_size`` (10), ``sample_size`` (3, as in NB201's R-EA script;
-    2 to ``population_size``). ``reset()`` empties the population (one search per episode).
+    1 to ``population_size``, 1 meaning a random parent). ``reset()`` empties the population (one search per episode).
     """
 
     def __init__(

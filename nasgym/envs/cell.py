@@ -30,7 +30,8 @@ class CellEnv(gym.Env):
     trains the shared supernet weights for ``train_batches`` mini-batches on sampled paths,
     scores the chosen sub-network with the inherited weights on validation batches, measures
     its parameters and latency, and returns a scalarised reward. The search runs in stages as
-    in TND-NAS Algorithm 2: each stage uses a deeper supernet and offers fewer ops per edge.
+    in TND-NAS Algorithm 2: each stage uses a deeper supernet (``stage_cells`` strictly
+    increases) and offers fewer ops per edge.
 
     ## Action Space
     ``MultiDiscrete(space.nvec)``: one op index per decision, in ``space.decisions`` order (the
@@ -91,7 +92,10 @@ class CellEnv(gym.Env):
     stage's supernet, so it takes longer than the others.
 
     ## Arguments
-    - ``space="tnd"``: registered DARTS-topology space (``tnd`` or ``darts``).
+    - ``space="tnd"``: a registered DARTS-topology space (``tnd``, ``darts``, or your own with
+      cell types ``("normal", "reduce")``, input nodes 0 and 1 and edges ``src < dst``). The
+      ``nb201`` space is not supported (its cells have one input and the NB201 macro skeleton
+      differs): it raises ``ValueError``; search it with ``nasgym/NB201-v0``.
     - ``dataset="digits"``, ``data_dir=None``, ``max_train=None``, ``data_seed=0``: data set
       (``digits``, ``mnist``, ``fashion-mnist``; see :func:`nasgym.data.load_dataset`).
     - ``channels=8``: initial cell channels C (doubled at each reduction cell).
@@ -477,11 +481,11 @@ class CellEnv(gym.Env):
                 self.space,
                 arch,
                 self.data,
-                channels=channels or self.channels,
-                n_cells=n_cells or self.schedule.cells[-1],
+                channels=self.channels if channels is None else channels,
+                n_cells=self.schedule.cells[-1] if n_cells is None else n_cells,
                 epochs=epochs,
-                batch_size=batch_size or self.batch_size,
-                lr=lr or self.lr,
+                batch_size=self.batch_size if batch_size is None else batch_size,
+                lr=self.lr if lr is None else lr,
                 seed=seed,
                 device=self.device,
             )

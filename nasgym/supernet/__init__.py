@@ -1,5 +1,9 @@
 """Weight-sharing supernet of DARTS-topology cell spaces (``tnd``, ``darts``) on image data.
 
+The single-cell ``nb201`` space is not supported (its cells have one input node and the NB201
+macro skeleton differs from DARTS'); :func:`~nasgym.supernet.model.check_darts_topology` says so.
+Search it with the tabular ``nasgym/NB201-v0``.
+
 - :class:`Supernet`: single-path forward ``model(x, ops)`` and DARTS mixed-op forward
   ``model.forward_mixed(x, weights)`` over shared weights (:mod:`nasgym.supernet.model`);
 - :class:`CostTable`: measured params / MACs of any single path; latency proxy or wall-clock

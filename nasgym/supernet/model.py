@@ -40,9 +40,16 @@ def reduction_layers(n_cells: int) -> tuple[int, ...]:
 def check_darts_topology(space: CellSpace) -> int:
     """Number of input nodes of ``space``'s cells; ValueError if the supernet cannot build it."""
     if tuple(space.cell_types) != ("normal", "reduce"):
+        hint = (
+            " The NAS-Bench-201 space is not supported by the supernet (its single-input cells "
+            "and residual reduction blocks are a different macro-architecture); search it "
+            "with the tabular nasgym/NB201-v0."
+            if space.name == "nb201"
+            else ""
+        )
         raise ValueError(
-            f"the supernet needs a space with cell types ('normal', 'reduce'), got "
-            f"{space.name!r} with {tuple(space.cell_types)}; use 'tnd' or 'darts'"
+            f"the supernet needs a DARTS-topology space with cell types ('normal', 'reduce'), "
+            f"got {space.name!r} with {tuple(space.cell_types)}; use 'tnd' or 'darts'.{hint}"
         )
     dsts = {d for _, d in space.edges}
     inputs = [n for n in range(space.n_nodes) if n not in dsts]

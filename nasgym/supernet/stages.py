@@ -62,8 +62,11 @@ class StageSchedule:
         cells = tuple(int(c) for c in cells)
         if not cells or any(c < 3 for c in cells):
             raise ValueError(f"stage_cells must be a non-empty list of ints >= 3, got {cells}")
-        if any(b < a for a, b in zip(cells, cells[1:], strict=False)):
-            raise ValueError(f"stage_cells must not decrease (the network deepens), got {cells}")
+        if any(b <= a for a, b in zip(cells, cells[1:], strict=False)):
+            raise ValueError(
+                f"stage_cells must strictly increase (the network deepens at every stage, "
+                f"TND-NAS Algorithm 2), got {cells}; e.g. (3, 4, 5)"
+            )
         if not isinstance(steps, int) or steps < 1:
             raise ValueError(f"stage_steps must be a positive int, got {steps!r}")
         keep = default_keep(space, len(cells)) if keep is None else dict(keep)

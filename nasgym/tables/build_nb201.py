@@ -11,7 +11,8 @@ the three agree on every cell's index and arch string, and writes a compressed `
 - ``acc`` (15625 x 12, float32) with column names ``acc_columns`` (percent);
 - ``train_time_12`` (float32): 12-epoch training time, 12/200 of ``c10valid_train_time_200ep_s``;
 - ``params_M``, ``flops_M`` (15625 x 3, float32) with ``cost_datasets`` (c10, c100, in16);
-- ``latency_ms`` (15625 x 25, float32) with ``devices``.
+- ``latency_ms`` (15625 x 27, float32) with ``devices``: every latency column of the source
+  (its "25 devices" include GPUs at batch sizes 1, 32 and 256, one column each).
 """
 
 from __future__ import annotations

@@ -199,8 +199,10 @@ def test_bad_arguments_and_actions_raise_clear_errors():
         small(path_sampling="policy")
     with pytest.raises(ValueError, match="latency"):
         small(latency="wallclock")
-    with pytest.raises(ValueError, match="normal"):
+    with pytest.raises(ValueError, match="nb201.*not supported.*NB201-v0"):
         small(space="nb201")
+    with pytest.raises(ValueError, match="strictly increase"):
+        small(stage_cells=(3, 3))
     env = small()
     with pytest.raises(RuntimeError, match="reset"):
         env.step(np.zeros(28, dtype=int))
@@ -225,6 +227,15 @@ def test_derive_and_train_derived_from_scratch():
     assert out["params"] > 0 and out["flops"] > 0
     again = env.train_derived(arch=best.to_str(), epochs=1, n_cells=3)
     assert again["test_acc"] == out["test_acc"]
+    # bad settings are errors, not silently replaced by the env's defaults
+    for key, value, msg in [
+        ("channels", 0, "channels"),
+        ("lr", 0.0, "learning rate"),
+        ("batch_size", 0, "batch size"),
+        ("n_cells", 0, "n_cells"),
+    ]:
+        with pytest.raises(ValueError, match=msg):
+            env.train_derived(epochs=1, **{key: value})
 
 
 @pytest.mark.slow

@@ -86,7 +86,7 @@ def test_darts_layout_and_bad_configurations_are_rejected(tnd):
     assert reduction_layers(3) == (1, 2) and reduction_layers(8) == (2, 5)
     with pytest.raises(ValueError, match="n_cells"):
         reduction_layers(2)
-    with pytest.raises(ValueError, match="normal"):
+    with pytest.raises(ValueError, match="NAS-Bench-201 space is not supported.*NB201-v0"):
         Supernet(get_space("nb201"))
     with pytest.raises(ValueError, match="channels"):
         Supernet(tnd, channels=5)
@@ -101,6 +101,9 @@ def test_default_keep_follows_the_tnd_schedule(tnd):
         StageSchedule.build(tnd, (3, 4), 5, {"normal": (10, 6), "reduce": (6, 6 + 1)})
     with pytest.raises(ValueError, match="deepens"):
         StageSchedule.build(tnd, (5, 4), 5, None)
+    with pytest.raises(ValueError, match="deepens"):  # every stage is deeper than the last
+        StageSchedule.build(tnd, (3, 4, 4), 5, None)
+    assert StageSchedule.build(tnd, (3, 4, 6), 5, None).cells == (3, 4, 6)
 
 
 def test_drop_ops_keeps_the_most_chosen_then_best_rewarded():
