@@ -17,7 +17,7 @@ from nasgym.diagnostics.archive import ObjectiveArchive
 from nasgym.diagnostics.dependency import DependencyResult, dependency_scores, probe_error
 from nasgym.diagnostics.diagnose import Diagnosis, DiagnosticData, diagnose
 from nasgym.diagnostics.intervention import input_intervention, module_intervention
-from nasgym.diagnostics.slope import loss_slope, loss_slopes
+from nasgym.diagnostics.slope import loss_slope, loss_slopes, relative_loss_slope
 
 __all__ = [
     "DependencyResult",
@@ -31,4 +31,5 @@ __all__ = [
     "loss_slopes",
     "module_intervention",
     "probe_error",
+    "relative_loss_slope",
 ]

@@ -4,6 +4,12 @@ The slope is the coefficient of a least-squares line fitted to the loss values a
 training step index (one unit per batch). A slope near zero means the loss is stuck; a clearly
 negative one means it is still falling. Non-finite values (a diverged run) are dropped; fewer than
 two finite values give a slope of 0.0 (no evidence of progress).
+
+The slope is in loss units per step, so its size depends on the loss (cross-entropy in nats,
+a histogram MSE near 1e-3, a negative ELBO of tens of nats per image) and on how far training
+has gone. :func:`relative_loss_slope` divides it by the loss level over the same window (the
+mean loss, less a ``floor`` the loss cannot go below): the fraction of the loss lost per step,
+comparable across outputs of different kinds.
 """
 
 from __future__ import annotations
@@ -33,6 +39,20 @@ def loss_slope(losses: Sequence[float] | np.ndarray, window: int | None = None) 
     return float((x * (y - y.mean())).sum() / (x * x).sum())
 
 
+def relative_loss_slope(
+    losses: Sequence[float] | np.ndarray, window: int | None = None, floor: float = 0.0
+) -> float:
+    """:func:`loss_slope` divided by the loss level: the mean of the finite values in the window
+    minus ``floor`` (the loss's minimum, 0 for cross-entropy and MSE). 0.0 where the level is
+    not positive or fewer than two values are finite."""
+    values = np.asarray(losses, dtype=np.float64).reshape(-1)
+    slope = loss_slope(values, window)
+    recent = values if window is None else values[-int(window) :]
+    recent = recent[np.isfinite(recent)]
+    level = float(recent.mean()) - float(floor) if len(recent) >= 2 else 0.0
+    return slope / level if level > 0 else 0.0
+
+
 def loss_slopes(
     history: Mapping[str, Sequence[float] | np.ndarray], window: int | None = None
 ) -> dict[str, float]:
@@ -40,4 +60,4 @@ def loss_slopes(
     return {name: loss_slope(values, window) for name, values in history.items()}
 
 
-__all__ = ["loss_slope", "loss_slopes"]
+__all__ = ["loss_slope", "loss_slopes", "relative_loss_slope"]

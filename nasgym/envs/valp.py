@@ -72,7 +72,8 @@ class VALPEnv(gym.Env):
     A one-level ``Dict`` described in :mod:`nasgym.envs.valp_obs`: padded adjacency, network
     kind/depth/width, which outputs each network reaches, module-intervention relevance and
     linear-probe dependency per (network, output), input relevance, per-output objectives, loss
-    slopes and archive ranks, hyperparameters, the budget left and the action mask.
+    slopes (per step, and relative to the loss level) and archive ranks, hyperparameters, the
+    budget left and the action mask.
 
     ## Rewards
     By name (``reward``), from :data:`~nasgym.envs.valp_rewards.VALP_REWARDS`: ``"log-ratio"``

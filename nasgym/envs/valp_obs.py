@@ -6,28 +6,34 @@ model in canonical id order; empty slots are zero), ``I`` inputs and ``O`` outpu
 ``C = I + N + O`` components (inputs, network slots, outputs), ``K`` network kinds
 (``mlp, classifier, regressor, sampler``), ``P`` optimizers (``adam, sgd, rmsprop, adagrad``):
 
-==================  ===========  ===============  =============================================
-key                 shape        bounds           meaning
-==================  ===========  ===============  =============================================
-adjacency           (C, C)       MultiBinary      ``[src, dst] = 1`` for a connection
-network_present     (N,)         MultiBinary      slot holds a network
-network_kind        (N, K)       MultiBinary      kind one-hot
-network_depth       (N,)         [0, max_layers]  number of hidden layers
-network_width       (N,)         [0, 4096]        mean hidden-layer width (0 without layers)
-network_reaches     (N, O)       MultiBinary      the network is in the output's subgraph
-relevance           (N, O)       [0, 100]         module intervention (1 = no change)
-dependency_error    (N, O)       [0, 1]           linear-probe error (1 where not reached)
-dependency_gain     (N, O)       [-1, 1]          probe gain over the network's predecessors
-input_relevance     (I, O)       [0, 100]         input intervention (1 = no change)
-objectives          (O,)         [0, 1e6]         validation objectives (lower is better)
-loss_slope          (O,)         [-1e6, 1e6]      slope of the recent training loss
-rank                (O,)         [0, 1]           fraction of evaluated models better (archive)
-log_lr              (O,)         [-30, 5]         natural log of each output's learning rate
-optimizer           (O, P)       MultiBinary      each output's optimizer, one-hot
-log_batch_size      (1,)         [0, 20]          natural log of the batch size
-budget              (1,)         [0, 1]           fraction of the step budget left
-action_mask         (A,)         MultiBinary      the valid actions (see the env)
-==================  ===========  ===============  =============================================
+===================  ===========  ===============  =============================================
+key                  shape        bounds           meaning
+===================  ===========  ===============  =============================================
+adjacency            (C, C)       MultiBinary      ``[src, dst] = 1`` for a connection
+network_present      (N,)         MultiBinary      slot holds a network
+network_kind         (N, K)       MultiBinary      kind one-hot
+network_depth        (N,)         [0, max_layers]  number of hidden layers
+network_width        (N,)         [0, 4096]        mean hidden-layer width (0 without layers)
+network_reaches      (N, O)       MultiBinary      the network is in the output's subgraph
+relevance            (N, O)       [0, 100]         module intervention (1 = no change)
+dependency_error     (N, O)       [0, 1]           linear-probe error (1 where not reached)
+dependency_gain      (N, O)       [-1, 1]          probe gain over the network's predecessors
+input_relevance      (I, O)       [0, 100]         input intervention (1 = no change)
+objectives           (O,)         [0, 1e6]         validation objectives (lower is better)
+loss_slope           (O,)         [-1e6, 1e6]      slope of the recent training loss (per step)
+loss_slope_relative  (O,)         [-1e3, 1e3]      that slope over the loss level (fraction/step)
+rank                 (O,)         [0, 1]           fraction of evaluated models better (archive)
+log_lr               (O,)         [-30, 5]         natural log of each output's learning rate
+optimizer            (O, P)       MultiBinary      each output's optimizer, one-hot
+log_batch_size       (1,)         [0, 20]          natural log of the batch size
+budget               (1,)         [0, 1]           fraction of the step budget left
+action_mask          (A,)         MultiBinary      the valid actions (see the env)
+===================  ===========  ===============  =============================================
+
+The (network, output) and (input, output) tables stay 2-D, so row ``k`` is network slot ``k``
+(the rules agent reads them that way). Stable-Baselines3's ``check_env`` warns that 2-D ``Box``
+entries are "unconventional"; its ``MultiInputPolicy`` flattens every non-image entry anyway
+(``CombinedExtractor``), so they train as they are (``MaskablePPO`` is smoke-tested on them).
 """
 
 from __future__ import annotations
@@ -50,6 +56,7 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "input_relevance": (0.0, 100.0),
     "objectives": (0.0, 1e6),
     "loss_slope": (-1e6, 1e6),
+    "loss_slope_relative": (-1e3, 1e3),
     "rank": (0.0, 1.0),
     "log_lr": (-30.0, 5.0),
     "log_batch_size": (0.0, 20.0),
@@ -86,6 +93,7 @@ class ObservationBuilder:
             "input_relevance": (i, o),
             "objectives": (o,),
             "loss_slope": (o,),
+            "loss_slope_relative": (o,),
             "rank": (o,),
             "log_lr": (o,),
             "log_batch_size": (1,),
@@ -179,6 +187,10 @@ class ObservationBuilder:
             objectives=self._box("objectives", [objectives[name] for name in self.outputs]),
             loss_slope=self._box(
                 "loss_slope", [diagnosis.slopes.get(k, 0.0) for k in self.outputs]
+            ),
+            loss_slope_relative=self._box(
+                "loss_slope_relative",
+                [diagnosis.relative_slopes.get(k, 0.0) for k in self.outputs],
             ),
             rank=self._box("rank", [ranks.get(name, 0.0) for name in self.outputs]),
             log_lr=self._box("log_lr", np.log([h.lr for h in hp])),

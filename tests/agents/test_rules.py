@@ -139,12 +139,17 @@ class _FakeVALPEnv(gym.Env):
         )
 
 
-def _obs(situation: Situation, mask: np.ndarray = ALL_VALID) -> dict[str, np.ndarray]:
+def _obs(
+    situation: Situation, mask: np.ndarray = ALL_VALID, relative: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
     return {
         "network_present": situation.present.astype(np.int8),
         "network_reaches": situation.reaches.astype(np.int8),
         "relevance": situation.relevance.astype(np.float32),
         "loss_slope": situation.slopes.astype(np.float32),
+        "loss_slope_relative": (situation.slopes if relative is None else relative).astype(
+            np.float32
+        ),
         "action_mask": mask.astype(np.int8),
     }
 
@@ -176,3 +181,39 @@ def test_agent_answers_a_batch_and_is_reproducible() -> None:
 def test_agent_needs_a_valp_env() -> None:
     with pytest.raises(ValueError, match="action_table"):
         make_agent("rules", gym.make("CartPole-v1"))
+
+
+def test_relative_slopes_and_threshold_scale_adapt_the_thresholds() -> None:
+    # a histogram MSE of 1e-3 falling by 1e-6 per step: moderate in loss units (paper's default),
+    # but -1e-3 of its level per step, steep on the relative scale
+    situation = _situation(RELEVANT, [MODERATE, -1e-6, MODERATE])
+    obs = _obs(situation, relative=np.array([MODERATE, -1e-3, MODERATE]))
+    labels = lambda agent: {TABLE.label(agent.predict(obs)[0]) for _ in range(40)}  # noqa: E731
+    absolute = labels(make_agent("rules", _FakeVALPEnv(), seed=0))
+    relative = labels(make_agent("rules", _FakeVALPEnv(), seed=0, slopes="relative"))
+    assert "clone_network:gentle@net1" not in absolute
+    assert "clone_network:gentle@net1" in relative
+    assert "add_layer:gentle@net1" in absolute
+    # thresholds scaled by 1/100 (steep = -2e-7): the same -1e-6 per step reads steep
+    scaled = make_agent("rules", _FakeVALPEnv(), seed=0, threshold_scale=0.01)
+    t = scaled.thresholds
+    assert (t.stuck, t.steep) == (pytest.approx(-1e-12), pytest.approx(-2e-7))
+    assert "clone_network:gentle@net1" in labels(scaled)
+    with pytest.raises(ValueError, match="slopes"):
+        make_agent("rules", _FakeVALPEnv(), slopes="log")
+    with pytest.raises(ValueError, match="threshold_scale"):
+        make_agent("rules", _FakeVALPEnv(), threshold_scale=0.0)
+
+
+def test_a_kept_candidate_that_is_not_better_still_excludes_its_operator() -> None:
+    """With acceptance="always" every candidate is accepted: failure is judged on objectives."""
+    agent = make_agent("rules", _FakeVALPEnv(), seed=0)
+    obs = _obs(_situation(RELEVANT, [0.0, MODERATE, MODERATE]))
+    obs["objectives"] = np.array([0.2, 1e-3, 50.0], dtype=np.float32)
+    worse = {"class": 0.3, "hist": 1e-3, "sample": 40.0}  # better on one of three only
+    info = {"accepted": True, "operator": "insert_network:aggressive", "objectives": worse}
+    agent.update(obs, 0, 0.0, obs, False, False, info)
+    assert agent.excluded == {"insert_network"}
+    better = {"class": 0.1, "hist": 1e-3, "sample": 40.0}
+    agent.update(obs, 0, 0.0, obs, False, False, {**info, "objectives": better})
+    assert agent.excluded == set()

@@ -50,3 +50,16 @@ def test_archive_rejects_incomplete_vectors() -> None:
     archive = ObjectiveArchive(["err", "mse"])
     with pytest.raises(ValueError, match="mse"):
         archive.add({"err": 0.1})
+
+
+def test_relative_slope_is_the_slope_over_the_loss_level_above_its_floor() -> None:
+    from nasgym.diagnostics import relative_loss_slope
+
+    losses = 2.0 - 0.01 * np.arange(21)  # mean 1.9 over all values, 1.82 over the last 5
+    assert relative_loss_slope(losses) == pytest.approx(-0.01 / 1.9)
+    assert relative_loss_slope(losses, window=5) == pytest.approx(-0.01 / 1.82)
+    assert relative_loss_slope(losses, floor=1.5) == pytest.approx(-0.01 / 0.4)
+    # two outputs on different scales falling by the same fraction read the same
+    assert relative_loss_slope(1e-3 * losses) == pytest.approx(relative_loss_slope(losses))
+    assert relative_loss_slope(losses, floor=5.0) == 0.0  # no level above the floor
+    assert relative_loss_slope([1.0]) == 0.0

@@ -232,6 +232,15 @@ def test_info_and_episode_end() -> None:
     assert truncated and not terminated
 
 
+def test_observation_carries_absolute_and_relative_loss_slopes() -> None:
+    env = _env()
+    obs, _ = env.reset(seed=0)
+    relative = [env._diagnosis.relative_slopes[name] for name in env.output_names]
+    np.testing.assert_allclose(obs["loss_slope_relative"], relative, rtol=1e-6)
+    assert np.array_equal(np.sign(obs["loss_slope_relative"]), np.sign(obs["loss_slope"]))
+    assert np.all(obs["loss_slope"] != 0.0)
+
+
 def test_paper_acceptance_reverts_worse_candidates() -> None:
     env = _env(max_steps=8)
     env.reset(seed=2)
