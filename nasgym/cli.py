@@ -7,7 +7,6 @@ written), 130 when interrupted (rerun the same command to resume).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import warnings
 from collections.abc import Sequence
@@ -96,12 +95,13 @@ def _entries(args: argparse.Namespace) -> tuple[list[Any], str]:
 def cmd_bench(args: argparse.Namespace) -> int:
     """Run agents x envs x seeds, resuming what the output folder already holds."""
     from nasgym.bench import run_bench
+    from nasgym.bench.backends import available_cpus
     from nasgym.bench.jobs import BenchError, parse_list
 
     imports = parse_list(args.imports, "import") if args.imports else ()
     entries, out = _entries(args)
     default_job = args.env is None and args.agent is None
-    workers = args.workers if args.workers is not None or not default_job else os.cpu_count()
+    workers = args.workers if args.workers is not None or not default_job else available_cpus()
     if not entries:
         raise BenchError("nothing to run: no entry of the default comparison is registered")
     if args.steps is not None and args.steps < 1:
@@ -259,7 +259,9 @@ def _add_bench(sub: Any) -> None:
         "--ray-address",
         default=None,
         metavar="ADDR",
-        help="an existing Ray cluster (default: start a local Ray)",
+        help="address of an existing Ray cluster, e.g. ray://head:10001 or auto (default: start "
+        "a local Ray on --workers CPUs); its nodes must have nasgym installed, and --import "
+        "modules importable",
     )
     p.add_argument(
         "--import",

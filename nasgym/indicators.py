@@ -4,10 +4,15 @@ Normalisation and reference point (fixed, documented): every environment declare
 ``objective_spec = {name: (ideal, reference)}``. An objective value ``v`` is normalised to
 ``(v - ideal) / (reference - ideal)``, so the ideal maps to 0 and the reference to 1, and the
 hypervolume is measured against the reference point ``(1, ..., 1)`` in that space. Points at or
-beyond the reference in any objective are clipped to it and contribute nothing. The hypervolume
+beyond the reference in any objective contribute nothing (their box is empty). The hypervolume
 of a set is therefore a fraction of the box between ideal and reference (1.0 = the ideal point
 was reached). IGD+ is also computed in the normalised space, so objectives on different scales
 weigh alike.
+
+Failed evaluations (a diverged VALP reports infinite objectives; the results file stores
+non-finite values as null, read back as NaN) are rows with a NaN or infinite value: every
+indicator leaves them out, so they add no hypervolume, are never non-dominated and do not
+enter IGD+.
 
 The first paper's comparisons of agents (its Figs. 8 and 9) are :func:`front_shares` (per
 paired seed, each agent's share of the combined Pareto front) and :func:`front_counts` (all
@@ -72,11 +77,10 @@ def hypervolume(
     if arr.size == 0:
         return 0.0
     norm = normalise(arr, bounds) if bounds is not None else arr
-    clipped = np.minimum(norm, 1.0)
-    inside = np.all(clipped < 1.0, axis=1)
+    inside = _finite(norm) & np.all(norm < 1.0, axis=1)
     if not inside.any():
         return 0.0
-    return float(moocore.hypervolume(clipped[inside], ref=np.ones(arr.shape[1])))
+    return float(moocore.hypervolume(norm[inside], ref=np.ones(arr.shape[1])))
 
 
 def hypervolume_curve(
@@ -93,7 +97,7 @@ def hypervolume_curve(
     hv = 0.0
     for t in range(n):
         p = norm[t]
-        if np.all(p < 1.0) and not _dominated_by_any(p, front):
+        if np.all(np.isfinite(p)) and np.all(p < 1.0) and not _dominated_by_any(p, front):
             front = np.vstack([front[~np.all(p <= front, axis=1)], p])
             hv = float(moocore.hypervolume(front, ref=np.ones(arr.shape[1])))
         out[t] = hv
@@ -106,11 +110,14 @@ def _dominated_by_any(p: np.ndarray, front: np.ndarray) -> bool:
 
 
 def nondominated_mask(points: np.ndarray | Sequence[Sequence[float]]) -> np.ndarray:
-    """Boolean mask of the points no other point dominates (duplicates all kept)."""
+    """Boolean mask of the points no other point dominates (duplicates all kept; rows with a
+    NaN or infinite value are False)."""
     arr = _as_points(points)
-    if arr.size == 0:
-        return np.zeros(len(arr), dtype=bool)
-    return np.asarray(moocore.is_nondominated(arr, keep_weakly=True), dtype=bool)
+    mask = np.zeros(len(arr), dtype=bool)
+    ok = _finite(arr) if arr.size else mask
+    if ok.any():
+        mask[ok] = np.asarray(moocore.is_nondominated(arr[ok], keep_weakly=True), dtype=bool)
+    return mask
 
 
 def nondominated_count(points: np.ndarray | Sequence[Sequence[float]]) -> int:
@@ -166,9 +173,13 @@ def igd_plus(
     reference_front: np.ndarray | Sequence[Sequence[float]],
     bounds: Bounds | None = None,
 ) -> float:
-    """IGD+ of ``points`` to ``reference_front`` (the true front), normalised by ``bounds`` if given."""
+    """IGD+ of ``points`` to ``reference_front`` (the true front), normalised by ``bounds`` if given.
+
+    Infinite when ``points`` holds no finite row."""
     arr = _as_points(points)
     ref = _as_points(reference_front, "reference_front")
+    if arr.size:
+        arr = arr[_finite(arr)]
     if arr.size == 0:
         return float("inf")
     if ref.size == 0:
@@ -178,10 +189,15 @@ def igd_plus(
     return float(moocore.igd_plus(arr, ref=ref))
 
 
+def _finite(arr: np.ndarray) -> np.ndarray:
+    """Mask of the rows of a 2-D array without NaN or infinite values."""
+    return np.all(np.isfinite(arr), axis=1)
+
+
 def _unique_rows(points: np.ndarray | Sequence[Sequence[float]]) -> np.ndarray:
     """Distinct rows, leaving out rows with NaN or infinite values (failed evaluations)."""
     arr = _as_points(points)
     if not arr.size:
         return arr
-    arr = arr[np.all(np.isfinite(arr), axis=1)]
+    arr = arr[_finite(arr)]
     return np.unique(arr, axis=0) if arr.size else arr

@@ -22,9 +22,11 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from nasgym import indicators as ind  # noqa: E402
+from nasgym.bench import compare  # noqa: E402
 from nasgym.bench.compare import (  # noqa: E402
     checkpoints,
     front_shares_by_step,
@@ -127,59 +129,78 @@ def plot_hypervolume(by_agent: dict[str, list[Run]], title: str) -> Figure:
     return fig
 
 
+def _checkpoint_axes(
+    by_agent: dict[str, list[Run]],
+) -> tuple[Figure, Axes, list[str], list[int], dict[str, tuple], float]:
+    """Figure, axes, objective names, checkpoints, colours and group width of a per-checkpoint
+    figure (one group of boxes or bars per checkpoint, one member per agent)."""
+    names, _ = objective_bounds([r for lst in by_agent.values() for r in lst])
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    width = 0.8 / max(len(by_agent), 1)
+    return fig, ax, names, checkpoints(max_steps(by_agent)), _colors(list(by_agent)), width
+
+
+def _member_positions(n_steps: int, j: int, n_agents: int, width: float) -> np.ndarray:
+    """x positions of agent ``j``'s member in each checkpoint group."""
+    return np.arange(n_steps) + (j - (n_agents - 1) / 2) * width
+
+
+def _finish_checkpoint_axes(
+    fig: Figure, ax: Axes, steps: list[int], ylabel: str, title: str
+) -> Figure:
+    ax.set_xticks(np.arange(len(steps)), [str(s) for s in steps])
+    ax.set_xlabel(STEP_LABEL)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3, axis="y")
+    ax.legend(title="agent")
+    fig.tight_layout()
+    return fig
+
+
 def plot_front_shares(by_agent: dict[str, list[Run]], title: str) -> Figure:
     """Fig. 8: boxplots over paired seeds of each agent's share of the combined front."""
-    names, _ = objective_bounds([r for lst in by_agent.values() for r in lst])
-    agents = list(by_agent)
-    steps = checkpoints(max_steps(by_agent))
+    fig, ax, names, steps, colors, width = _checkpoint_axes(by_agent)
     shares = front_shares_by_step(by_agent, names, steps)
-    colors = _colors(agents)
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    width = 0.8 / max(len(agents), 1)
-    for j, a in enumerate(agents):
-        pos = np.arange(len(steps)) + (j - (len(agents) - 1) / 2) * width
-        data = [v if v else [np.nan] for v in shares[a]]
+    for j, a in enumerate(by_agent):
         bp = ax.boxplot(
-            data, positions=pos, widths=width * 0.9, patch_artist=True, manage_ticks=False
+            [v if v else [np.nan] for v in shares[a]],
+            positions=_member_positions(len(steps), j, len(by_agent), width),
+            widths=width * 0.9,
+            patch_artist=True,
+            manage_ticks=False,
+            medianprops={"color": "black"},
         )
         for box in bp["boxes"]:
             box.set_facecolor(colors[a])
             box.set_alpha(0.6)
         ax.plot([], [], color=colors[a], linewidth=8, alpha=0.6, label=a)
-    ax.set_xticks(np.arange(len(steps)), [str(s) for s in steps])
-    ax.set_xlabel(STEP_LABEL)
-    ax.set_ylabel("share of the combined Pareto front (fraction)")
     ax.set_ylim(-0.05, 1.05)
-    ax.set_title(
-        f"Share of each agent's models in the combined front, per paired seed (Fig. 8)\n{title}",
-        fontsize=10,
+    n_seeds = len(compare.paired_sets(by_agent, names))
+    return _finish_checkpoint_axes(
+        fig,
+        ax,
+        steps,
+        "share of the combined Pareto front (fraction)",
+        "Share of each agent's models in the combined front, per paired seed (Fig. 8)\n"
+        f"{title}; boxes over {n_seeds} paired seeds, black line = median",
     )
-    ax.grid(alpha=0.3, axis="y")
-    ax.legend(title="agent")
-    fig.tight_layout()
-    return fig
 
 
 def plot_pooled_front(by_agent: dict[str, list[Run]], title: str) -> Figure:
     """Fig. 9: all runs pooled, each agent's points in the combined front, at checkpoints."""
-    names, _ = objective_bounds([r for lst in by_agent.values() for r in lst])
-    agents = list(by_agent)
-    steps = checkpoints(max_steps(by_agent))
+    fig, ax, names, steps, colors, width = _checkpoint_axes(by_agent)
     counts = pooled_counts_by_step(by_agent, names, steps)
-    colors = _colors(agents)
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    width = 0.8 / max(len(agents), 1)
-    for j, a in enumerate(agents):
-        pos = np.arange(len(steps)) + (j - (len(agents) - 1) / 2) * width
+    for j, a in enumerate(by_agent):
+        pos = _member_positions(len(steps), j, len(by_agent), width)
         ax.bar(pos, counts[a], width=width, color=colors[a], label=f"{a} ({len(by_agent[a])} runs)")
-    ax.set_xticks(np.arange(len(steps)), [str(s) for s in steps])
-    ax.set_xlabel(STEP_LABEL)
-    ax.set_ylabel("points in the pooled Pareto front (count)")
-    ax.set_title(f"Points per agent in the front of all runs pooled (Fig. 9)\n{title}", fontsize=10)
-    ax.grid(alpha=0.3, axis="y")
-    ax.legend(title="agent")
-    fig.tight_layout()
-    return fig
+    return _finish_checkpoint_axes(
+        fig,
+        ax,
+        steps,
+        "points in the pooled Pareto front (count)",
+        f"Points per agent in the front of all runs pooled (Fig. 9)\n{title}",
+    )
 
 
 def plot_pareto(by_agent: dict[str, list[Run]], title: str) -> Figure | None:
@@ -193,9 +214,11 @@ def plot_pareto(by_agent: dict[str, list[Run]], title: str) -> Figure | None:
     colors = _colors(list(by_agent))
     fig, axes = plt.subplots(1, len(pairs), figsize=(6 * len(pairs), 4.5), squeeze=False)
     for ax, (xi, yi) in zip(axes[0], pairs, strict=True):
+        drawn, fronts = [], []
         if front is not None:
             tf = front[np.argsort(front[:, xi])]
             ax.step(tf[:, xi], tf[:, yi], where="post", color="black", lw=1, label="true front")
+            fronts.append(tf[:, [xi, yi]])
         for agent, lst in by_agent.items():
             pts = finite_rows(np.vstack([r.points(names) for r in lst]))
             if not len(pts):
@@ -204,15 +227,35 @@ def plot_pareto(by_agent: dict[str, list[Run]], title: str) -> Figure | None:
             nd = pts[ind.nondominated_mask(pts[:, [xi, yi]])]
             nd = nd[np.argsort(nd[:, xi])]
             ax.plot(nd[:, xi], nd[:, yi], "o-", ms=4, color=colors[agent], label=f"{agent} front")
+            drawn.append(pts[:, [xi, yi]])
+            fronts.append(nd[:, [xi, yi]])
+        if drawn:
+            _zoom_on_fronts(ax, np.vstack(drawn), np.vstack(fronts))
         ax.set_xlabel(_label(names[xi]))
         ax.set_ylabel(_label(names[yi]))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    fig.suptitle(
-        f"Evaluated models (dots) and Pareto fronts, all seeds pooled\n{title}", fontsize=10
-    )
+    what = "Pareto fronts" if len(names) == 2 else "the Pareto front of each pair of objectives"
+    fig.suptitle(f"Evaluated models (dots) and {what}, all seeds pooled\n{title}", fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def _zoom_on_fronts(ax: Axes, points: np.ndarray, fronts: np.ndarray, q: float = 0.9) -> None:
+    """Where a few very bad models would stretch an axis by more than half, limit it to the
+    fronts and the best ``q`` of the models; the panel title says how many were left out."""
+    lo = np.minimum(points.min(axis=0), fronts.min(axis=0))
+    hi = np.maximum(np.quantile(points, q, axis=0), fronts.max(axis=0))
+    span = np.where(hi > lo, hi - lo, 1.0)
+    cut = points.max(axis=0) > hi + 0.5 * span
+    if not cut.any():
+        return
+    top = np.where(cut, hi + 0.05 * span, np.inf)
+    for i, set_lim in enumerate((ax.set_xlim, ax.set_ylim)):
+        if cut[i]:
+            set_lim(lo[i] - 0.05 * span[i], top[i])
+    outside = int(np.sum(np.any(points > top, axis=1)))
+    ax.set_title(f"zoomed on the fronts: {outside} of {len(points)} models beyond", fontsize=9)
 
 
 def plot_operator_usage(by_agent: dict[str, list[Run]], title: str) -> Figure | None:

@@ -93,6 +93,14 @@ def test_bad_arguments_exit_2_before_any_work(tmp_path, capsys, args, message):
     assert not out.exists()
 
 
+def test_an_output_path_that_is_a_file_is_a_usage_error(tmp_path, capsys):
+    out = tmp_path / "results.txt"
+    out.write_text("keep me")
+    assert cli.main(_bench(out)) == 2
+    assert f"cannot use '{out}' as the output folder" in capsys.readouterr().err
+    assert out.read_text() == "keep me"
+
+
 def test_ray_backend_without_ray_is_a_usage_error(tmp_path, capsys, monkeypatch):
     import importlib.util
 
@@ -103,6 +111,20 @@ def test_ray_backend_without_ray_is_a_usage_error(tmp_path, capsys, monkeypatch)
     out = tmp_path / "never"
     assert cli.main(_bench(out, "--backend", "ray")) == 2
     assert "needs Ray" in capsys.readouterr().err and not out.exists()
+
+
+def test_an_unreachable_ray_cluster_is_a_usage_error(tmp_path, capsys, monkeypatch):
+    ray = pytest.importorskip("ray")
+
+    def refuse(address=None, **kwargs):
+        raise ConnectionError(f"Failed to connect to Ray cluster at {address}")
+
+    monkeypatch.setattr(ray, "init", refuse)
+    out = tmp_path / "run"
+    assert cli.main(_bench(out, "--backend", "ray", "--ray-address", "10.9.9.9:6379")) == 2
+    err = capsys.readouterr().err
+    assert "cannot start or reach Ray (--ray-address '10.9.9.9:6379')" in err
+    assert read_records(out / "results.jsonl") == []
 
 
 def test_default_bench_skips_what_is_not_registered(tmp_path, capsys, monkeypatch):
@@ -138,3 +160,23 @@ def test_plot_redraws_a_bench_folder(tmp_path, capsys):
     listed = capsys.readouterr().out.split()
     assert len(listed) == 8 and all(Path(p).stat().st_size for p in listed)
     assert cli.main(["plot", str(tmp_path / "missing")]) == 2
+
+
+def test_default_bench_uses_the_cpus_this_process_may_run_on(tmp_path, monkeypatch):
+    import os
+
+    import nasgym.bench
+    from nasgym.bench import jobs
+
+    seen = {}
+
+    def fake_run_bench(entries, out, **kw):
+        seen.update(kw)
+        return nasgym.bench.BenchReport(Path(out))
+
+    monkeypatch.setattr(jobs, "DEFAULT_BENCH", (BenchEntry(NB201, ("random",), (0,), {}, 2),))
+    monkeypatch.setattr(nasgym.bench, "run_bench", fake_run_bench)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {3}, raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 64)
+    assert cli.main(["bench", "--out", str(tmp_path / "d"), "--no-progress"]) == 0
+    assert seen["workers"] == 1  # one CPU allowed of a 64-CPU host

@@ -89,3 +89,25 @@ def test_failed_evaluations_are_left_out_of_the_front():
     sets = {"a": [[np.nan, 0.0], [1.0, 1.0]], "b": [[np.inf, 0.5], [2.0, 2.0]]}
     assert ind.front_counts(sets) == {"a": 1, "b": 0}
     assert ind.front_shares({"a": np.empty((0, 2)), "b": np.empty((0, 2))}) == {"a": 0.0, "b": 0.0}
+
+
+def test_failed_evaluations_add_nothing_to_any_indicator():
+    # a diverged model reports infinite objectives; the results file reads them back as NaN
+    good = [[0.2, 0.6], [0.5, 0.3]]
+    bad = good + [[np.nan, 0.1], [np.inf, 0.0], [0.1, np.inf], [-np.inf, 0.2]]
+    assert ind.hypervolume(bad, UNIT) == pytest.approx(0.47)
+    curve = ind.hypervolume_curve([[0.2, 0.6], [np.nan, 0.1], [-np.inf, 0.0], [0.5, 0.3]], UNIT)
+    assert curve == pytest.approx([0.32, 0.32, 0.32, 0.47])
+    assert ind.nondominated_mask(bad).tolist() == [True, True, False, False, False, False]
+    assert ind.nondominated_count(bad) == 2
+    # by hand: (0.2, 0.6) is 0.2 from (0, 1) and 0.6 from (1, 0) -> IGD+ 0.4
+    front = [[0.0, 1.0], [1.0, 0.0]]
+    assert ind.igd_plus([[0.2, 0.6], [np.nan, 0.1]], front) == pytest.approx(0.4)
+    assert ind.igd_plus([[np.nan, 0.1], [np.inf, 0.0]], front) == float("inf")
+
+
+def test_nondominated_count_3d_by_hand():
+    pts = [[1, 2, 3], [3, 2, 1], [2, 2, 2], [2, 3, 3], [1, 2, 3]]
+    # (2, 3, 3) is dominated by (1, 2, 3); the rest are mutually non-dominated
+    assert ind.nondominated_mask(pts).tolist() == [True, True, True, False, True]
+    assert ind.nondominated_count(pts) == 3

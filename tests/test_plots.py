@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import matplotlib.colors
 import numpy as np
 import pytest
 
@@ -93,3 +94,33 @@ def test_t_quantile_of_the_confidence_band():
     assert plots.t975(4) == pytest.approx(2.7764)
     assert plots.t975(60) == pytest.approx(2.0003, abs=1e-4)
     assert plots.t975(10**6) == pytest.approx(1.96, abs=1e-3)
+
+
+def test_fig8_medians_stand_out_from_every_box_and_the_seed_count_is_given():
+    runs = _runs("nasgym-test/Synthetic-v0", SPEC3, agents=("random", "rules"), seeds=(0, 1, 2))
+    by_agent = {a: [r for r in runs if r.agent == a] for a in ("random", "rules")}
+    fig = plots.plot_front_shares(by_agent, "synthetic")
+    ax = fig.axes[0]
+    assert "3 paired seeds" in ax.get_title()
+    box_colors = {tuple(p.get_facecolor()[:3]) for p in ax.patches}
+    assert len(box_colors) == 2  # one colour per agent
+    # boxplot medians are the horizontal 2-point lines inside the boxes
+    medians = [
+        ln for ln in ax.lines if len(ln.get_xdata()) == 2 and ln.get_ydata()[0] == ln.get_ydata()[1]
+    ]
+    assert medians and all(
+        matplotlib.colors.to_rgb(ln.get_color()) not in box_colors for ln in medians
+    )
+
+
+def test_pareto_plot_zooms_on_the_fronts_past_a_few_very_bad_models():
+    spec = {"test_error": (0.0, 100.0), "params": (0.0, 2.0)}
+    runs = _runs("nasgym-test/Synthetic-v0", spec, agents=("random",), seeds=(0, 1, 2))
+    ax = plots.plot_pareto({"random": runs}, "synthetic").axes[0]
+    assert ax.get_title() == ""  # evenly spread models: nothing to zoom
+    runs[0].steps[0]["objectives"]["params"] = 20.0  # one huge model (params up to 1.8 else)
+    ax = plots.plot_pareto({"random": runs}, "synthetic").axes[0]
+    assert ax.get_xlim()[1] < 3.0  # the outlier does not set the scale...
+    assert "1 of 33 models beyond" in ax.get_title()  # ...the panel says it is left out
+    front_x = max(max(ln.get_xdata()) for ln in ax.lines)
+    assert ax.get_xlim()[1] > front_x  # and the whole front stays in view

@@ -18,7 +18,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from nasgym.bench.jobs import Job
+from nasgym.bench.jobs import BenchError, Job
 from nasgym.bench.runner import run_job
 
 #: a job with the steps already stored and their actions (for the replay check)
@@ -27,6 +27,14 @@ Task = tuple[Job, frozenset[int], dict[int, Any]]
 Sink = Callable[[dict[str, Any]], None]
 #: called when a job raised (job, traceback text)
 OnError = Callable[[Job, str], None]
+
+
+def available_cpus() -> int:
+    """The CPUs this process may run on (its affinity set; not every CPU of a shared host)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # no affinity API (macOS, Windows)
+        return os.cpu_count() or 1
 
 
 def run_serial(tasks: Sequence[Task], sink: Sink, on_error: OnError) -> None:
@@ -158,9 +166,15 @@ def run_ray(
         if address is None:
             imports = sorted({m for t in tasks for m in t[0].imports})
             kwargs.update(
-                num_cpus=workers or os.cpu_count(), runtime_env=_local_runtime_env(imports)
+                num_cpus=workers or available_cpus(), runtime_env=_local_runtime_env(imports)
             )
-        ray.init(address=address, **kwargs)
+        try:
+            ray.init(address=address, **kwargs)
+        except (ConnectionError, ValueError) as err:
+            raise BenchError(
+                f"cannot start or reach Ray (--ray-address {address!r}): {err}; give the address "
+                "of a running cluster, e.g. ray://HEAD:10001, or leave --ray-address out"
+            ) from None
         started = True
     try:
         remote = ray.remote(num_cpus=1)(_ray_job)

@@ -82,6 +82,8 @@ def run_bench(
         stored = store.open()
     except RuntimeError as err:
         raise BenchError(str(err)) from None
+    except OSError as err:  # e.g. --out names a file, or a folder we may not write
+        raise BenchError(f"cannot use {str(out_dir)!r} as the output folder: {err}") from None
     try:
         tasks, report.skipped = plan(jobs, stored)
         partial = sum(1 for t in tasks if t[1])
@@ -98,7 +100,7 @@ def run_bench(
                 report.completed += 1
                 bar.finish_run(rec)
             else:
-                bar.step()
+                bar.step(rec)
 
         def on_error(job: Job, text: str) -> None:
             report.failed.append((job, text))
@@ -135,18 +137,24 @@ def _finish(report: BenchReport, plots: bool, quiet: bool) -> None:
 
 
 class _Bar:
-    """A tqdm bar over all runs: counted in steps when every job has a step limit, else in runs."""
+    """A tqdm bar with ETA over all runs.
+
+    In steps when every job has a step limit; else in runs, where a run with a step limit
+    advances by ``1 / limit`` per step (so the ETA moves during long runs) and a run without
+    one advances when it ends.
+    """
 
     def __init__(self, jobs: Sequence[Job], tasks: Sequence[Task], enabled: bool) -> None:
         from tqdm.auto import tqdm
 
         self.by_steps = all(j.max_steps is not None for j in jobs)
         self.limit = {t[0].key: t[0].max_steps for t in tasks}
+        self.done = {t[0].key: len(t[1]) for t in tasks}  # steps stored or emitted so far
         if self.by_steps:
-            total = sum(t[0].max_steps or 0 for t in tasks)
-            initial = sum(len(t[1]) for t in tasks)
+            total: float = sum(t[0].max_steps or 0 for t in tasks)
+            initial: float = sum(self.done.values())
         else:
-            total, initial = len(tasks), 0
+            total, initial = len(tasks), sum(self._fraction(k) for k in self.limit)
         self.bar = tqdm(
             total=total,
             initial=initial,
@@ -154,11 +162,18 @@ class _Bar:
             desc=f"{len(tasks)} runs",
             disable=not enabled,
             dynamic_ncols=True,
+            bar_format=None if self.by_steps else _RUN_FORMAT,
         )
 
-    def step(self) -> None:
-        if self.by_steps:
-            self.bar.update(1)
+    def _fraction(self, key: RunKey) -> float:
+        limit = self.limit.get(key)
+        return min(self.done.get(key, 0) / limit, 1.0) if limit else 0.0
+
+    def step(self, rec: dict[str, Any]) -> None:
+        key = record_key(rec)
+        before = self._fraction(key)
+        self.done[key] = self.done.get(key, 0) + 1
+        self.bar.update(1 if self.by_steps else self._fraction(key) - before)
 
     def finish_run(self, rec: dict[str, Any]) -> None:
         key = record_key(rec)
@@ -167,13 +182,17 @@ class _Bar:
             if left > 0:  # the episode ended before the step limit
                 self.bar.update(left)
         else:
-            self.bar.update(1)
+            self.bar.update(1.0 - self._fraction(key))
 
     def write(self, text: str) -> None:
         self.bar.write(text, file=sys.stderr)
 
     def close(self) -> None:
         self.bar.close()
+
+
+#: runs may advance by fractions: show them with one decimal
+_RUN_FORMAT = "{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total_fmt} runs [{elapsed}<{remaining}]"
 
 
 def stored_records(out_dir: Path | str) -> list[dict[str, Any]]:

@@ -101,9 +101,10 @@ def load_runs(path: Path | str) -> list[Run]:
 
 
 def group_runs(runs: list[Run]) -> dict[str, dict[str, list[Run]]]:
-    """Runs by env label, then by agent (in first-seen order), seeds sorted."""
+    """Runs by env label, then by agent (agents sorted by name, so tables and plot colours do
+    not depend on which worker wrote first), seeds sorted."""
     out: dict[str, dict[str, list[Run]]] = defaultdict(dict)
-    for run in runs:
+    for run in sorted(runs, key=lambda r: r.agent):
         out[run.label].setdefault(run.agent, []).append(run)
     for agents in out.values():
         for lst in agents.values():

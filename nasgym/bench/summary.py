@@ -1,5 +1,10 @@
 """The bench summary: per env and agent, objectives and indicators as mean +/- std over seeds.
 
+``final`` is the objective vector of the model evaluated at a run's last step (for a hill
+climber that may be a rejected candidate; the env's incumbent, e.g. NB201's
+``best_test_acc_200``, is in the info table); ``best`` is, per objective separately, the lowest
+value any model of the run reached.
+
 Indicators are taken over all models a run evaluated (every step's objective vector):
 hypervolume (normalised by the env's ``objective_spec``, reference point 1.0), the number of
 non-dominated models, IGD+ to the true front where it is known, and the first paper's
@@ -124,7 +129,9 @@ def format_markdown(summary: dict[str, Any]) -> str:
         bounds = ", ".join(f"{n} in [{a:g}, {b:g}]" for n, (a, b) in env["bounds"].items())
         parts += [
             f"Objectives (lower is better), normalised as (v - ideal)/(reference - ideal): {bounds}; "
-            "hypervolume reference point 1.0 per objective. Values: mean ± std over seeds.",
+            "hypervolume reference point 1.0 per objective. Values: mean ± std over seeds. "
+            "final: the model evaluated at the last step; best: the lowest value reached, per "
+            "objective.",
             "",
         ]
         head = ["agent", "runs", "steps", "hypervolume", "non-dominated"]

@@ -6,6 +6,7 @@ Importing this module registers ``nasgym-test/ToyMO-v0`` with gymnasium and the 
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -23,7 +24,9 @@ class ToyMOEnv(gym.Env):
     """Toy multi-objective search: the action picks a point; two conflicting objectives.
 
     The seed draws an offset at reset (so paired seeds matter) and each step adds noise from
-    ``self.np_random``, so a run is reproducible only through its seed.
+    ``self.np_random``, so a run is reproducible only through its seed. Each step sleeps
+    ``sleep`` seconds plus ``$NASGYM_TOY_SLEEP`` (a slow-down that is not part of the run key,
+    so a slowed bench and a fast one store the same records).
     """
 
     objective_spec = {"f1": (0.0, 1.0), "f2": (0.0, 1.0)}
@@ -39,7 +42,7 @@ class ToyMOEnv(gym.Env):
             raise ValueError(f"horizon must be >= 1, got {horizon}")
         self.horizon = int(horizon)
         self.fail_at = fail_at
-        self.sleep = float(sleep)
+        self.sleep = float(sleep) + float(os.environ.get("NASGYM_TOY_SLEEP", "0"))
         self.action_space = spaces.Discrete(8)
         self.observation_space = spaces.Box(0.0, 1.0, (2,), dtype=np.float32)
 

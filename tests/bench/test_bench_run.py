@@ -154,3 +154,26 @@ def test_ray_backend_gives_the_local_records(tmp_path, toys):
     ray_report = _bench(tmp_path / "ray", seeds=(0, 1, 2), steps=10, backend="ray", workers=2)
     assert local.completed == ray_report.completed == 6 and not ray_report.failed
     assert _canon(_records(tmp_path / "ray")) == _canon(_records(tmp_path / "local"))
+
+
+def test_progress_bar_moves_during_long_runs_when_some_runs_have_no_step_limit(capsys):
+    from nasgym.bench.bench import _Bar
+    from nasgym.bench.jobs import Job
+    from nasgym.bench.records import done_record, step_record
+
+    limited, open_ended = Job(TOY, "random", 0, {}, 4), Job(TOY, "random", 1, {}, None)
+    # the limited run has 1 step stored already (a resumed bench)
+    tasks = [(limited, frozenset({1}), {1: 0}), (open_ended, frozenset(), {})]
+    bar = _Bar([limited, open_ended], tasks, enabled=True)
+    assert bar.bar.total == 2 and bar.bar.n == pytest.approx(0.25)
+    info = {"objectives": {"f1": 0.5, "f2": 0.5}, "cost": 1.0, "accepted": True}
+    bar.step(step_record(limited.key, 2, 0, 0.0, False, False, info))
+    assert bar.bar.n == pytest.approx(0.5)  # a quarter run per step of a 4-step run
+    bar.step(step_record(open_ended.key, 1, 0, 0.0, False, False, info))
+    assert bar.bar.n == pytest.approx(0.5)  # no limit: no fraction known until it ends
+    bar.finish_run(done_record(limited.key, 3, 4, True, {}, 0.1))  # ended a step early
+    assert bar.bar.n == pytest.approx(1.0)
+    bar.finish_run(done_record(open_ended.key, 7, None, True, {}, 0.1))
+    assert bar.bar.n == pytest.approx(2.0)
+    bar.close()
+    assert "2.0/2 runs" in capsys.readouterr().err

@@ -83,3 +83,14 @@ def test_nb201_true_front_is_the_nondominated_set_of_all_cells():
     assert np.array_equal(swapped, front[:, ::-1])
     assert true_front("nasgym/NB201-v0", {}, ["f1", "f2"]) is None
     assert true_front(TOY, {}, ["f1", "f2"]) is None
+
+
+def test_agent_order_does_not_depend_on_which_worker_wrote_first(toy_bench, tmp_path):
+    out, report = toy_bench
+    lines = (out / "results.jsonl").read_text().splitlines()
+    (tmp_path / "results.jsonl").write_text("\n".join(reversed(lines)) + "\n")
+    (env,) = summarize(load_runs(tmp_path))["envs"]
+    assert [a["agent"] for a in env["agents"]] == ["random", "toy-cycle"]
+    assert [a["agent"] for a in env["agents"]] == [
+        a["agent"] for a in report.summary["envs"][0]["agents"]
+    ]
