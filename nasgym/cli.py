@@ -69,14 +69,17 @@ def _entries(args: argparse.Namespace) -> tuple[list[Any], str]:
         BenchEntry,
         BenchError,
         available_default,
+        parse_agent_kwargs,
         parse_env_kwargs,
         parse_list,
         parse_seeds,
     )
 
     if args.env is None and args.agent is None:
-        if args.env_kwargs or args.seeds or args.steps:
-            raise BenchError("--env-kwargs, --seeds and --steps need --env and --agent")
+        if args.env_kwargs or args.agent_kwargs or args.seeds or args.steps:
+            raise BenchError(
+                "--env-kwargs, --agent-kwargs, --seeds and --steps need --env and --agent"
+            )
         print("nasgym bench: running the default comparison (nasgym bench --help for options)")
         return available_default(), args.out or DEFAULT_OUT
     if args.env is None or args.agent is None:
@@ -86,8 +89,10 @@ def _entries(args: argparse.Namespace) -> tuple[list[Any], str]:
     kwargs = parse_env_kwargs(args.env_kwargs)
     seeds = parse_seeds(args.seeds or "5")
     agents = parse_list(args.agent, "agent")
+    agent_kwargs = parse_agent_kwargs(args.agent_kwargs, agents)
     entries = [
-        BenchEntry(e, agents, seeds, kwargs, args.steps) for e in parse_list(args.env, "env")
+        BenchEntry(e, agents, seeds, kwargs, args.steps, agent_kwargs)
+        for e in parse_list(args.env, "env")
     ]
     return entries, args.out
 
@@ -96,9 +101,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
     """Run agents x envs x seeds, resuming what the output folder already holds."""
     from nasgym.bench import run_bench
     from nasgym.bench.backends import available_cpus
-    from nasgym.bench.jobs import BenchError, parse_list
+    from nasgym.bench.jobs import BenchError, import_modules, parse_list
 
     imports = parse_list(args.imports, "import") if args.imports else ()
+    import_modules(imports)  # custom agents count as agent names in --agent-kwargs
     entries, out = _entries(args)
     default_job = args.env is None and args.agent is None
     workers = args.workers if args.workers is not None or not default_job else available_cpus()
@@ -158,8 +164,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     """Run one agent on one env from one seed and print the best model and front found."""
     from nasgym.bench.jobs import (
         BenchEntry,
-        Job,
         import_modules,
+        parse_agent_kwargs,
         parse_env_kwargs,
         parse_list,
         validate,
@@ -170,8 +176,10 @@ def cmd_search(args: argparse.Namespace) -> int:
     imports = parse_list(args.imports, "import") if args.imports else ()
     import_modules(imports)
     kwargs = parse_env_kwargs(args.env_kwargs)
-    validate([BenchEntry(args.env, (args.agent,), (args.seed,), kwargs, args.steps)])
-    job = Job(args.env, args.agent, args.seed, kwargs, args.steps, imports)
+    agent_kwargs = parse_agent_kwargs(args.agent_kwargs, (args.agent,))
+    entry = BenchEntry(args.env, (args.agent,), (args.seed,), kwargs, args.steps, agent_kwargs)
+    validate([entry])
+    (job,) = entry.jobs(tuple(imports))
     records = list(run_job(job))
     print_search_result(records)
     return 0
@@ -197,6 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of env and agent (default 0)")
     p.add_argument("--steps", type=int, default=None, help="step limit (default: episode end)")
     p.add_argument("--env-kwargs", default=None, metavar="JSON", help="env kwargs as a JSON object")
+    _add_agent_kwargs(p)
     p.add_argument(
         "--import",
         dest="imports",
@@ -241,6 +250,7 @@ def _add_bench(sub: Any) -> None:
         metavar="JSON",
         help='env kwargs as a JSON object, e.g. \'{"dataset": "cifar100"}\'',
     )
+    _add_agent_kwargs(p)
     p.add_argument(
         "--backend",
         default="local",
@@ -273,6 +283,19 @@ def _add_bench(sub: Any) -> None:
     p.add_argument("--no-plots", action="store_true", help="skip the figures")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_bench)
+
+
+def _add_agent_kwargs(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--agent-kwargs",
+        default=None,
+        metavar="JSON",
+        help="agent kwargs as a JSON object: one object for every agent, e.g. "
+        """'{"epsilon": 0.1}', or keyed by agent name, e.g. '{"rules": {"slopes": "relative"}, """
+        """"reinforce": {"batch_size": 8}}' (the keyed form is used when every key names an """
+        "agent and every value is an object; agents not named get none). Part of a run's "
+        "identity: runs with other agent kwargs are stored and summarised apart",
+    )
 
 
 def _short_warning(message: Any, category: type[Warning], *args: Any, **kwargs: Any) -> str:

@@ -84,6 +84,35 @@ def test_bench_end_to_end_writes_records_summary_and_plots(tmp_path, capsys):
             "'/no/such' (in --env-kwargs) is not an existing directory",
         ),
         (["--env", NB201], "give both --env and --agent"),
+        (
+            ["--env", NB201, "--agent", "reinforce", "--agent-kwargs", '{"epsilon": 0.1'],
+            "--agent-kwargs is not valid JSON",
+        ),
+        (
+            ["--env", NB201, "--agent", "random,reinforce", "--agent-kwargs", '{"rea": {}}'],
+            "'rea', which is not in --agent random,reinforce",
+        ),
+        (
+            ["--env", NB201, "--agent", "reinforce", "--agent-kwargs", '{"epsilon": 2}'],
+            "cannot build agent 'reinforce' on nasgym/NB201-v0 with --agent-kwargs "
+            '{"epsilon": 2}: epsilon must be in [0, 1]',
+        ),
+        (
+            ["--env", NB201, "--agent", "random,reinforce", "--agent-kwargs", '{"epsilon": 0.1}'],
+            "cannot build agent 'random'",
+        ),
+        (
+            [
+                "--env",
+                NB201,
+                "--agent",
+                "reinforce",
+                "--agent-kwargs",
+                '{"reinforce": {"lr": 1}, "x": 1}',
+            ],
+            "mixes agent keys ('reinforce') with other keys ('x')",
+        ),
+        (["--agent-kwargs", '{"epsilon": 0.1}'], "need --env and --agent"),
     ],
 )
 def test_bad_arguments_exit_2_before_any_work(tmp_path, capsys, args, message):
@@ -150,6 +179,17 @@ def test_search_prints_the_incumbent_and_the_front(capsys):
     out = capsys.readouterr().out
     assert "30 steps" in out and "best_test_acc_200" in out
     assert "Pareto front found" in out and "~0|" in out  # arch strings of the front
+
+
+def test_bench_gives_each_agent_its_kwargs(tmp_path, capsys):
+    out = tmp_path / "run"
+    kwargs = '{"reinforce": {"batch_size": 2, "epsilon": 0.5}}'
+    args = _bench(out, "--no-plots", "--agent", "random,reinforce", "--agent-kwargs", kwargs)
+    assert cli.main(args) == 0
+    assert "| reinforce(batch_size=2, epsilon=0.5) | 2/2 |" in capsys.readouterr().out
+    recs = read_records(out / "results.jsonl")
+    got = {(r["agent"], json.dumps(r["agent_kwargs"], sort_keys=True)) for r in recs}
+    assert got == {("random", "{}"), ("reinforce", '{"batch_size": 2, "epsilon": 0.5}')}
 
 
 def test_plot_redraws_a_bench_folder(tmp_path, capsys):

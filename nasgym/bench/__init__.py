@@ -16,6 +16,7 @@ from nasgym.bench.jobs import (
     BenchEntry,
     BenchError,
     Job,
+    parse_agent_kwargs,
     parse_env_kwargs,
     parse_seeds,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "ResultsWarning",
     "Run",
     "load_runs",
+    "parse_agent_kwargs",
     "parse_env_kwargs",
     "parse_seeds",
     "read_records",

@@ -44,7 +44,7 @@ def plan(jobs: Sequence[Job], records: list[dict[str, Any]]) -> tuple[list[Task]
             skipped += 1
             if marker.get("max_steps") != job.max_steps:
                 print(
-                    f"note: keeping the stored run {job.env_id} / {job.agent} / seed {job.seed} "
+                    f"note: keeping the stored run {job.label} "
                     f"(max_steps {marker.get('max_steps')}, now asked {job.max_steps}); "
                     "use another --out to run it again",
                     file=sys.stderr,
@@ -75,7 +75,9 @@ def run_bench(
     validate(entries, backend)
     jobs = [j for e in entries for j in e.jobs(tuple(imports))]
     if len({j.key for j in jobs}) != len(jobs):
-        raise ValueError("the bench lists the same (env, kwargs, agent, seed) run twice")
+        raise ValueError(
+            "the bench lists the same (env, env kwargs, agent, agent kwargs, seed) run twice"
+        )
     report = BenchReport(Path(out_dir))
     store = ResultsStore(out_dir)
     try:
@@ -104,7 +106,7 @@ def run_bench(
 
         def on_error(job: Job, text: str) -> None:
             report.failed.append((job, text))
-            bar.write(f"run {job.env_id} / {job.agent} / seed {job.seed} failed:\n{text}")
+            bar.write(f"run {job.label} failed:\n{text}")
 
         try:
             run_tasks(tasks, sink, on_error, backend, workers, ray_address)

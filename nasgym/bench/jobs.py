@@ -1,8 +1,9 @@
 """What a bench runs: jobs (one env, agent and seed each), argument parsing and validation.
 
 Validation happens before any work: every env id, agent name, JSON argument, data directory and
-backend is checked, and each env is built once with its kwargs, so a typo fails in a second with
-a clear :class:`BenchError` instead of after hours of runs.
+backend is checked, each env is built once with its kwargs and each agent once on it with its
+kwargs, so a typo fails in a second with a clear :class:`BenchError` instead of after hours of
+runs.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nasgym.bench.records import RunKey, run_key
+from nasgym.bench.records import RunKey, agent_label, run_key
 
 
 class BenchError(ValueError):
@@ -25,7 +26,8 @@ class BenchError(ValueError):
 
 @dataclass(frozen=True)
 class Job:
-    """One run: ``agent`` searches ``env_id`` (built with ``env_kwargs``) from ``seed``.
+    """One run: ``agent`` (built with ``agent_kwargs``) searches ``env_id`` (built with
+    ``env_kwargs``) from ``seed``.
 
     ``max_steps`` caps the run (None: until the episode ends). ``imports`` are modules imported
     before the env and agent are made (to register custom envs and agents in worker processes).
@@ -37,27 +39,46 @@ class Job:
     env_kwargs: dict[str, Any] = field(default_factory=dict)
     max_steps: int | None = None
     imports: tuple[str, ...] = ()
+    agent_kwargs: dict[str, Any] = field(default_factory=dict)
 
     @property
     def key(self) -> RunKey:
         """The run key under which the job's records are stored."""
-        return run_key(self.env_id, self.env_kwargs, self.agent, self.seed)
+        return run_key(self.env_id, self.env_kwargs, self.agent, self.seed, self.agent_kwargs)
+
+    @property
+    def label(self) -> str:
+        """``env / agent / seed N``, with the agent's kwargs when there are any."""
+        return f"{self.env_id} / {agent_label(self.agent, self.agent_kwargs)} / seed {self.seed}"
 
 
 @dataclass(frozen=True)
 class BenchEntry:
-    """One block of a bench: agents x seeds on one env, with a step limit."""
+    """One block of a bench: agents x seeds on one env, with a step limit.
+
+    ``agent_kwargs`` maps agent names of ``agents`` to the keyword arguments they are built with
+    (agents not in it get none); see :func:`parse_agent_kwargs` for the command-line forms.
+    """
 
     env_id: str
     agents: tuple[str, ...]
     seeds: tuple[int, ...]
     env_kwargs: dict[str, Any] = field(default_factory=dict)
     max_steps: int | None = None
+    agent_kwargs: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def jobs(self, imports: tuple[str, ...] = ()) -> list[Job]:
         """The jobs of this entry, seed-major, so paired runs of one seed finish close together."""
         return [
-            Job(self.env_id, a, s, dict(self.env_kwargs), self.max_steps, imports)
+            Job(
+                self.env_id,
+                a,
+                s,
+                dict(self.env_kwargs),
+                self.max_steps,
+                imports,
+                dict(self.agent_kwargs.get(a) or {}),
+            )
             for s in self.seeds
             for a in self.agents
         ]
@@ -114,22 +135,74 @@ def parse_list(text: str, what: str) -> tuple[str, ...]:
     return items
 
 
-def parse_env_kwargs(text: str | None) -> dict[str, Any]:
-    """The ``--env-kwargs`` JSON object (empty when not given)."""
+def _json_object(text: str | None, option: str, example: str) -> dict[str, Any]:
+    """The JSON object given to ``option`` (empty when not given)."""
     if text is None or not str(text).strip():
         return {}
     try:
         value = json.loads(text)
     except json.JSONDecodeError as err:
         raise BenchError(
-            f"--env-kwargs is not valid JSON ({err.msg} at column {err.colno}): {text!r}; "
-            """give an object such as '{"dataset": "cifar10"}'"""
+            f"{option} is not valid JSON ({err.msg} at column {err.colno}): {text!r}; "
+            f"give an object such as '{example}'"
         ) from None
     if not isinstance(value, dict):
-        raise BenchError(
-            f"--env-kwargs must be a JSON object, got {type(value).__name__}: {text!r}"
-        )
+        raise BenchError(f"{option} must be a JSON object, got {type(value).__name__}: {text!r}")
     return value
+
+
+def parse_env_kwargs(text: str | None) -> dict[str, Any]:
+    """The ``--env-kwargs`` JSON object (empty when not given)."""
+    return _json_object(text, "--env-kwargs", '{"dataset": "cifar10"}')
+
+
+def parse_agent_kwargs(text: str | None, agents: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """The ``--agent-kwargs`` JSON object as kwargs per agent of ``agents`` (``--agent``).
+
+    Two forms, told apart by their keys:
+
+    - keyed by agent: every key names an agent (one of ``agents``, or any registered agent) and
+      every value is an object, the kwargs of that agent; agents not named get none:
+      ``{"rules": {"slopes": "relative"}, "reinforce": {"batch_size": 8}}``;
+    - anything else is one object of kwargs for every agent: ``{"epsilon": 0.1}``.
+
+    A keyed object naming an agent that is not in ``agents``, or mixing agent keys with other
+    keys, is a :class:`BenchError`.
+    """
+    from agents import list_agents
+
+    value = _json_object(text, "--agent-kwargs", '{"epsilon": 0.1}')
+    names = set(agents) | set(list_agents())
+    keyed = [k for k, v in value.items() if k in names and isinstance(v, dict)]
+    other = [k for k in value if k not in keyed]
+    if keyed and other:
+        raise BenchError(
+            f"--agent-kwargs mixes agent keys ({', '.join(map(repr, keyed))}) with other keys "
+            f"({', '.join(map(repr, other))}){_close_agents(other, names)}; give either one "
+            """object of kwargs for every agent ('{"epsilon": 0.1}') or an object keyed by """
+            """agent name ('{"rules": {"slopes": "relative"}}')"""
+        )
+    if not keyed:
+        dicts = [k for k, v in value.items() if isinstance(v, dict)]
+        hint = _close_agents(dicts, names)
+        if hint:
+            raise BenchError(
+                f"--agent-kwargs key(s) {', '.join(map(repr, dicts))} name no agent{hint} "
+                f"(the agents of this bench: {', '.join(agents)})"
+            )
+        return {a: dict(value) for a in agents} if value else {}
+    extra = [k for k in keyed if k not in agents]
+    if extra:
+        raise BenchError(
+            f"--agent-kwargs gives kwargs for {', '.join(map(repr, extra))}, which is not in "
+            f"--agent {','.join(agents)}; add it to --agent or drop its key"
+        )
+    return {k: dict(v) for k, v in value.items()}
+
+
+def _close_agents(keys: Sequence[str], names: Iterable[str]) -> str:
+    close = [c for k in keys for c in difflib.get_close_matches(k, sorted(names), n=1, cutoff=0.8)]
+    return f" (did you mean {', '.join(map(repr, close))}?)" if close else ""
 
 
 def import_modules(modules: Iterable[str]) -> None:
@@ -180,8 +253,11 @@ def check_agent(name: str) -> None:
         raise BenchError(_unknown("agent", name, known))
 
 
-def check_env_kwargs(env_id: str, env_kwargs: dict[str, Any]) -> None:
-    """Check the data directory exists and the env builds with ``env_kwargs``."""
+def check_env_kwargs(
+    env_id: str, env_kwargs: dict[str, Any], agents: Sequence[tuple[str, dict[str, Any]]] = ()
+) -> None:
+    """Check the data directory exists, the env builds with ``env_kwargs`` and each
+    (agent, agent kwargs) of ``agents`` builds on it."""
     import gymnasium as gym
 
     data_dir = env_kwargs.get("data_dir")
@@ -201,8 +277,48 @@ def check_env_kwargs(env_id: str, env_kwargs: dict[str, Any]) -> None:
                 f"{env_id} has no objective_spec; bench needs an env that reports "
                 "info['objectives'] and declares objective_spec (see docs/CONVENTIONS.md)"
             )
+        for agent, kwargs in agents:
+            check_agent_build(env, env_id, agent, kwargs)
     finally:
         env.close()
+
+
+def check_agent_build(env: Any, env_id: str, agent: str, kwargs: dict[str, Any]) -> None:
+    """Build ``agent`` with ``kwargs`` on ``env`` once; :class:`BenchError` if it refuses."""
+    from nasgym.bench.runner import build_agent
+
+    try:
+        json.dumps(kwargs, allow_nan=False)
+    except (TypeError, ValueError) as err:
+        raise BenchError(
+            f"agent {agent!r}: its kwargs {kwargs!r} must be JSON values (they are stored in "
+            f"every record): {err}"
+        ) from None
+    try:
+        build_agent(agent, env, 0, kwargs)
+    except (TypeError, ValueError, KeyError) as err:
+        msg = err.args[0] if isinstance(err, KeyError) and err.args else err
+        given = f" with --agent-kwargs {json.dumps(kwargs)}" if kwargs else ""
+        hint = ""
+        if isinstance(err, TypeError) and kwargs:
+            accepted = _keyword_params(agent)
+            hint = f"; {agent!r} accepts: {', '.join(accepted) or '(no kwargs)'}"
+        raise BenchError(f"cannot build agent {agent!r} on {env_id}{given}: {msg}{hint}") from None
+
+
+def _keyword_params(agent: str) -> list[str]:
+    """The keyword parameters of a registered agent's constructor (beyond env and seed)."""
+    import inspect
+
+    from agents import AGENTS
+    from nasgym.bench.sb3 import is_sb3
+
+    if is_sb3(agent) or agent not in AGENTS:
+        return []
+    params = inspect.signature(AGENTS.get(agent).__init__).parameters.values()
+    skip = {"self", "env", "seed"}
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return [p.name for p in params if p.name not in skip and p.kind in kinds]
 
 
 def check_backend(backend: str) -> None:
@@ -220,14 +336,24 @@ def validate(entries: Sequence[BenchEntry], backend: str = "local") -> None:
     """Check every entry of a bench; raise :class:`BenchError` on the first problem."""
     check_backend(backend)
     checked: set[tuple[str, str]] = set()
+    built: set[tuple[str, str, str, str]] = set()
     for entry in entries:
         check_env(entry.env_id)
         for agent in entry.agents:
             check_agent(agent)
+        extra = [k for k in entry.agent_kwargs if k not in entry.agents]
+        if extra:
+            raise BenchError(
+                f"agent kwargs given for {', '.join(map(repr, extra))}, which is not among the "
+                f"agents {', '.join(entry.agents)}"
+            )
         ident = (entry.env_id, json.dumps(entry.env_kwargs, sort_keys=True))
-        if ident not in checked:
-            check_env_kwargs(entry.env_id, entry.env_kwargs)
+        todo = [(a, dict(entry.agent_kwargs.get(a) or {})) for a in entry.agents]
+        todo = [(a, kw) for a, kw in todo if (*ident, a, repr(sorted(kw.items()))) not in built]
+        if ident not in checked or todo:
+            check_env_kwargs(entry.env_id, entry.env_kwargs, todo)
             checked.add(ident)
+            built.update((*ident, a, repr(sorted(kw.items()))) for a, kw in todo)
         if entry.max_steps is not None and entry.max_steps < 1:
             raise BenchError(f"--steps must be >= 1, got {entry.max_steps}")
 

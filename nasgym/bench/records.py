@@ -1,11 +1,15 @@
 """The records of ``results.jsonl``: one JSON object per step, and one marker per finished run.
 
-Step record (``"type": "step"``): ``env``, ``env_kwargs``, ``agent``, ``seed``, ``step`` (1 for the
-first ``env.step``), ``action`` (JSON form), ``objectives`` (dict, lower is better), ``reward``,
-``cost``, ``accepted``, ``terminated``, ``truncated`` and ``info`` (every scalar entry of the step's
-``info``: numbers, booleans, strings; arrays such as ``action_mask`` are left out).
+Step record (``"type": "step"``): ``env``, ``env_kwargs``, ``agent``, ``agent_kwargs``, ``seed``,
+``step`` (1 for the first ``env.step``), ``action`` (JSON form), ``objectives`` (dict, lower is
+better), ``reward``, ``cost``, ``accepted``, ``terminated``, ``truncated`` and ``info`` (the scalar
+entries of the step's ``info``, see :func:`scalar_info`).
 
-Run marker (``"type": "done"``): ``env``, ``env_kwargs``, ``agent``, ``seed``, ``steps`` (number of
+A run is identified by (env, env kwargs, agent, agent kwargs, seed) (:func:`run_key`); records
+written before agent kwargs existed have no ``agent_kwargs`` field and read as ``{}``.
+
+Run marker (``"type": "done"``): ``env``, ``env_kwargs``, ``agent``, ``agent_kwargs``, ``seed``,
+``steps`` (number of
 steps taken), ``max_steps`` (the requested limit, or null), ``episode_end`` (whether the episode
 terminated or was truncated), ``objective_spec`` (name -> [ideal, reference]) and ``wall_s`` (seconds
 of the run in the process that wrote the marker; the only field that is not deterministic).
@@ -19,30 +23,59 @@ from typing import Any
 
 import numpy as np
 
-RunKey = tuple[str, str, str, int]
+#: (env, env kwargs JSON, agent, agent kwargs JSON, seed)
+RunKey = tuple[str, str, str, str, int]
 
 #: info keys that are stored elsewhere in the record (or are not scalars)
 _RESERVED_INFO = frozenset({"objectives", "cost", "accepted", "action_mask"})
 
 
 def canonical_kwargs(kwargs: dict[str, Any]) -> str:
-    """The canonical JSON text of env kwargs (sorted keys), used in run keys."""
+    """The canonical JSON text of env or agent kwargs (sorted keys), used in run keys."""
     return json.dumps(kwargs, sort_keys=True, separators=(",", ":"))
 
 
-def run_key(env: str, env_kwargs: dict[str, Any], agent: str, seed: int) -> RunKey:
-    """The identity of one (env, env kwargs, agent, seed) run."""
-    return (env, canonical_kwargs(env_kwargs), agent, int(seed))
+def run_key(
+    env: str,
+    env_kwargs: dict[str, Any],
+    agent: str,
+    seed: int,
+    agent_kwargs: dict[str, Any] | None = None,
+) -> RunKey:
+    """The identity of one (env, env kwargs, agent, agent kwargs, seed) run."""
+    return (
+        env,
+        canonical_kwargs(env_kwargs),
+        agent,
+        canonical_kwargs(agent_kwargs or {}),
+        int(seed),
+    )
 
 
 def record_key(record: dict[str, Any]) -> RunKey:
     """The run key a stored record belongs to."""
-    return run_key(record["env"], record.get("env_kwargs") or {}, record["agent"], record["seed"])
+    return run_key(
+        record["env"],
+        record.get("env_kwargs") or {},
+        record["agent"],
+        record["seed"],
+        record.get("agent_kwargs") or {},
+    )
 
 
 def env_label(env: str, env_kwargs: dict[str, Any]) -> str:
     """A readable name of an env with its kwargs (the id alone when there are none)."""
     return env if not env_kwargs else f"{env} {canonical_kwargs(env_kwargs)}"
+
+
+def agent_label(agent: str, agent_kwargs: dict[str, Any]) -> str:
+    """A readable name of an agent with its kwargs: ``rules(slopes="relative")``."""
+    if not agent_kwargs:
+        return agent
+    args = ", ".join(
+        f"{k}={json.dumps(v, sort_keys=True)}" for k, v in sorted(agent_kwargs.items())
+    )
+    return f"{agent}({args})"
 
 
 def to_jsonable(value: Any) -> Any:
@@ -58,15 +91,31 @@ def to_jsonable(value: Any) -> Any:
     return value
 
 
+def _scalar(value: Any) -> tuple[bool, Any]:
+    """(whether ``value`` is a scalar, its plain Python form)."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    return value is None or isinstance(value, (bool, int, float, str)), value
+
+
 def scalar_info(info: dict[str, Any]) -> dict[str, Any]:
-    """The scalar entries of a step's ``info`` (numbers, booleans, strings, None)."""
+    """The scalar entries of a step's ``info`` (numbers, booleans, strings, None), with one level
+    of nesting flattened: the scalar entries of a dict-valued entry ``key`` become ``"key.sub"``
+    (e.g. VALP's ``current_objectives`` -> ``"current_objectives.class"``). Arrays, lists and
+    deeper dicts are left out, and so are the entries stored elsewhere in the record
+    (``objectives``, ``cost``, ``accepted``) and ``action_mask``."""
     out: dict[str, Any] = {}
     for key, value in info.items():
         if key in _RESERVED_INFO:
             continue
-        if isinstance(value, np.generic):
-            value = value.item()
-        if value is None or isinstance(value, (bool, int, float, str)):
+        if isinstance(value, dict):
+            for sub, inner in value.items():
+                ok, inner = _scalar(inner)
+                if ok:
+                    out[f"{key}.{sub}"] = inner
+            continue
+        ok, value = _scalar(value)
+        if ok:
             out[str(key)] = value
     return out
 
@@ -89,13 +138,14 @@ def step_record(
     info: dict[str, Any],
 ) -> dict[str, Any]:
     """The record of one env step."""
-    env, kwargs, agent, seed = key
+    env, kwargs, agent, agent_kwargs, seed = key
     objectives = info.get("objectives") or {}
     return {
         "type": "step",
         "env": env,
         "env_kwargs": json.loads(kwargs),
         "agent": agent,
+        "agent_kwargs": json.loads(agent_kwargs),
         "seed": seed,
         "step": int(step),
         "action": to_jsonable(action),
@@ -118,12 +168,13 @@ def done_record(
     wall_s: float,
 ) -> dict[str, Any]:
     """The marker written after the last step of a run."""
-    env, kwargs, agent, seed = key
+    env, kwargs, agent, agent_kwargs, seed = key
     return {
         "type": "done",
         "env": env,
         "env_kwargs": json.loads(kwargs),
         "agent": agent,
+        "agent_kwargs": json.loads(agent_kwargs),
         "seed": seed,
         "steps": int(steps),
         "max_steps": max_steps,

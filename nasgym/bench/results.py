@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from nasgym.bench.records import RunKey, env_label, record_key
+from nasgym.bench.records import RunKey, agent_label, env_label, record_key
 from nasgym.bench.store import RESULTS_FILE, read_records
 
 Bounds = list[tuple[float, float]]
@@ -19,7 +19,7 @@ Bounds = list[tuple[float, float]]
 
 @dataclass
 class Run:
-    """The records of one (env, env kwargs, agent, seed) run, steps in order."""
+    """The records of one (env, env kwargs, agent, agent kwargs, seed) run, steps in order."""
 
     env: str
     env_kwargs: dict[str, Any]
@@ -27,11 +27,17 @@ class Run:
     seed: int
     steps: list[dict[str, Any]] = field(default_factory=list)
     done: dict[str, Any] | None = None
+    agent_kwargs: dict[str, Any] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
         """The env id, with its kwargs when there are any."""
         return env_label(self.env, self.env_kwargs)
+
+    @property
+    def agent_label(self) -> str:
+        """The agent name, with its kwargs when there are any (``rules(slopes="relative")``)."""
+        return agent_label(self.agent, self.agent_kwargs)
 
     @property
     def complete(self) -> bool:
@@ -89,7 +95,11 @@ def load_runs(path: Path | str) -> list[Run]:
         run = runs.get(key)
         if run is None:
             run = runs[key] = Run(
-                rec["env"], rec.get("env_kwargs") or {}, rec["agent"], rec["seed"]
+                rec["env"],
+                rec.get("env_kwargs") or {},
+                rec["agent"],
+                rec["seed"],
+                agent_kwargs=rec.get("agent_kwargs") or {},
             )
         if rec["type"] == "done":
             run.done = rec
@@ -101,11 +111,12 @@ def load_runs(path: Path | str) -> list[Run]:
 
 
 def group_runs(runs: list[Run]) -> dict[str, dict[str, list[Run]]]:
-    """Runs by env label, then by agent (agents sorted by name, so tables and plot colours do
-    not depend on which worker wrote first), seeds sorted."""
+    """Runs by env label, then by agent label (the name with its kwargs, if any, so one agent
+    with two settings gives two groups; sorted, so tables and plot colours do not depend on which
+    worker wrote first), seeds sorted."""
     out: dict[str, dict[str, list[Run]]] = defaultdict(dict)
-    for run in sorted(runs, key=lambda r: r.agent):
-        out[run.label].setdefault(run.agent, []).append(run)
+    for run in sorted(runs, key=lambda r: (r.agent, r.agent_label)):
+        out[run.label].setdefault(run.agent_label, []).append(run)
     for agents in out.values():
         for lst in agents.values():
             lst.sort(key=lambda r: r.seed)

@@ -3,7 +3,7 @@
 Every agent, from random search to an SB3 model, goes through the same loop::
 
     obs, info = env.reset(seed=seed)          # paired seeds: every agent starts alike
-    agent = make_agent(name, env, seed=seed); agent.reset()
+    agent = make_agent(name, env, seed=seed, **agent_kwargs); agent.reset()
     repeat: action = agent.predict(obs); env.step(action); agent.update(...)
 
 A job is deterministic in its seed, so a run cut short is resumed by replaying it and emitting
@@ -44,7 +44,7 @@ def run_job(
     env = gym.make(job.env_id, **job.env_kwargs)
     try:
         obs, _info = env.reset(seed=job.seed)
-        agent = _make_agent(job.agent, env, job.seed)
+        agent = build_agent(job.agent, env, job.seed, job.agent_kwargs)
         agent.reset()
         key = job.key
         state: Any = None
@@ -70,21 +70,22 @@ def run_job(
         env.close()
 
 
-def _make_agent(name: str, env: Any, seed: int) -> Any:
-    """A registered agent, or a saved SB3 model for ``sb3:ALGO:PATH``."""
+def build_agent(name: str, env: Any, seed: int, kwargs: dict[str, Any] | None = None) -> Any:
+    """The registered agent ``name`` built with ``kwargs``, or a saved SB3 model for
+    ``sb3:ALGO:PATH``."""
     from nasgym.bench.sb3 import SB3Agent, is_sb3
 
     if is_sb3(name):
-        return SB3Agent(name, env, seed=seed)
+        return SB3Agent(name, env, seed=seed, **(kwargs or {}))
     from agents import make_agent
 
-    return make_agent(name, env, seed=seed)
+    return make_agent(name, env, seed=seed, **(kwargs or {}))
 
 
 def _replay_matches(job: Job, step: int, action: Any, stored: Any) -> bool:
     if to_jsonable(action) != stored:
         warnings.warn(
-            f"resuming {job.env_id} / {job.agent} / seed {job.seed}: step {step} replayed action "
+            f"resuming {job.label}: step {step} replayed action "
             f"{to_jsonable(action)} differs from the stored {stored}; the env or agent is not "
             "deterministic in its seed, so the resumed run mixes two trajectories",
             RuntimeWarning,

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from nasgym import indicators as ind
+from nasgym.bench.records import agent_label
 
 
 def best_of(records: list[dict[str, Any]]) -> dict[str, Any]:
@@ -48,9 +49,8 @@ def print_search_result(records: list[dict[str, Any]]) -> None:
     """Print the best model and the Pareto front found by one run."""
     res = best_of(records)
     head = records[0] if records else {}
-    print(
-        f"{head.get('env')} / {head.get('agent')} / seed {head.get('seed')}: {res['steps']} steps"
-    )
+    agent = agent_label(str(head.get("agent")), head.get("agent_kwargs") or {})
+    print(f"{head.get('env')} / {agent} / seed {head.get('seed')}: {res['steps']} steps")
     if res["incumbent"]:
         print("incumbent (the env's choice):")
         for k, v in res["incumbent"].items():

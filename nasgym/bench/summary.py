@@ -11,6 +11,12 @@ non-dominated models, IGD+ to the true front where it is known, and the first pa
 comparisons (:mod:`nasgym.bench.compare`): each agent's share of the combined front per paired
 seed (Fig. 8, mean +/- std over seeds) and its points in the front of all runs pooled (Fig. 9),
 at the last step in the table and at four checkpoints (``checkpoints``) in ``summary.json``.
+
+Agents are summarised per agent label: the name, with its kwargs when a bench gave any (e.g.
+``rules(slopes="relative")``), so one agent run with two settings has two rows (``agent`` is the
+label, ``agent_name`` and ``agent_kwargs`` its parts). The info table lists the numeric info
+entries of the last step, nested ones flattened (e.g. VALP's ``current_objectives.class``: the
+objectives of the model accepted at the end, see :func:`nasgym.bench.records.scalar_info`).
 """
 
 from __future__ import annotations
@@ -94,6 +100,8 @@ def _agent_summary(
     keys = sorted({k for d in infos for k in d})
     return {
         "agent": agent,
+        "agent_name": runs[0].agent,
+        "agent_kwargs": runs[0].agent_kwargs,
         "runs": len(runs),
         "complete": sum(r.complete for r in runs),
         "seeds": [r.seed for r in runs],
@@ -157,8 +165,10 @@ def format_markdown(summary: dict[str, Any]) -> str:
 
 
 def _table(head: list[str], rows: list[list[str]]) -> list[str]:
-    lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
-    return lines + ["| " + " | ".join(r) + " |" for r in rows]
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+    return [line(head), "|" + "|".join("---" for _ in head) + "|"] + [line(r) for r in rows]
 
 
 def write_summary(out_dir: Path | str, summary: dict[str, Any]) -> str:

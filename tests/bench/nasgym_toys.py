@@ -26,7 +26,9 @@ class ToyMOEnv(gym.Env):
     The seed draws an offset at reset (so paired seeds matter) and each step adds noise from
     ``self.np_random``, so a run is reproducible only through its seed. Each step sleeps
     ``sleep`` seconds plus ``$NASGYM_TOY_SLEEP`` (a slow-down that is not part of the run key,
-    so a slowed bench and a fast one store the same records).
+    so a slowed bench and a fast one store the same records). Like VALP, ``info`` carries dicts:
+    ``current_objectives`` (the objectives of the last accepted point) and ``details`` (a scalar,
+    an array and a nested dict).
     """
 
     objective_spec = {"f1": (0.0, 1.0), "f2": (0.0, 1.0)}
@@ -50,6 +52,7 @@ class ToyMOEnv(gym.Env):
         super().reset(seed=seed)
         self.t = 0
         self.offset = float(self.np_random.uniform(0.0, 0.2))
+        self.current = {"f1": 1.0, "f2": 1.0}
         return np.zeros(2, dtype=np.float32), {"objectives": {}, "cost": 0.0, "accepted": True}
 
     def step(self, action: Any):
@@ -64,8 +67,12 @@ class ToyMOEnv(gym.Env):
         f1 = min(1.2, x + self.offset + noise)
         f2 = min(1.2, (1.0 - x) ** 2 + self.offset + noise)
         obs = np.array([min(f1, 1.0), min(f2, 1.0)], dtype=np.float32)
+        if a % 2 == 0:
+            self.current = {"f1": f1, "f2": f2}
         info = {
             "objectives": {"f1": f1, "f2": f2},
+            "current_objectives": dict(self.current),
+            "details": {"x": np.float64(x), "xs": np.full(3, x), "deep": {"x": x}},
             "cost": float(self.t),
             "accepted": bool(a % 2 == 0),
             "operator": OPERATORS[a % 4],
@@ -76,16 +83,20 @@ class ToyMOEnv(gym.Env):
 
 
 class CycleAgent(Agent):
-    """Toy agent: a seeded random start, then cycles through the actions; counts its updates."""
+    """Toy agent: a seeded random start, then cycles through the actions by ``stride`` (1-7);
+    counts its updates."""
 
-    def __init__(self, env: gym.Env, seed: int | None = None) -> None:
+    def __init__(self, env: gym.Env, seed: int | None = None, stride: int = 3) -> None:
         super().__init__(env, seed=seed)
+        if not 1 <= stride <= 7:
+            raise ValueError(f"stride must be in 1..7, got {stride!r}")
+        self.stride = int(stride)
         self.next = int(self.rng.integers(8))
         self.updates = 0
 
     def predict(self, observation, state=None, episode_start=None, deterministic=False):
         action = self.next
-        self.next = (self.next + 3) % 8
+        self.next = (self.next + self.stride) % 8
         return np.int64(action), state
 
     def update(self, *args: Any) -> None:

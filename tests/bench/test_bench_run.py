@@ -13,8 +13,18 @@ TOY = "nasgym-test/ToyMO-v0"
 IMPORTS = ("nasgym_toys",)
 
 
-def _bench(out, agents=("random", "toy-cycle"), seeds=(0, 1), steps=12, kwargs=None, **kw):
-    entry = BenchEntry(TOY, tuple(agents), tuple(seeds), dict(kwargs or {"horizon": 50}), steps)
+def _bench(
+    out,
+    agents=("random", "toy-cycle"),
+    seeds=(0, 1),
+    steps=12,
+    kwargs=None,
+    agent_kwargs=None,
+    **kw,
+):
+    entry = BenchEntry(
+        TOY, tuple(agents), tuple(seeds), dict(kwargs or {"horizon": 50}), steps, agent_kwargs or {}
+    )
     opts = {"progress": False, "plots": False, "quiet": True, "imports": IMPORTS, **kw}
     return run_bench([entry], out, **opts)
 
@@ -50,9 +60,28 @@ def test_every_step_is_recorded_with_its_info(tmp_path, toys):
     assert first["cost"] == 1.0 and first["accepted"] == (first["action"] % 2 == 0)
     assert first["info"]["operator"] in toys.OPERATORS and "score" in first["info"]
     assert "action_mask" not in first["info"] and "objectives" not in first["info"]
+    assert first["agent_kwargs"] == {}
     done = recs[-1]
     assert done["type"] == "done" and done["steps"] == 6 and not done["episode_end"]
     assert done["objective_spec"] == {"f1": [0.0, 1.0], "f2": [0.0, 1.0]}
+
+
+def test_dicts_of_scalars_in_info_are_kept_one_level_deep(tmp_path, toys):
+    _bench(tmp_path, agents=("toy-cycle",), seeds=(2,), steps=8)
+    steps = [r for r in _records(tmp_path) if r["type"] == "step"]
+    accepted = {"f1": 1.0, "f2": 1.0}  # the toy's start, before any accepted step
+    for r in steps:
+        if r["accepted"]:
+            accepted = r["objectives"]
+        info = r["info"]
+        # the objectives of the accepted point, as "key.sub" entries
+        assert info["current_objectives.f1"] == pytest.approx(accepted["f1"])
+        assert info["current_objectives.f2"] == pytest.approx(accepted["f2"])
+        assert isinstance(info["details.x"], float)
+        # no arrays, no deeper dicts, no dicts themselves
+        assert not {"details.xs", "details.deep", "details.deep.x", "details"} & set(info)
+        assert "current_objectives" not in info
+    assert any(not r["accepted"] for r in steps) and any(r["accepted"] for r in steps)
 
 
 def test_runs_stop_at_the_episode_end(tmp_path, toys):
@@ -141,19 +170,36 @@ def test_bad_arguments_fail_before_anything_is_written(tmp_path, toys, entry, me
     assert not out.exists()
 
 
+#: agent kwargs travel to worker processes and Ray tasks
+STRIDE5 = {"toy-cycle": {"stride": 5}}
+
+
+def _strides(records: list[dict]) -> set[int]:
+    """The steps between consecutive actions of the toy-cycle runs."""
+    acts: dict[int, list[int]] = {}
+    for r in records:
+        if r["type"] == "step" and r["agent"] == "toy-cycle":
+            acts.setdefault(r["seed"], []).append(r["action"])
+    return {(b - a) % 8 for lst in acts.values() for a, b in zip(lst, lst[1:], strict=False)}
+
+
 def test_process_pool_gives_the_serial_records(tmp_path, toys):
-    serial = _bench(tmp_path / "serial", seeds=(0, 1), steps=8)
-    pool = _bench(tmp_path / "pool", seeds=(0, 1), steps=8, workers=2)
+    serial = _bench(tmp_path / "serial", seeds=(0, 1), steps=8, agent_kwargs=STRIDE5)
+    pool = _bench(tmp_path / "pool", seeds=(0, 1), steps=8, workers=2, agent_kwargs=STRIDE5)
     assert serial.completed == pool.completed == 4
     assert _canon(_records(tmp_path / "pool")) == _canon(_records(tmp_path / "serial"))
+    assert _strides(_records(tmp_path / "pool")) == {5}
 
 
 @pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="ray is not installed")
 def test_ray_backend_gives_the_local_records(tmp_path, toys):
-    local = _bench(tmp_path / "local", seeds=(0, 1, 2), steps=10)
-    ray_report = _bench(tmp_path / "ray", seeds=(0, 1, 2), steps=10, backend="ray", workers=2)
+    local = _bench(tmp_path / "local", seeds=(0, 1, 2), steps=10, agent_kwargs=STRIDE5)
+    ray_report = _bench(
+        tmp_path / "ray", seeds=(0, 1, 2), steps=10, backend="ray", workers=2, agent_kwargs=STRIDE5
+    )
     assert local.completed == ray_report.completed == 6 and not ray_report.failed
     assert _canon(_records(tmp_path / "ray")) == _canon(_records(tmp_path / "local"))
+    assert _strides(_records(tmp_path / "ray")) == {5}
 
 
 def test_progress_bar_moves_during_long_runs_when_some_runs_have_no_step_limit(capsys):

@@ -58,6 +58,22 @@ def test_summary_matches_the_indicators_per_run(toy_bench):
     assert json.loads((out / "summary.json").read_text()) == report.summary
 
 
+def test_the_info_table_shows_the_accepted_models_objectives(toy_bench):
+    out, report = toy_bench
+    (env,) = report.summary["envs"]
+    for summ in env["agents"]:
+        mine = [r for r in load_runs(out) if r.agent == summ["agent"]]
+        accepted = []
+        for run in mine:
+            acc = [s["objectives"]["f2"] for s in run.steps if s["accepted"]]
+            accepted.append(acc[-1] if acc else 1.0)
+        stat = summ["info"]["current_objectives.f2"]
+        assert stat["n"] == 3 and stat["mean"] == pytest.approx(np.mean(accepted))
+    text = (out / "summary.md").read_text()
+    table = text[text.index("Numeric info at the last step") :]
+    assert "| current_objectives.f1 |" in table and "| current_objectives.f2 |" in table
+
+
 def test_runs_without_a_done_marker_take_the_env_class_spec(toy_bench, tmp_path):
     out, _ = toy_bench
     lines = [ln for ln in (out / "results.jsonl").read_text().splitlines() if '"type":"step"' in ln]
