@@ -11,6 +11,7 @@ import gymnasium as gym
 #: env id -> entry point
 ENV_ENTRY_POINTS: dict[str, str] = {
     "nasgym/NB201-v0": "nasgym.envs.nb201:NB201Env",
+    "nasgym/NB201Seq-v0": "nasgym.envs.nb201_seq:NB201SeqEnv",
     "nasgym/VALP-v0": "nasgym.envs.valp:VALPEnv",
     "nasgym/Cell-v0": "nasgym.envs.cell:CellEnv",
 }

@@ -18,6 +18,16 @@ N_OPS = len(NB201_OPS)
 _POW5 = 5 ** np.arange(N_EDGES - 1, -1, -1)
 _ONEHOT_POS = np.arange(N_EDGES) * N_OPS
 
+#: data set -> objective -> (ideal, reference), fixed once from the shipped table (15,625 cells):
+#: test_error ideal = the best 200-epoch test error rounded down, reference = the median cell's
+#: 200-epoch test error rounded up; params ideal 0, reference = the largest cell (1.54 M)
+#: rounded up to 0.1 M. ``tests/envs/test_nb201.py`` re-derives these from the table.
+OBJECTIVE_SPECS: dict[str, dict[str, tuple[float, float]]] = {
+    "cifar10": {"test_error": (5.0, 10.0), "params": (0.0, 1.6)},
+    "cifar100": {"test_error": (26.0, 35.0), "params": (0.0, 1.6)},
+    "ImageNet16-120": {"test_error": (52.0, 64.0), "params": (0.0, 1.6)},
+}
+
 
 class NB201Env(gym.Env):
     """Search NAS-Bench-201 cells: each step evaluates one cell from the benchmark tables.
@@ -40,12 +50,20 @@ class NB201Env(gym.Env):
     on ``device``. No test accuracy enters the reward or the observation.
 
     ``info`` of every step: ``objectives`` (``test_error`` = 100 - 200-epoch test accuracy,
-    ``params`` in M; lower is better, see ``objective_spec``), ``cost`` (cumulative simulated
+    ``params`` in M; lower is better), ``cost`` (cumulative simulated
     training seconds), ``accepted`` (True), ``in_budget`` (False for the step that overran the
     budget), ``arch``, ``index`` (official NB201 index), ``valid_acc_12``, ``test_acc_200``
     (percent), ``params``, ``flops`` (M), ``latency`` (ms), ``train_time`` (s), and the
     incumbent (the cell the search would choose: best 12-epoch validation accuracy so far,
     first one on ties): ``best_arch``, ``best_valid_acc_12``, ``best_test_acc_200``.
+
+    ``objective_spec`` (per instance, from ``OBJECTIVE_SPECS``; the class attribute holds the
+    cifar10 values) is ``(ideal, reference)`` per objective for the indicators, fixed per data set
+    from the table: ``test_error`` (5, 10) on cifar10, (26, 35) on cifar100, (52, 64) on
+    ImageNet16-120 (ideal = best cell's error rounded down, reference = median cell's error
+    rounded up), ``params`` (0, 1.6) M (largest cell 1.54 M). A cell worse than the median adds
+    no hypervolume; every cell of the table's error/params Pareto front lies inside the box but
+    the one or two smallest (c10: 13.2 % / 0.07 M, 10.01 % / 0.10 M).
 
     ## Episode End
     Each evaluation costs the cell's 12-epoch training time (12/200 of
@@ -65,15 +83,13 @@ class NB201Env(gym.Env):
     (True), ``table_path`` (None: the table shipped in the package).
 
     ## Version History
-    - v0: initial version.
+    - v0: initial version. (Unreleased change, still v0: ``objective_spec`` per data set with
+      the references above instead of (0, 100) % error and (0, 2) M for every data set.)
     """
 
     metadata = {"render_modes": []}
-    #: objective -> (ideal, reference) for normalisation by the indicators
-    objective_spec: dict[str, tuple[float, float]] = {
-        "test_error": (0.0, 100.0),
-        "params": (0.0, 2.0),
-    }
+    #: objective -> (ideal, reference) for the indicators; the instance's follows its data set
+    objective_spec: dict[str, tuple[float, float]] = dict(OBJECTIVE_SPECS["cifar10"])
 
     def __init__(
         self,
@@ -93,6 +109,7 @@ class NB201Env(gym.Env):
         if max_steps is not None and int(max_steps) < 1:
             raise ValueError(f"max_steps must be None or >= 1, got {max_steps!r}")
         self.dataset = canonical_dataset(dataset)
+        self.objective_spec = dict(OBJECTIVE_SPECS[self.dataset])
         self.reward_name = reward
         self.reward_params = dict(reward_params or {})
         self.reward_fn = make_reward(reward, **self.reward_params)
@@ -102,9 +119,12 @@ class NB201Env(gym.Env):
         self.charge_repeats = bool(charge_repeats)
         self.table_path = table_path
         self._bind_table()
+        self._make_spaces()
+        self._clear()
+
+    def _make_spaces(self) -> None:
         self.action_space = spaces.MultiDiscrete(np.full(N_EDGES, N_OPS, dtype=np.int64))
         self.observation_space = spaces.Box(0.0, 1.0, (N_EDGES * N_OPS + 3,), dtype=np.float32)
-        self._clear()
 
     def _bind_table(self) -> None:
         table: NB201Table = load_nb201(self.table_path)
@@ -151,9 +171,28 @@ class NB201Env(gym.Env):
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         """Evaluate the cell ``action`` from the tables and charge its 12-epoch training time."""
+        self._check_running()
+        a = self._decode(action)
+        i, reward, terminated, truncated, info = self._evaluate(a)
+        obs = np.zeros(self.observation_space.shape, dtype=np.float32)
+        obs[_ONEHOT_POS + a] = 1.0
+        obs[-3] = self._valid[i] / 100.0
+        obs[-2] = max(self._best_valid, 0.0) / 100.0
+        obs[-1] = self.budget_fraction()
+        self._last_obs = obs
+        return obs.copy(), reward, terminated, truncated, info
+
+    def _check_running(self) -> None:
         if self.done:
             raise RuntimeError("the episode has ended (budget spent); call reset() first")
-        a = self._decode(action)
+
+    def budget_fraction(self) -> float:
+        """Fraction of the time budget spent so far, in [0, 1]."""
+        return min(self.cost / self.time_budget, 1.0)
+
+    def _evaluate(self, a: np.ndarray) -> tuple[int, float, bool, bool, dict[str, Any]]:
+        """Evaluate the decoded cell ``a`` under the protocol: (index, reward, terminated,
+        truncated, info); charges the budget and updates the incumbent and step count."""
         i = int(self._code_to_index[int(a @ _POW5)])
         valid = self._valid[i]
         charge = self._time[i] if (self.charge_repeats or i not in self._seen) else 0.0
@@ -170,13 +209,7 @@ class NB201Env(gym.Env):
         )
         self.done = terminated or truncated
         reward = float(self.reward_fn(valid / 100.0, self._params[i], self._latency[i]))
-        obs = np.zeros(self.observation_space.shape, dtype=np.float32)
-        obs[_ONEHOT_POS + a] = 1.0
-        obs[-3] = valid / 100.0
-        obs[-2] = max(self._best_valid, 0.0) / 100.0
-        obs[-1] = min(self.cost / self.time_budget, 1.0)
-        self._last_obs = obs
-        return obs.copy(), reward, terminated, truncated, self._info(i, in_budget)
+        return i, reward, terminated, truncated, self._info(i, in_budget)
 
     def _info(self, i: int, in_budget: bool) -> dict[str, Any]:
         b = self._best_index

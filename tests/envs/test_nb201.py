@@ -13,6 +13,7 @@ from gymnasium.utils.env_checker import check_env as gym_check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import nasgym  # noqa: F401  (registers the ids)
+from nasgym import indicators as ind
 from nasgym.envs.nb201 import NB201Env
 from nasgym.tables import nb201 as tables
 
@@ -206,3 +207,56 @@ def test_build_script_reproduces_shipped_table(shared_data, tmp_path):
         assert set(new.files) == set(shipped.files)
         for key in new.files:
             assert np.array_equal(new[key], shipped[key]), key
+
+
+def _broken(table) -> np.ndarray:
+    """Cells whose output is not connected to the input (chance-level accuracy)."""
+    ops = table.ops.astype(int)
+    # edges (0,1), (0,2), (1,2), (0,3), (1,3), (2,3); op 0 is "none"
+    n1 = ops[:, 0] > 0
+    n2 = (ops[:, 1] > 0) | (n1 & (ops[:, 2] > 0))
+    n3 = (ops[:, 3] > 0) | (n1 & (ops[:, 4] > 0)) | (n2 & (ops[:, 5] > 0))
+    return ~n3
+
+
+@pytest.mark.parametrize("dataset", ["cifar10", "cifar100", "ImageNet16-120"])
+def test_objective_spec_is_fixed_per_dataset_from_the_table(dataset):
+    table = tables.load_nb201()
+    env = NB201Env(dataset=dataset)
+    error = 100 - table.test_acc_200(dataset).astype(np.float64)
+    params = table.params(dataset).astype(np.float64)
+    (e_ideal, e_ref), (p_ideal, p_ref) = env.objective_spec.values()
+    assert list(env.objective_spec) == ["test_error", "params"]
+    # the documented derivation: best error rounded down, median error rounded up, max params
+    # rounded up to 0.1 M
+    assert e_ideal == np.floor(error.min()) and e_ref == np.ceil(np.median(error))
+    assert p_ideal == 0 and p_ref == pytest.approx(np.ceil(params.max() * 10) / 10)
+    # no cell is better than the ideal; every cell fits the params range
+    assert (error >= e_ideal).all() and (params < p_ref).all()
+    # the broken (disconnected) cells are beyond the reference; the good half is inside
+    broken = _broken(table)
+    assert broken.sum() == 341 and (error[broken] > e_ref).all()
+    assert (error[~broken] < e_ref).mean() >= 0.5
+    # the table's Pareto front lies inside the box, but for its one or two smallest cells
+    points = np.c_[error, params]
+    front = points[ind.nondominated_mask(points)]
+    assert 1 <= (front[:, 0] >= e_ref).sum() <= 2
+    # cells beyond the reference add no hypervolume; the box is what separates good cells
+    bounds = list(env.objective_spec.values())
+    inside = points[~broken & (error < e_ref)]
+    assert ind.hypervolume(points[broken], bounds) == 0.0
+    assert ind.hypervolume(points, bounds) == pytest.approx(ind.hypervolume(inside, bounds))
+    assert 0 < ind.hypervolume(points, bounds) < 1
+    env.reset(seed=0)
+    assert set(env.step(CELL1_ACTION)[-1]["objectives"]) == set(env.objective_spec)
+
+
+def test_objective_spec_differs_per_dataset_and_class_keeps_the_default():
+    specs = {d: NB201Env(dataset=d).objective_spec for d in ("c10", "c100", "in16")}
+    assert len({tuple(s["test_error"]) for s in specs.values()}) == 3
+    assert NB201Env.objective_spec == specs["c10"]  # the class holds the cifar10 default
+    assert pickle.loads(pickle.dumps(NB201Env(dataset="c100"))).objective_spec == specs["c100"]
+    # an instance's spec is its own: changing it leaves the class and other instances alone
+    env = NB201Env()
+    env.objective_spec["params"] = (0.0, 9.0)
+    assert NB201Env.objective_spec["params"] == (0.0, 1.6) == NB201Env().objective_spec["params"]
