@@ -226,7 +226,16 @@ def plot_pareto(by_agent: dict[str, list[Run]], title: str) -> Figure | None:
             ax.scatter(pts[:, xi], pts[:, yi], s=6, alpha=0.15, color=colors[agent])
             nd = pts[ind.nondominated_mask(pts[:, [xi, yi]])]
             nd = nd[np.argsort(nd[:, xi])]
-            ax.plot(nd[:, xi], nd[:, yi], "o-", ms=4, color=colors[agent], label=f"{agent} front")
+            # a front is a staircase (what it dominates), drawn like the true front
+            ax.step(
+                nd[:, xi],
+                nd[:, yi],
+                where="post",
+                marker="o",
+                ms=4,
+                color=colors[agent],
+                label=f"{agent} front",
+            )
             drawn.append(pts[:, [xi, yi]])
             fronts.append(nd[:, [xi, yi]])
         if drawn:
