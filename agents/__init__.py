@@ -34,14 +34,7 @@ _BUILTIN_MODULES: tuple[str, ...] = (
 
 def register_agent(name: str, cls: type[Agent] | None = None, *, overwrite: bool = False) -> Any:
     """Register an :class:`Agent` subclass under ``name`` (usable as a decorator)."""
-
-    def _add(agent_cls: type[Agent]) -> type[Agent]:
-        if not (isinstance(agent_cls, type) and issubclass(agent_cls, Agent)):
-            raise TypeError(f"agent {name!r} must be a subclass of agents.Agent, got {agent_cls!r}")
-        agent_cls.name = name
-        return AGENTS.register(name, agent_cls, overwrite=overwrite)
-
-    return _add if cls is None else _add(cls)
+    return AGENTS.register_subclass(name, cls, base=Agent, overwrite=overwrite)
 
 
 def _load_builtins() -> None:

@@ -45,6 +45,34 @@ class Registry(Generic[T]):
             return _add
         return _add(obj)
 
+    def register_subclass(
+        self,
+        name: str,
+        cls: type | None = None,
+        *,
+        base: type,
+        check: Callable[[type], None] | None = None,
+        overwrite: bool = False,
+    ) -> Any:
+        """Register ``cls``, a subclass of ``base``, under ``name`` and set ``cls.name = name``.
+
+        Usable as a decorator (without ``cls``). ``check(cls)`` may raise to reject the class
+        (e.g. a bad declared attribute) before anything is registered.
+        """
+
+        def _add(sub: type) -> type:
+            if not (isinstance(sub, type) and issubclass(sub, base)):
+                raise TypeError(
+                    f"{self.kind} {name!r} must be a subclass of "
+                    f"{base.__module__}.{base.__qualname__}, got {sub!r}"
+                )
+            if check is not None:
+                check(sub)
+            sub.name = name
+            return self.register(name, sub, overwrite=overwrite)
+
+        return _add if cls is None else _add(cls)
+
     def unregister(self, name: str) -> None:
         """Remove ``name`` (a no-op when it is absent)."""
         self._entries.pop(name, None)

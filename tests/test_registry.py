@@ -42,3 +42,28 @@ def test_duplicate_name_needs_overwrite():
 def test_bad_names_are_rejected(bad):
     with pytest.raises(ValueError, match="non-empty string"):
         Registry("widget").register(bad, int)
+
+
+def test_register_subclass_checks_names_and_rejects():
+    class Base:
+        name = ""
+
+    table: Registry[type] = Registry("widget")
+
+    @table.register_subclass("good", base=Base)
+    class Good(Base):
+        """A good widget."""
+
+    assert table.get("good") is Good and Good.name == "good"
+    with pytest.raises(TypeError, match=r"widget 'bad' must be a subclass of .*Base"):
+        table.register_subclass("bad", int, base=Base)
+
+    def refuse(cls: type) -> None:
+        raise ValueError("refused")
+
+    class Other(Base):
+        pass
+
+    with pytest.raises(ValueError, match="refused"):
+        table.register_subclass("other", Other, base=Base, check=refuse)
+    assert "other" not in table and "bad" not in table and Other.name == ""

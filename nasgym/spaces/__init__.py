@@ -51,16 +51,7 @@ def register_space(
     name: str, cls: type[CellSpace] | None = None, *, overwrite: bool = False
 ) -> Any:
     """Register a :class:`CellSpace` subclass under ``name`` (usable as a decorator)."""
-
-    def _add(space_cls: type[CellSpace]) -> type[CellSpace]:
-        if not (isinstance(space_cls, type) and issubclass(space_cls, CellSpace)):
-            raise TypeError(
-                f"search space {name!r} must be a subclass of nasgym.spaces.CellSpace, got {space_cls!r}"
-            )
-        space_cls.name = name
-        return SEARCH_SPACES.register(name, space_cls, overwrite=overwrite)
-
-    return _add if cls is None else _add(cls)
+    return SEARCH_SPACES.register_subclass(name, cls, base=CellSpace, overwrite=overwrite)
 
 
 def get_space(name: str) -> CellSpace:

@@ -67,19 +67,15 @@ def register_operator(
 ) -> Any:
     """Register an :class:`Operator` subclass under ``name`` (usable as a decorator)."""
 
-    def _add(op_cls: type[Operator]) -> type[Operator]:
-        if not (isinstance(op_cls, type) and issubclass(op_cls, Operator)):
-            raise TypeError(f"operator {name!r} must subclass nasgym.valp.operators.Operator")
+    def check(op_cls: type[Operator]) -> None:
         if op_cls.effect not in EFFECTS:
             raise ValueError(f"operator {name!r}: effect {op_cls.effect!r} not in {EFFECTS}")
         if op_cls.scope not in SCOPES:
             raise ValueError(f"operator {name!r}: scope {op_cls.scope!r} not in {SCOPES}")
         if not op_cls.variants:
             raise ValueError(f"operator {name!r}: variants must be non-empty, e.g. (None,)")
-        op_cls.name = name
-        return OPERATORS.register(name, op_cls, overwrite=overwrite)
 
-    return _add if cls is None else _add(cls)
+    return OPERATORS.register_subclass(name, cls, base=Operator, check=check, overwrite=overwrite)
 
 
 def make_operator(name: str) -> Operator:
