@@ -74,20 +74,36 @@ from nasgym.envs.valp_actions import ActionTable
 
 #: priority classes, highest first
 PRIORITIES: tuple[str, ...] = ("reducer", "aggressive", "gentle", "fallback")
-#: which observed slope the rules read: per step, or per step over the loss level
-SLOPE_KINDS: tuple[str, ...] = ("absolute", "relative")
+#: which observed slope the rules read: the lineage trend (unit-free projected gain with its
+#: t-statistic), the slope per step, or the slope per step over the loss level
+SLOPE_KINDS: tuple[str, ...] = ("trend", "absolute", "relative")
+#: what an output in each regime calls for: the paper's §V-C mapping, and nasgym 0.1's
+MAPPINGS: dict[str, dict[str, tuple[str, ...]]] = {
+    "paper": {
+        "stuck": ("insert_network:aggressive", "add_layer:aggressive"),
+        "steep": ("clone_network:gentle",),
+        "moderate": ("add_connection:gentle",),
+    },
+    "v0": {
+        "stuck": ("insert_network:aggressive", "add_layer:aggressive"),
+        "steep": ("clone_network:gentle",),
+        "moderate": ("add_layer:gentle", "extend_layer:gentle"),
+    },
+}
 
 
 @dataclass(frozen=True)
 class Thresholds:
     """The paper's guideline thresholds (see the module docstring)."""
 
-    stuck: float = -1e-10
-    steep: float = -2e-5
+    stuck: float | tuple[float, ...] = -1e-10
+    steep: float | tuple[float, ...] = -2e-5
     irrelevance: float = 0.2
+    #: with a t-statistic in the situation, "stuck" also needs ``t > -significance``
+    significance: float = 2.0
 
     def __post_init__(self) -> None:
-        if not self.steep < self.stuck:
+        if not np.all(np.asarray(self.steep) < np.asarray(self.stuck)):
             raise ValueError(
                 f"need steep < stuck (both slopes), got steep={self.steep}, stuck={self.stuck}"
             )
@@ -102,7 +118,8 @@ class Situation:
     present: np.ndarray  # (N,) bool: network slot holds a network
     reaches: np.ndarray  # (N, O) bool: the network is in the output's subgraph
     relevance: np.ndarray  # (N, O) module-intervention relevance
-    slopes: np.ndarray  # (O,) loss slope per output
+    slopes: np.ndarray  # (O,) loss slope per output (negative: falling)
+    t: np.ndarray | None = None  # (O,) t-statistic of the slope, when known
 
     @classmethod
     def from_observation(cls, obs: Mapping[str, np.ndarray], slopes: str = "absolute") -> Situation:
@@ -110,13 +127,37 @@ class Situation:
         ``obs["loss_slope"]`` (``"absolute"``) or ``obs["loss_slope_relative"]``."""
         if slopes not in SLOPE_KINDS:
             raise ValueError(f"slopes must be one of {SLOPE_KINDS}, got {slopes!r}")
-        key = "loss_slope" if slopes == "absolute" else "loss_slope_relative"
+        t = None
+        if slopes == "trend":  # the projected gain, negated so that falling is negative
+            values = -np.asarray(obs["loss_gain"], dtype=np.float64).reshape(-1)
+            t = np.asarray(obs["loss_gain_t"], dtype=np.float64).reshape(-1)
+        else:
+            key = "loss_slope" if slopes == "absolute" else "loss_slope_relative"
+            values = np.asarray(obs[key], dtype=np.float64).reshape(-1)
         return cls(
             present=np.asarray(obs["network_present"]).astype(bool),
             reaches=np.asarray(obs["network_reaches"]).astype(bool),
             relevance=np.asarray(obs["relevance"], dtype=np.float64),
-            slopes=np.asarray(obs[key], dtype=np.float64).reshape(-1),
+            slopes=values,
+            t=t,
         )
+
+    def regimes(self, thresholds: Thresholds) -> list[str]:
+        """Per output: ``"stuck"`` (slope above ``stuck`` and, with a t-statistic, not
+        significantly negative), ``"steep"`` (below ``steep``) or ``"moderate"``."""
+        n = len(self.slopes)
+        stuck = np.broadcast_to(np.asarray(thresholds.stuck, dtype=np.float64), (n,))
+        steep = np.broadcast_to(np.asarray(thresholds.steep, dtype=np.float64), (n,))
+        out = []
+        for o, slope in enumerate(self.slopes):
+            flat = self.t is None or self.t[o] > -thresholds.significance
+            if slope > stuck[o] and flat:
+                out.append("stuck")
+            elif slope < steep[o]:
+                out.append("steep")
+            else:
+                out.append("moderate")
+        return out
 
 
 def _add(
@@ -140,12 +181,16 @@ def rule_candidates(
     mask: np.ndarray,
     thresholds: Thresholds = Thresholds(),  # noqa: B008 - immutable default
     excluded: set[str] | frozenset[str] = frozenset(),
+    mapping: str = "v0",
+    rng: np.random.Generator | None = None,
 ) -> tuple[str, list[int]]:
     """The highest priority class with a candidate, and its candidate actions.
 
     ``mask`` is the env's action mask; ``excluded`` holds operator names (without variant) not to
-    use now. Returns ``("fallback", [...])`` when no rule applies (gentle variants on networks,
-    or every valid action when no gentle one is valid).
+    use now; ``mapping`` names the regime-to-operator table of :data:`MAPPINGS`. Returns
+    ``("fallback", [...])`` when no rule applies: with ``rng``, the valid gentle variants on one
+    network drawn at random (the paper's fallback), else those on every network; every valid
+    action when no gentle one is valid.
     """
     mask = np.asarray(mask).astype(bool).reshape(-1)
     ex = set(excluded)
@@ -160,25 +205,28 @@ def rule_candidates(
             _add(classes["reducer"], table, "delete_network", int(k), mask, ex)
         elif irrelevant.any():
             _add(classes["reducer"], table, "delete_connection", int(k), mask, ex)
-    for o, slope in enumerate(situation.slopes):
+    table_of = MAPPINGS[mapping]
+    for o, regime in enumerate(situation.regimes(thresholds)):
         nets = [int(k) for k in np.flatnonzero(situation.present & situation.reaches[:, o])]
-        if slope > thresholds.stuck:
-            wanted, cls = ("insert_network:aggressive", "add_layer:aggressive"), "aggressive"
-        elif slope < thresholds.steep:
-            wanted, cls = ("clone_network:gentle",), "gentle"
-        else:
-            wanted, cls = ("add_layer:gentle", "extend_layer:gentle"), "gentle"
+        wanted = table_of[regime]
+        cls = "aggressive" if regime == "stuck" else "gentle"
         for k in nets:
             for variant in wanted:
                 _add(classes[cls], table, variant, k, mask, ex)
     for name in PRIORITIES[:-1]:
         if classes[name]:
             return name, classes[name]
-    return "fallback", _fallback(table, mask, ex)
+    return "fallback", _fallback(table, mask, ex, rng)
 
 
-def _fallback(table: ActionTable, mask: np.ndarray, excluded: set[str]) -> list[int]:
-    """Valid gentle variants on network slots (without excluded operators when possible)."""
+def _fallback(
+    table: ActionTable,
+    mask: np.ndarray,
+    excluded: set[str],
+    rng: np.random.Generator | None = None,
+) -> list[int]:
+    """Valid gentle variants on network slots (without excluded operators when possible); with
+    ``rng``, only those on one network drawn uniformly among the networks that have one."""
     for skip in (excluded, set()):
         gentle = [
             table.encode(v, k)
@@ -187,6 +235,10 @@ def _fallback(table: ActionTable, mask: np.ndarray, excluded: set[str]) -> list[
             for k in range(table.max_networks)
             if mask[table.encode(v, k)]
         ]
+        if gentle and rng is not None:
+            slots = sorted({table.decode(a)[1] for a in gentle})
+            slot = slots[int(rng.integers(len(slots)))]
+            return [a for a in gentle if table.decode(a)[1] == slot]
         if gentle:
             return gentle
     valid = np.flatnonzero(mask)
@@ -195,6 +247,40 @@ def _fallback(table: ActionTable, mask: np.ndarray, excluded: set[str]) -> list[
     return [int(a) for a in valid if table.pairs[table.decode(a)[0]][0] not in excluded] or [
         int(a) for a in valid
     ]
+
+
+#: the default thresholds of the trend slopes (``slopes="trend"``, negated gains): stuck below a
+#: projected 0.2 % of the excess loss per env step (and not significantly falling), steep above 2 %
+TREND_THRESHOLDS = {"stuck": -0.002, "steep": -0.02}
+#: the paper's absolute thresholds (loss units per training step), by name
+PAPER_THRESHOLDS = {"stuck": -1e-10, "steep": -2e-5}
+#: agent behaviours: the paper's rules read literally, and nasgym 0.1's
+MODES: tuple[str, ...] = ("paper", "v0")
+
+
+def load_thresholds(source: str | Mapping[str, Any], outputs: tuple[str, ...]) -> dict[str, Any]:
+    """Slope thresholds from a name (``"paper"``: the paper's absolute values on
+    ``obs["loss_slope"]``; ``"trend"``: :data:`TREND_THRESHOLDS`), a JSON file written by
+    ``nasgym calibrate``, or such a mapping. Returns ``{"slopes", "stuck", "steep"}`` with
+    per-output tuples where the source is per output."""
+    if isinstance(source, str) and source in ("paper", "trend"):
+        values = PAPER_THRESHOLDS if source == "paper" else TREND_THRESHOLDS
+        return {"slopes": "absolute" if source == "paper" else "trend", **values}
+    if isinstance(source, str):
+        from nasgym.diagnostics.calibrate import read_thresholds  # a file: parse and check it
+
+        source = read_thresholds(source)
+    per_output = source.get("outputs")
+    if not isinstance(per_output, Mapping) or sorted(per_output) != sorted(outputs):
+        raise ValueError(
+            f"thresholds must give 'outputs' for exactly {list(outputs)}, got "
+            f"{sorted(per_output) if isinstance(per_output, Mapping) else per_output!r}"
+        )
+    return {  # gains (fraction lost, positive while falling) negated into slopes
+        "slopes": str(source.get("slopes", "trend")),
+        "stuck": tuple(-float(per_output[o]["stuck_gain"]) for o in outputs),
+        "steep": tuple(-float(per_output[o]["steep_gain"]) for o in outputs),
+    }
 
 
 @register_agent("rules")
@@ -206,16 +292,18 @@ class RulesAgent(Agent):
         env: gym.Env,
         seed: int | None = None,
         *,
-        stuck: float = -1e-10,
-        steep: float = -2e-5,
+        mode: str = "paper",
+        thresholds: str | Mapping[str, Any] | None = None,
+        stuck: float | None = None,
+        steep: float | None = None,
         irrelevance: float = 0.2,
-        slopes: str = "absolute",
+        slopes: str | None = None,
         threshold_scale: float = 1.0,
         action_table: ActionTable | None = None,
     ) -> None:
         super().__init__(env, seed=seed)
-        if slopes not in SLOPE_KINDS:
-            raise ValueError(f"slopes must be one of {SLOPE_KINDS}, got {slopes!r}")
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         if not threshold_scale > 0:
             raise ValueError(f"threshold_scale must be > 0, got {threshold_scale!r}")
         table = action_table if action_table is not None else _table_of(env)
@@ -224,12 +312,26 @@ class RulesAgent(Agent):
                 f"action table has {table.n_actions} actions but the env's action space is "
                 f"{self.action_space}; pass the env's own table"
             )
-        self.table = table
-        self.slopes = slopes
+        self.table, self.mode = table, mode
+        if thresholds is None:
+            thresholds = "trend" if mode == "paper" and slopes in (None, "trend") else "paper"
+        chosen = load_thresholds(thresholds, tuple(table.outputs))
+        self.slopes = slopes if slopes is not None else chosen["slopes"]
+        if self.slopes not in SLOPE_KINDS:
+            raise ValueError(f"slopes must be one of {SLOPE_KINDS}, got {self.slopes!r}")
+
+        def scaled(given: float | None, default: Any) -> Any:
+            value = np.asarray(default if given is None else given, dtype=np.float64)
+            value = value * threshold_scale
+            return float(value) if value.ndim == 0 else tuple(float(v) for v in value)
+
         self.thresholds = Thresholds(
-            stuck=stuck * threshold_scale, steep=steep * threshold_scale, irrelevance=irrelevance
+            stuck=scaled(stuck, chosen["stuck"]),
+            steep=scaled(steep, chosen["steep"]),
+            irrelevance=irrelevance,
         )
         self.excluded: set[str] = set()
+        self._excluded_for = ""  # the descriptor the exclusions were made on (mode "paper")
         #: priority class of the last decision (for logging)
         self.last_class: str = ""
 
@@ -252,11 +354,19 @@ class RulesAgent(Agent):
 
     def _decide(self, observation: Mapping[str, Any]) -> int:
         situation = Situation.from_observation(observation, self.slopes)
+        paper = self.mode == "paper"
         cls, candidates = rule_candidates(
-            situation, self.table, observation["action_mask"], self.thresholds, self.excluded
+            situation,
+            self.table,
+            observation["action_mask"],
+            self.thresholds,
+            self.excluded,
+            mapping="paper" if paper else "v0",
+            rng=self.rng if paper else None,
         )
         self.last_class = cls
-        self.excluded = set()  # an exclusion lasts one step
+        if not paper:
+            self.excluded = set()  # nasgym 0.1: an exclusion lasts one step
         return int(candidates[int(self.rng.integers(len(candidates)))])
 
     def update(
@@ -269,18 +379,28 @@ class RulesAgent(Agent):
         truncated: bool,
         info: dict[str, Any],
     ) -> None:
-        """Remember an operator that failed to improve the model, to skip it next step.
+        """Remember an operator that failed to improve the model, to skip it.
 
         It failed when the env rejected its candidate (``info["accepted"]`` False) or, where the
         env keeps every candidate (``acceptance="always"``), when the candidate is not better
         than the model it came from on more than half of the objectives (the paper's test).
+        In mode ``"paper"`` a failed operator stays excluded until the model's descriptor
+        changes (``info["current_descriptor"]``); in mode ``"v0"`` for the next step only.
         """
         failed = not info.get("accepted", True) or not _improved(observation, info, self.table)
-        self.excluded = {str(info.get("operator", "")).split(":")[0]} if failed else set()
+        name = str(info.get("operator", "")).split(":")[0]
+        if self.mode == "v0":
+            self.excluded = {name} if failed else set()
+            return
+        current = str(info.get("current_descriptor", ""))
+        if current != self._excluded_for:
+            self.excluded, self._excluded_for = set(), current
+        if failed:
+            self.excluded.add(name)
 
     def reset(self) -> None:
         """Forget exclusions (a new episode)."""
-        self.excluded = set()
+        self.excluded, self._excluded_for = set(), ""
 
 
 def _improved(observation: Any, info: Mapping[str, Any], table: ActionTable) -> bool:
@@ -305,4 +425,14 @@ def _table_of(env: gym.Env) -> ActionTable:
     return table
 
 
-__all__ = ["PRIORITIES", "SLOPE_KINDS", "RulesAgent", "Situation", "Thresholds", "rule_candidates"]
+__all__ = [
+    "MAPPINGS",
+    "MODES",
+    "PRIORITIES",
+    "SLOPE_KINDS",
+    "RulesAgent",
+    "Situation",
+    "Thresholds",
+    "load_thresholds",
+    "rule_candidates",
+]

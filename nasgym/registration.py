@@ -13,7 +13,36 @@ ENV_ENTRY_POINTS: dict[str, str] = {
     "nasgym/NB201-v0": "nasgym.envs.nb201:NB201Env",
     "nasgym/NB201Seq-v0": "nasgym.envs.nb201_seq:NB201SeqEnv",
     "nasgym/VALP-v0": "nasgym.envs.valp:VALPEnv",
+    "nasgym/VALP-Paper-v0": "nasgym.envs.valp:VALPEnv",
+    "nasgym/VALP-PaperScaled-v0": "nasgym.envs.valp:VALPEnv",
     "nasgym/Cell-v0": "nasgym.envs.cell:CellEnv",
+}
+
+
+#: the VALP paper's five macro operators (its §V-B)
+PAPER_OPERATORS = (
+    "add_connection",
+    "delete_connection",
+    "insert_network",
+    "delete_network",
+    "clone_network",
+)
+#: the VALP paper's setting (Fashion-MNIST, batch 200, 1-2 networks per output, macro operators,
+#: 2-of-3 acceptance, 60 steps, credit against a control); budgets in training batches. The
+#: paper trains 5,000 batches first and 1,000 per step: Paper-v0 is 2x smaller, PaperScaled-v0
+#: 5x smaller (fast enough to learn on)
+_PAPER = {
+    "dataset": "fashion-mnist",
+    "batch_size": 200,
+    "start_networks": (1, 2),
+    "operators": PAPER_OPERATORS,
+    "acceptance": "paper",
+    "max_steps": 60,
+    "credit": "control",
+}
+ENV_KWARGS: dict[str, dict[str, object]] = {
+    "nasgym/VALP-Paper-v0": {**_PAPER, "initial_batches": 2500, "step_batches": 500},
+    "nasgym/VALP-PaperScaled-v0": {**_PAPER, "initial_batches": 1000, "step_batches": 200},
 }
 
 
@@ -21,7 +50,7 @@ def register_envs() -> None:
     """Register every nasgym environment with Gymnasium (idempotent)."""
     for env_id, entry_point in ENV_ENTRY_POINTS.items():
         if env_id not in gym.registry:
-            gym.register(id=env_id, entry_point=entry_point)
+            gym.register(id=env_id, entry_point=entry_point, kwargs=ENV_KWARGS.get(env_id, {}))
 
 
 def env_ids() -> list[str]:

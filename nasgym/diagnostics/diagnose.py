@@ -9,7 +9,10 @@ targets, fixed sampling noise) and returns a :class:`Diagnosis`:
   network's emission, for every output the network reaches, compared with its predecessors;
 - ``slopes[output]``: the slope of the output's most recent training losses (loss per step);
 - ``relative_slopes[output]``: the same slope divided by the loss level over the window, less
-  the floor below (the fraction of the loss lost per step).
+  the floor below (the fraction of the loss lost per step);
+- ``gains[output]`` / ``gain_t[output]``: the unit-free trend of the output's whole loss history
+  (:func:`~nasgym.diagnostics.slope.loss_trend`): the projected fraction of its excess loss lost
+  over the next ``horizon`` training steps, and the t-statistic of that trend.
 
 The per-output value used by the interventions is the output's *excess loss* on the diagnostic
 subset: cross-entropy, MSE, and for a sampling output the negative ELBO minus the targets' own
@@ -29,7 +32,7 @@ import torch
 
 from nasgym.diagnostics.dependency import dependency_scores
 from nasgym.diagnostics.intervention import input_intervention, module_intervention
-from nasgym.diagnostics.slope import loss_slopes, relative_loss_slope
+from nasgym.diagnostics.slope import loss_slopes, loss_trend, relative_loss_slope
 from nasgym.tasks import TaskData
 from nasgym.valp.model import VALPModel
 from nasgym.valp.train import output_losses
@@ -78,6 +81,8 @@ class Diagnosis:
     input_relevance: dict[str, dict[str, float]] = field(default_factory=dict)
     dependency_error: dict[tuple[str, str], float] = field(default_factory=dict)
     dependency_gain: dict[tuple[str, str], float] = field(default_factory=dict)
+    gains: dict[str, float] = field(default_factory=dict)
+    gain_t: dict[str, float] = field(default_factory=dict)
 
 
 def _emissions(model: VALPModel, diag: DiagnosticData) -> dict[str, np.ndarray]:
@@ -109,8 +114,13 @@ def diagnose(
     slope_window: int | None = None,
     dependency: bool = True,
     probe_alpha: float = 1.0,
+    horizon: int = 1,
+    trend_history: Mapping[str, Sequence[float]] | None = None,
 ) -> Diagnosis:
-    """All diagnostics of ``model`` (see the module docstring); the model is left unchanged."""
+    """All diagnostics of ``model`` (see the module docstring); the model is left unchanged.
+
+    ``loss_history`` feeds the slopes (its last ``slope_window`` values); ``trend_history`` (by
+    default the same) the trends, projected ``horizon`` steps ahead."""
     valp = model.valp
     was_training = model.training
     model.eval()
@@ -138,6 +148,12 @@ def diagnose(
             relevance,
             {f"i:{k}": v for k, v in inputs_rel.items()},
         )
+        trends = {
+            k: loss_trend(v, diag.floors.get(k, 0.0), horizon)
+            for k, v in (loss_history if trend_history is None else trend_history).items()
+        }
+        result.gains = {k: g for k, (g, _) in trends.items()}
+        result.gain_t = {k: t for k, (_, t) in trends.items()}
         if dependency:
             kinds = {s.name: s.kind for s in valp.task_outputs}
             targets = {k: v.detach().cpu().numpy() for k, v in diag.data.targets.items()}

@@ -27,6 +27,8 @@ from nasgym.valp.operators import OPERATORS, make_operator, operator_variants
 from nasgym.valp.train import cpu_threads, train
 
 ACCEPTANCE_RULES: tuple[str, ...] = ("paper", "always")
+#: what a step's reward and acceptance compare the candidate with (see the env docstring)
+CREDITS: tuple[str, ...] = ("parent", "control")
 INVALID_ACTIONS: tuple[str, ...] = ("raise", "penalize")
 #: diagnostics options and their defaults
 DIAGNOSTICS_DEFAULTS: dict[str, Any] = {
@@ -34,12 +36,23 @@ DIAGNOSTICS_DEFAULTS: dict[str, Any] = {
     "dependency": True,
     "slope_window": None,
     "probe_alpha": 1.0,
+    "trend_window": None,
 }
+#: models kept per output as crossover donors (the best ones with distinct descriptors)
+DONORS_PER_OUTPUT = 2
 #: (ideal, reference) per objective kind, used for tasks other than the default
 KIND_SPEC: dict[str, tuple[float, float]] = {
     "classification": (0.0, 1.0),
     "regression": (0.0, 0.1),
     "sampling": (0.0, 300.0),
+}
+
+#: the default task's (ideal, reference) per objective and data set, from measured ranges (see
+#: the env docstring, *Rewards*); a data set not listed uses the class's ``objective_spec``
+OBJECTIVE_SPECS: dict[str, dict[str, tuple[float, float]]] = {
+    "digits": {"class": (0.0, 1.0), "hist": (0.0, 0.1), "sample": (0.0, 300.0)},
+    "mnist": {"class": (0.0, 1.0), "hist": (0.0, 0.1), "sample": (0.0, 600.0)},
+    "fashion-mnist": {"class": (0.0, 1.0), "hist": (0.0, 0.1), "sample": (0.0, 600.0)},
 }
 
 
@@ -145,10 +158,20 @@ class VALPEnv(gym.Env):
         invalid_action: str = "raise",
         eval_samples: int | None = None,
         device: str = "cpu",
+        credit: str = "parent",
+        batch_size: int | None = None,
+        start_networks: tuple[int, int] = (1, 2),
     ) -> None:
         self._kwargs = {k: v for k, v in locals().items() if k not in ("self", "__class__")}
         _check_choice("acceptance", acceptance, ACCEPTANCE_RULES)
         _check_choice("invalid_action", invalid_action, INVALID_ACTIONS)
+        _check_choice("credit", credit, CREDITS)
+        if batch_size is not None and (
+            not isinstance(batch_size, int | np.integer) or batch_size < 1
+        ):
+            raise ValueError(f"batch_size must be a positive int or None, got {batch_size!r}")
+        lo, hi = _pair("start_networks", start_networks)
+        self.credit, self.batch_size, self.start_networks = credit, batch_size, (lo, hi)
         for name, value in [
             ("max_networks", max_networks),
             ("max_connections", max_connections),
@@ -204,6 +227,8 @@ class VALPEnv(gym.Env):
         self.output_names = self.task.output_names
         if task != "image-multitask" or set(self.output_names) != set(type(self).objective_spec):
             self.objective_spec = {s.name: KIND_SPEC[s.kind] for s in self.task.outputs}
+        else:
+            self.objective_spec = dict(OBJECTIVE_SPECS.get(ds.name, type(self).objective_spec))
         self._train = self.task.prepare(ds.train, device=self.device)
         val = self.task.prepare(ds.val, device=self.device)
         if eval_samples is not None:
@@ -224,6 +249,10 @@ class VALPEnv(gym.Env):
             self._val, int(self.diag_options["samples"]), self._latents, self._gen
         )
         valp = self._start_valp(options or {})
+        self._lineage: dict[str, list[float]] = {n: [] for n in self.output_names}
+        self._donors: dict[str, list[tuple[float, VALPModel]]] = {
+            n: [] for n in self.output_names
+        }
         with self._threads():
             model = build_model(valp, self._gen, self.device)
             result = train(model, self._train, self.initial_batches, self._gen)
@@ -232,9 +261,8 @@ class VALPEnv(gym.Env):
         self._steps, self._cost = 0, self._batches(result)
         self._archive = ObjectiveArchive(self.output_names)
         self._archive.add(self._objectives)
-        self._seen: list[tuple[dict[str, float], VALPModel]] = []
         if not result.diverged:
-            self._seen.append((self._objectives, model))
+            self._keep_donor(self._objectives, model)
         self._reward.reset(self._objectives)
         self._plan_cache: dict[str, Any] = {}
         info = self._info(self._objectives, valp, accepted=True, diverged=result.diverged)
@@ -255,11 +283,15 @@ class VALPEnv(gym.Env):
         if limit < n_out:
             raise ValueError(f"max_networks={limit} is below the number of outputs ({n_out})")
         for _ in range(100):
+            lo, hi = self.start_networks
             valp = random_valp(
                 self.task,
                 self.np_random,
                 max_layers=min(2, self.padding.max_layers),
-                n_networks=int(self.np_random.integers(n_out, min(2 * n_out, limit) + 1)),
+                n_networks=int(
+                    self.np_random.integers(lo * n_out, min(hi * n_out, limit) + 1)
+                ),
+                **({} if self.batch_size is None else {"batch_size": self.batch_size}),
             )
             if self.padding.fits(valp):
                 return valp
@@ -290,23 +322,41 @@ class VALPEnv(gym.Env):
             return self._observation(), -self.reward_clip, False, truncated, info
         move = moves[a]
         with self._threads():
-            candidate, result = self._apply_and_train(move)
+            candidate, result, control = self._apply_and_train(move)
             objectives = self._evaluate(candidate)
             diverged = bool(result.diverged) or any(math.isinf(v) for v in objectives.values())
-            reward = -self.reward_clip if diverged else self._reward(self._objectives, objectives)
-            accepted = not diverged and self._accepts(objectives)
+            baseline = self._objectives
+            if control is not None:
+                control_model, control_result = control
+                control_objectives = self._evaluate(control_model)
+                if not any(math.isinf(v) for v in control_objectives.values()):
+                    baseline = control_objectives
+            reward = -self.reward_clip if diverged else self._reward(baseline, objectives)
+            accepted = not diverged and self._accepts(objectives, baseline)
             self._archive.add(objectives)
             if not diverged:
-                self._seen.append((objectives, candidate))
+                self._keep_donor(objectives, candidate)
             if accepted:
                 self._objectives = objectives
                 self._set_current(candidate, result.losses)
+            elif control is not None and baseline is not self._objectives:
+                self._archive.add(baseline)
+                self._keep_donor(baseline, control_model)
+                self._objectives = baseline
+                self._set_current(control_model, control_result.losses)
         info = self._info(
             objectives, candidate.valp, accepted=accepted, diverged=diverged, action=a
         )
+        if control is not None:
+            info["control_objectives"] = dict(baseline)
         return self._observation(), float(reward), False, truncated, info
 
-    def _apply_and_train(self, move: Move) -> tuple[VALPModel, Any]:
+    def _apply_and_train(
+        self, move: Move
+    ) -> tuple[VALPModel, Any, tuple[VALPModel, Any] | None]:
+        """The candidate trained for ``step_batches``; with ``credit="control"`` also a copy of
+        the current model (fresh optimizer state, like the candidate's) trained on the same
+        batches in the same order, from the same generator state."""
         choice = move.choices[int(self.np_random.integers(len(move.choices)))]
         op = self._ops[move.operator]
         candidate = op.apply(
@@ -320,14 +370,33 @@ class VALPEnv(gym.Env):
         assert self.padding.fits(candidate.valp), self.padding.why_not(candidate.valp)
         if candidate.device != self.device:  # operators build on the parent's device
             candidate = candidate.to(self.device)
-        result = train(candidate, self._train, self.step_batches, self._gen)
-        self._cost += self._batches(result)
-        return candidate, result
+        if self.credit == "parent":
+            result = train(candidate, self._train, self.step_batches, self._gen)
+            self._cost += self._batches(result)
+            return candidate, result, None
+        rows = self.step_batches * max(candidate.valp.batch_size, self._model.valp.batch_size)
+        order = self._batch_order(rows)
+        control = self._model.clone()
+        state = self._gen.get_state()
+        result = train(candidate, self._train, self.step_batches, self._gen, order=order)
+        after = self._gen.get_state()
+        self._gen.set_state(state)
+        control_result = train(control, self._train, self.step_batches, self._gen, order=order)
+        self._gen.set_state(after)
+        self._cost += self._batches(result) + self._batches(control_result)
+        return candidate, result, (control, control_result)
 
-    def _accepts(self, objectives: Mapping[str, float]) -> bool:
+    def _batch_order(self, rows: int) -> torch.Tensor:
+        """``rows`` training-row indices: shuffled epochs, concatenated, drawn from the env's
+        generator."""
+        n = len(self._train)
+        perms = [torch.randperm(n, generator=self._gen) for _ in range(-(-rows // n))]
+        return torch.cat(perms)[:rows]
+
+    def _accepts(self, objectives: Mapping[str, float], baseline: Mapping[str, float]) -> bool:
         if self.acceptance == "always":
             return True
-        better = sum(objectives[n] < self._objectives[n] for n in self.output_names)
+        better = sum(objectives[n] < baseline[n] for n in self.output_names)
         return better > len(self.output_names) / 2
 
     # ------------------------------------------------------------------ helpers
@@ -347,25 +416,49 @@ class VALPEnv(gym.Env):
         return dict(evaluate(model, self._val, self._gen).objectives)
 
     def _set_current(self, model: VALPModel, losses: Mapping[str, Sequence[float]]) -> None:
+        """Make ``model`` current: its training ``losses`` extend the lineage's loss history, and
+        it is diagnosed."""
         self._model = model
-        window = self.diag_options["slope_window"]
+        window = self.diag_options["trend_window"]
+        for name, values in losses.items():
+            history = self._lineage.setdefault(name, [])
+            history.extend(values)
+            if window is not None:
+                del history[: max(0, len(history) - int(window))]
         self._diagnosis: Diagnosis = diagnose(
             model,
             self._diag_data,
             losses,
             self._gen,
-            slope_window=window,
+            slope_window=self.diag_options["slope_window"],
             dependency=bool(self.diag_options["dependency"]),
             probe_alpha=float(self.diag_options["probe_alpha"]),
+            horizon=self.step_batches,
+            trend_history=self._lineage,
         )
 
+    def _keep_donor(self, objectives: Mapping[str, float], model: VALPModel) -> None:
+        """Keep ``model`` (its descriptor and weights only, never its optimizer or data) if it is
+        among the :data:`DONORS_PER_OUTPUT` best models with distinct descriptors on some output;
+        the donor of an output is always among them (see :meth:`_donor`)."""
+        lean: VALPModel | None = None
+        for name in self.output_names:
+            kept = self._donors[name]
+            if any(m.valp.key == model.valp.key for _, m in kept):
+                continue
+            value = float(objectives[name])
+            if len(kept) < DONORS_PER_OUTPUT or value < kept[-1][0]:
+                lean = lean if lean is not None else model.clone()
+                kept.append((value, lean))
+                kept.sort(key=lambda pair: pair[0])  # stable: earliest first on ties
+                del kept[DONORS_PER_OUTPUT:]
+
     def _donor(self, output_id: str) -> VALPModel | None:
-        name, key = output_id[2:], self._model.valp.key
-        best = None
-        for objectives, model in self._seen:
-            if model.valp.key != key and (best is None or objectives[name] < best[0][name]):
-                best = (objectives, model)
-        return None if best is None else best[1]
+        key = self._model.valp.key
+        for _, model in self._donors.get(output_id[2:], []) if output_id[:2] == "o:" else []:
+            if model.valp.key != key:
+                return model
+        return None
 
     def _plan(self) -> tuple[np.ndarray, dict[int, Move]]:
         """Mask and moves of the current model; operators needing a donor are planned apart,
@@ -479,6 +572,8 @@ class VALPEnv(gym.Env):
             "cost": float(self._cost),
             "diverged": bool(diverged),
             "invalid": bool(invalid),
+            "loss_gain": {k: float(v) for k, v in self._diagnosis.gains.items()},
+            "loss_gain_t": {k: float(v) for k, v in self._diagnosis.gain_t.items()},
             "action_mask": self._plan()[0].copy(),
         }
 
@@ -493,6 +588,16 @@ class VALPEnv(gym.Env):
         self.__dict__.update(state)
         kw = self._kwargs
         self._setup_data(kw["dataset"], kw["data_dir"], kw["task"], kw["eval_samples"])
+
+
+def _pair(name: str, value: Any) -> tuple[int, int]:
+    try:
+        lo, hi = (int(v) for v in value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a pair (low, high) of ints, got {value!r}") from None
+    if not 1 <= lo <= hi:
+        raise ValueError(f"{name} must satisfy 1 <= low <= high, got {value!r}")
+    return lo, hi
 
 
 def _check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:

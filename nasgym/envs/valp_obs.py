@@ -22,6 +22,9 @@ input_relevance      (I, O)       [0, 100]         input intervention (1 = no ch
 objectives           (O,)         [0, 1e6]         validation objectives (lower is better)
 loss_slope           (O,)         [-1e6, 1e6]      slope of the recent training loss (per step)
 loss_slope_relative  (O,)         [-1e3, 1e3]      that slope over the loss level (fraction/step)
+loss_gain            (O,)         [-1, 1]          projected fraction of the excess loss lost
+                                                   over the next env step (lineage trend)
+loss_gain_t          (O,)         [-1e3, 1e3]      t-statistic of that trend (< -2: falling)
 rank                 (O,)         [0, 1]           fraction of evaluated models better (archive)
 log_lr               (O,)         [-30, 5]         natural log of each output's learning rate
 optimizer            (O, P)       MultiBinary      each output's optimizer, one-hot
@@ -57,6 +60,8 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "objectives": (0.0, 1e6),
     "loss_slope": (-1e6, 1e6),
     "loss_slope_relative": (-1e3, 1e3),
+    "loss_gain": (-1.0, 1.0),
+    "loss_gain_t": (-1e3, 1e3),
     "rank": (0.0, 1.0),
     "log_lr": (-30.0, 5.0),
     "log_batch_size": (0.0, 20.0),
@@ -94,6 +99,8 @@ class ObservationBuilder:
             "objectives": (o,),
             "loss_slope": (o,),
             "loss_slope_relative": (o,),
+            "loss_gain": (o,),
+            "loss_gain_t": (o,),
             "rank": (o,),
             "log_lr": (o,),
             "log_batch_size": (1,),
@@ -191,6 +198,10 @@ class ObservationBuilder:
             loss_slope_relative=self._box(
                 "loss_slope_relative",
                 [diagnosis.relative_slopes.get(k, 0.0) for k in self.outputs],
+            ),
+            loss_gain=self._box("loss_gain", [diagnosis.gains.get(k, 0.0) for k in self.outputs]),
+            loss_gain_t=self._box(
+                "loss_gain_t", [diagnosis.gain_t.get(k, 0.0) for k in self.outputs]
             ),
             rank=self._box("rank", [ranks.get(name, 0.0) for name in self.outputs]),
             log_lr=self._box("log_lr", np.log([h.lr for h in hp])),

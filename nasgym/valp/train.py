@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import contextlib
 import time
+import weakref
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -150,9 +152,16 @@ class Trainer:
         self.steps_done = 0
         self.diverged = False
         self.diverged_output: str | None = None
-        self._data: TaskData | None = None
-        self._epoch: TaskData | None = None
+        # the data being trained on is referenced weakly and the epoch is a permutation of row
+        # indices, so a model kept after training never holds (a copy of) the training data
+        self._data: weakref.ref[TaskData] | None = None
+        self._perm: Tensor | None = None
         self._pos = 0
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_data"], state["_perm"] = None, None  # a restored trainer starts a new epoch
+        return state
 
     def _weighted(self, losses: dict[str, Tensor], name: str) -> Tensor:
         w = self.weights[name]
@@ -179,13 +188,14 @@ class Trainer:
 
     def _next_batch(self, data: TaskData, batch_size: int, generator: torch.Generator) -> TaskData:
         n = len(data)
-        if self._data is not data or self._epoch is None or self._pos + batch_size > n:
+        current = self._data() if self._data is not None else None
+        if current is not data or self._perm is None or self._pos + batch_size > n:
             gdev = generator.device
-            perm = torch.randperm(n, generator=generator, device=gdev).to(data.device)
-            self._epoch, self._pos, self._data = data.subset(perm), 0, data
+            self._perm = torch.randperm(n, generator=generator, device=gdev).to(data.device)
+            self._pos, self._data = 0, weakref.ref(data)
         start = self._pos
         self._pos += batch_size
-        return self._epoch.subset(slice(start, start + batch_size))
+        return data.subset(self._perm[start : start + batch_size])
 
     def _step(self, batch: TaskData, generator: torch.Generator) -> Tensor:
         model = self.model
@@ -217,15 +227,21 @@ class Trainer:
         generator: torch.Generator,
         batch_size: int | None = None,
         threads: int | None = 1,
+        order: Tensor | None = None,
     ) -> TrainResult:
         """Train for ``steps`` batches (fewer if a loss turns NaN/inf); see :func:`train`."""
         if self.model.device.type != "cpu":
             threads = None
         with cpu_threads(threads):
-            return self._run(data, steps, generator, batch_size)
+            return self._run(data, steps, generator, batch_size, order)
 
     def _run(
-        self, data: TaskData, steps: int, generator: torch.Generator, batch_size: int | None
+        self,
+        data: TaskData,
+        steps: int,
+        generator: torch.Generator,
+        batch_size: int | None,
+        order: Tensor | None = None,
     ) -> TrainResult:
         if steps < 0:
             raise ValueError(f"steps must be >= 0, got {steps}")
@@ -233,14 +249,22 @@ class Trainer:
         if bs <= 0:
             raise ValueError(f"batch_size must be positive, got {bs}")
         bs = min(bs, len(data))
+        if order is not None and len(order) < steps * bs:
+            raise ValueError(
+                f"order holds {len(order)} row indices; {steps} batches of {bs} need {steps * bs}"
+            )
         start = time.perf_counter()
         history: list[Tensor] = []
         model = self.model
         was_training = model.training
         model.train()
         try:
-            for _ in range(steps if not self.diverged else 0):
-                values = self._step(self._next_batch(data, bs, generator), generator)
+            for k in range(steps if not self.diverged else 0):
+                if order is None:
+                    batch = self._next_batch(data, bs, generator)
+                else:
+                    batch = data.subset(order[k * bs : (k + 1) * bs].to(data.device))
+                values = self._step(batch, generator)
                 history.append(values)
                 if not bool(torch.isfinite(values).all()):
                     bad = [
@@ -279,6 +303,7 @@ def train(
     batch_size: int | None = None,
     loss_weights: Mapping[str, float] | None = None,
     threads: int | None = 1,
+    order: Tensor | None = None,
 ) -> TrainResult:
     """Train ``model`` on ``data`` for ``steps`` batches with its per-output optimizers.
 
@@ -286,7 +311,9 @@ def train(
     the task's output weights. Batches come from epoch-wise shuffles drawn from ``generator``, which
     also draws the samplers' noise. Repeated calls on the same model continue the same optimizers
     and the same shuffled epoch (new ``data`` or new ``loss_weights`` start a new epoch / new
-    optimizers).
+    optimizers). ``order`` (row indices, at least ``steps * batch_size`` of them) fixes the batches
+    instead: batch ``k`` is ``order[k*bs:(k+1)*bs]``, and the shuffled epoch is left where it was
+    (two models trained on the same ``order`` see the same batches in the same order).
     A NaN/inf loss stops training without updating on it: the result has ``diverged=True`` and the
     model keeps its last finite weights. Never raises for divergence. On CPU, training runs with
     ``threads`` torch threads (restored afterwards; None keeps the current setting).
@@ -299,4 +326,4 @@ def train(
     ):
         trainer = Trainer(model, loss_weights)
         model._trainer = trainer
-    return trainer.run(data, steps, generator, batch_size, threads)
+    return trainer.run(data, steps, generator, batch_size, threads, order)

@@ -140,9 +140,15 @@ class _FakeVALPEnv(gym.Env):
 
 
 def _obs(
-    situation: Situation, mask: np.ndarray = ALL_VALID, relative: np.ndarray | None = None
+    situation: Situation,
+    mask: np.ndarray = ALL_VALID,
+    relative: np.ndarray | None = None,
+    gain: tuple[float, ...] = (0.05, 0.05, 0.05),
+    t: tuple[float, ...] = (-10.0, -10.0, -10.0),
 ) -> dict[str, np.ndarray]:
     return {
+        "loss_gain": np.array(gain, dtype=np.float32),
+        "loss_gain_t": np.array(t, dtype=np.float32),
         "network_present": situation.present.astype(np.int8),
         "network_reaches": situation.reaches.astype(np.int8),
         "relevance": situation.relevance.astype(np.float32),
@@ -156,7 +162,7 @@ def _obs(
 
 def test_agent_is_registered_and_excludes_a_failed_operator_for_one_step() -> None:
     assert "rules" in list_agents()
-    agent = make_agent("rules", _FakeVALPEnv(), seed=0)
+    agent = make_agent("rules", _FakeVALPEnv(), seed=0, mode="v0")
     assert isinstance(agent, RulesAgent)
     obs = _obs(_situation(RELEVANT, [0.0, MODERATE, MODERATE]))
     picks = {TABLE.label(agent.predict(obs)[0]) for _ in range(20)}
@@ -189,13 +195,13 @@ def test_relative_slopes_and_threshold_scale_adapt_the_thresholds() -> None:
     situation = _situation(RELEVANT, [MODERATE, -1e-6, MODERATE])
     obs = _obs(situation, relative=np.array([MODERATE, -1e-3, MODERATE]))
     labels = lambda agent: {TABLE.label(agent.predict(obs)[0]) for _ in range(40)}  # noqa: E731
-    absolute = labels(make_agent("rules", _FakeVALPEnv(), seed=0))
-    relative = labels(make_agent("rules", _FakeVALPEnv(), seed=0, slopes="relative"))
+    absolute = labels(make_agent("rules", _FakeVALPEnv(), seed=0, mode="v0"))
+    relative = labels(make_agent("rules", _FakeVALPEnv(), seed=0, mode="v0", slopes="relative"))
     assert "clone_network:gentle@net1" not in absolute
     assert "clone_network:gentle@net1" in relative
     assert "add_layer:gentle@net1" in absolute
     # thresholds scaled by 1/100 (steep = -2e-7): the same -1e-6 per step reads steep
-    scaled = make_agent("rules", _FakeVALPEnv(), seed=0, threshold_scale=0.01)
+    scaled = make_agent("rules", _FakeVALPEnv(), seed=0, mode="v0", threshold_scale=0.01)
     t = scaled.thresholds
     assert (t.stuck, t.steep) == (pytest.approx(-1e-12), pytest.approx(-2e-7))
     assert "clone_network:gentle@net1" in labels(scaled)
@@ -207,7 +213,7 @@ def test_relative_slopes_and_threshold_scale_adapt_the_thresholds() -> None:
 
 def test_a_kept_candidate_that_is_not_better_still_excludes_its_operator() -> None:
     """With acceptance="always" every candidate is accepted: failure is judged on objectives."""
-    agent = make_agent("rules", _FakeVALPEnv(), seed=0)
+    agent = make_agent("rules", _FakeVALPEnv(), seed=0, mode="v0")
     obs = _obs(_situation(RELEVANT, [0.0, MODERATE, MODERATE]))
     obs["objectives"] = np.array([0.2, 1e-3, 50.0], dtype=np.float32)
     worse = {"class": 0.3, "hist": 1e-3, "sample": 40.0}  # better on one of three only
@@ -217,3 +223,58 @@ def test_a_kept_candidate_that_is_not_better_still_excludes_its_operator() -> No
     better = {"class": 0.1, "hist": 1e-3, "sample": 40.0}
     agent.update(obs, 0, 0.0, obs, False, False, {**info, "objectives": better})
     assert agent.excluded == set()
+
+
+def test_paper_mode_maps_moderate_to_add_connection_and_reads_trends() -> None:
+    agent = make_agent("rules", _FakeVALPEnv(), seed=0)  # mode="paper", trend thresholds
+    assert agent.mode == "paper" and agent.slopes == "trend"
+    situation = _situation(RELEVANT, [0.0, 0.0, 0.0])
+    # class: 1 % per step (moderate), hist: 10 % (steep), sample: 0.01 % and flat (stuck)
+    obs = _obs(situation, gain=(0.01, 0.10, 0.0001), t=(-8.0, -8.0, -0.5))
+    picks = {TABLE.label(agent.predict(obs)[0]) for _ in range(60)}
+    # stuck sample wins (aggressive class before gentle)
+    assert picks <= {"insert_network:aggressive@net2", "add_layer:aggressive@net2"}
+    # the same small gain but significantly falling is not stuck: no aggressive pick
+    obs = _obs(situation, gain=(0.01, 0.10, 0.0001), t=(-8.0, -8.0, -5.0))
+    picks = {TABLE.label(agent.predict(obs)[0]) for _ in range(60)}
+    assert "add_connection:gentle@net0" in picks and "clone_network:gentle@net1" in picks
+    assert not any("aggressive" in p for p in picks)
+    assert not any(p.startswith(("add_layer:gentle", "extend_layer")) for p in picks)
+
+
+def test_paper_mode_excludes_a_failed_operator_until_the_model_changes() -> None:
+    agent = make_agent("rules", _FakeVALPEnv(), seed=0)
+    obs = _obs(_situation(RELEVANT, [0.0, 0.0, 0.0]), gain=(0.0, 0.0, 0.0), t=(0.0, 0.0, 0.0))
+    same = {"accepted": False, "current_descriptor": "A"}
+    agent.update(obs, 0, 0.0, obs, False, False, {**same, "operator": "insert_network:aggressive"})
+    agent.update(obs, 0, 0.0, obs, False, False, {**same, "operator": "add_layer:aggressive"})
+    for _ in range(30):  # every step on the same model: both stay excluded
+        label = TABLE.label(agent.predict(obs)[0])
+        assert not label.startswith(("insert_network", "add_layer:aggressive"))
+    assert agent.last_class == "fallback"
+    # fallback: gentle variants on one randomly drawn network
+    slots = {TABLE.label(agent.predict(obs)[0]).split("@")[1] for _ in range(30)}
+    assert len(slots) > 1
+    changed = {"accepted": True, "current_descriptor": "B", "objectives": None}
+    agent.update(obs, 0, 0.0, obs, False, False, {**changed, "operator": "clone_network:gentle"})
+    assert agent.excluded == set()
+    picks = {TABLE.label(agent.predict(obs)[0]) for _ in range(30)}
+    assert any(p.startswith("insert_network:aggressive") for p in picks)
+
+
+def test_thresholds_load_by_name_and_from_a_calibrated_file(tmp_path) -> None:
+    from nasgym.diagnostics.calibrate import calibrate_thresholds, write_thresholds
+
+    paper = make_agent("rules", _FakeVALPEnv(), thresholds="paper")
+    assert paper.slopes == "absolute"
+    assert (paper.thresholds.stuck, paper.thresholds.steep) == (-1e-10, -2e-5)
+    rng = np.random.default_rng(0)
+    gains = {o: list(rng.uniform(0.0, s, 200)) for o, s in zip(OUTPUTS, (0.1, 0.01, 0.05))}
+    path = write_thresholds(calibrate_thresholds(gains), tmp_path / "t.json")
+    agent = make_agent("rules", _FakeVALPEnv(), thresholds=str(path))
+    assert agent.slopes == "trend"
+    stuck = np.asarray(agent.thresholds.stuck)
+    assert stuck.shape == (3,) and stuck[0] < stuck[1]  # class gains are 10x larger
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(ValueError, match="bad.json"):
+        make_agent("rules", _FakeVALPEnv(), thresholds=str(tmp_path / "bad.json"))
