@@ -250,9 +250,7 @@ class VALPEnv(gym.Env):
         )
         valp = self._start_valp(options or {})
         self._lineage: dict[str, list[float]] = {n: [] for n in self.output_names}
-        self._donors: dict[str, list[tuple[float, VALPModel]]] = {
-            n: [] for n in self.output_names
-        }
+        self._donors: dict[str, list[tuple[float, VALPModel]]] = {n: [] for n in self.output_names}
         with self._threads():
             model = build_model(valp, self._gen, self.device)
             result = train(model, self._train, self.initial_batches, self._gen)
@@ -288,9 +286,7 @@ class VALPEnv(gym.Env):
                 self.task,
                 self.np_random,
                 max_layers=min(2, self.padding.max_layers),
-                n_networks=int(
-                    self.np_random.integers(lo * n_out, min(hi * n_out, limit) + 1)
-                ),
+                n_networks=int(self.np_random.integers(lo * n_out, min(hi * n_out, limit) + 1)),
                 **({} if self.batch_size is None else {"batch_size": self.batch_size}),
             )
             if self.padding.fits(valp):
@@ -351,9 +347,7 @@ class VALPEnv(gym.Env):
             info["control_objectives"] = dict(baseline)
         return self._observation(), float(reward), False, truncated, info
 
-    def _apply_and_train(
-        self, move: Move
-    ) -> tuple[VALPModel, Any, tuple[VALPModel, Any] | None]:
+    def _apply_and_train(self, move: Move) -> tuple[VALPModel, Any, tuple[VALPModel, Any] | None]:
         """The candidate trained for ``step_batches``; with ``credit="control"`` also a copy of
         the current model (fresh optimizer state, like the candidate's) trained on the same
         batches in the same order, from the same generator state."""

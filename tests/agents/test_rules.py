@@ -269,7 +269,9 @@ def test_thresholds_load_by_name_and_from_a_calibrated_file(tmp_path) -> None:
     assert paper.slopes == "absolute"
     assert (paper.thresholds.stuck, paper.thresholds.steep) == (-1e-10, -2e-5)
     rng = np.random.default_rng(0)
-    gains = {o: list(rng.uniform(0.0, s, 200)) for o, s in zip(OUTPUTS, (0.1, 0.01, 0.05))}
+    gains = {
+        o: list(rng.uniform(0.0, s, 200)) for o, s in zip(OUTPUTS, (0.1, 0.01, 0.05), strict=True)
+    }
     path = write_thresholds(calibrate_thresholds(gains), tmp_path / "t.json")
     agent = make_agent("rules", _FakeVALPEnv(), thresholds=str(path))
     assert agent.slopes == "trend"
