@@ -28,6 +28,17 @@ SMALL_KWARGS: dict[str, dict] = {
         # the checkers step random, possibly masked-out actions: penalise instead of raising
         "invalid_action": "penalize",
     },
+    # the paper presets read Fashion-MNIST from a data folder: their settings on digits here
+    "nasgym/VALP-Paper-v0": {
+        "dataset": "digits",
+        "initial_batches": 4,
+        "step_batches": 2,
+        "max_steps": 4,
+        "eval_samples": 48,
+        "diagnostics": {"samples": 48},
+        "batch_size": 32,
+        "invalid_action": "penalize",
+    },
     "nasgym/Cell-v0": {
         "channels": 4,
         "stage_cells": (3,),
@@ -39,6 +50,7 @@ SMALL_KWARGS: dict[str, dict] = {
         "warmup_batches": 1,
     },
 }
+SMALL_KWARGS["nasgym/VALP-PaperScaled-v0"] = SMALL_KWARGS["nasgym/VALP-Paper-v0"]
 ENV_IDS = nasgym.env_ids()
 
 

@@ -46,7 +46,8 @@ def test_gymnasium_and_sb3_checkers(env_id: str) -> None:
     from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
     # the checkers step random (possibly masked-out) actions: penalise them instead of raising
-    env = gym.make(env_id, invalid_action="penalize", **TINY)
+    digits = {"dataset": "digits", "batch_size": 32} if "Paper" in env_id else {}
+    env = gym.make(env_id, invalid_action="penalize", **TINY, **digits)
     check_env(env.unwrapped, skip_render_check=True)
     sb3_check_env(env.unwrapped, warn=True)
 
@@ -344,3 +345,101 @@ def test_maskable_ppo_trains_a_few_hundred_steps() -> None:
     obs, _ = env.reset(seed=1)
     action, _ = model.predict(obs, action_masks=env.action_masks())
     assert env.action_masks()[int(action)]
+
+
+def _holds_training_rows(obj: object, train: object, seen: set[int] | None = None) -> bool:
+    """Whether ``obj`` references the training split or a tensor as large as it, at any depth."""
+    import torch
+
+    seen = set() if seen is None else seen
+    if id(obj) in seen:
+        return False
+    seen.add(id(obj))
+    if obj is train:
+        return True
+    if isinstance(obj, torch.Tensor):
+        return obj.numel() >= train.inputs["x"].numel() // 2
+    if isinstance(obj, dict):
+        return any(_holds_training_rows(v, train, seen) for v in obj.values())
+    if isinstance(obj, list | tuple):
+        return any(_holds_training_rows(v, train, seen) for v in obj)
+    if hasattr(obj, "__dict__") and not isinstance(obj, type):
+        return _holds_training_rows(vars(obj), train, seen)
+    return False
+
+
+@pytest.mark.parametrize("credit", ["parent", "control"])
+def test_kept_models_hold_weights_and_descriptors_only(credit: str) -> None:
+    env = _env(max_steps=8, credit=credit, acceptance="always")
+    env.reset(seed=2)
+    rng = np.random.default_rng(0)
+    for _ in range(6):
+        env.step(int(rng.choice(_valid(env))))
+    kept = [m for donors in env._donors.values() for _, m in donors]
+    assert kept and all(m._trainer is None for m in kept)  # no optimizer, no data position
+    assert len({id(m) for m in kept}) <= 2 * len(env.output_names)
+    assert not any(_holds_training_rows(m, env._train) for m in kept)
+    # the current model's trainer keeps row indices, never a copy of the training split
+    trainer = env._model._trainer
+    assert trainer is not None and not _holds_training_rows(vars(trainer), env._train)
+
+
+def test_control_credit_trains_a_control_on_the_same_batches() -> None:
+    env = _env(credit="control", acceptance="paper")
+    env.reset(seed=1)
+    before = dict(env._objectives)
+    rng = np.random.default_rng(1)
+    for _ in range(4):
+        _, reward, _, _, info = env.step(int(rng.choice(_valid(env))))
+        control = info["control_objectives"]
+        assert set(control) == set(before)
+        better = sum(info["objectives"][k] < control[k] for k in control)
+        # accepted against the control, not the parent; rejected: the control is current
+        assert info["accepted"] == (better >= 2)
+        if not info["accepted"]:
+            assert info["current_objectives"] == control
+        expected = np.mean([math.log(control[k] / info["objectives"][k]) for k in control])
+        assert reward == pytest.approx(np.clip(expected, -5, 5), rel=1e-6, abs=1e-9)
+        before = info["current_objectives"]
+    # both models are charged: the cost counts the control's batches too
+    assert info["cost"] == TINY["initial_batches"] + 4 * 2 * TINY["step_batches"]
+
+
+def test_fork_is_independent_and_reseedable() -> None:
+    env = _env(credit="control")
+    env.reset(seed=3)
+    a = int(_valid(env)[0])
+    same = [env.fork(seed=7).step(a)[1] for _ in range(2)]
+    assert same[0] == same[1]
+    key = env._model.valp.key
+    env.fork().step(a)
+    assert env._model.valp.key == key  # the original is untouched
+
+
+def test_loss_trend_is_observed_and_reported() -> None:
+    env = _env()
+    obs, info = env.reset(seed=0)
+    assert obs["loss_gain"].shape == (3,) and obs["loss_gain_t"].shape == (3,)
+    assert set(info["loss_gain"]) == {"class", "hist", "sample"}
+    # after initial training, losses are falling: positive projected gains, negative t
+    assert (obs["loss_gain"] > 0).all() and (obs["loss_gain_t"] < 0).all()
+
+
+def test_paper_preset_settings() -> None:
+    env = gym.make("nasgym/VALP-Paper-v0", dataset="digits", **TINY).unwrapped
+    from nasgym.registration import PAPER_OPERATORS
+
+    assert {p[0] for p in env.action_table.pairs} == set(PAPER_OPERATORS)
+    assert env.credit == "control" and env.acceptance == "paper"
+    _, info = env.reset(seed=0)
+    valp = env._model.valp
+    assert valp.batch_size == 200
+    assert 3 <= len(valp.network_ids) <= 6  # 1-2 networks per output
+    scaled = gym.spec("nasgym/VALP-PaperScaled-v0").kwargs
+    paper = gym.spec("nasgym/VALP-Paper-v0").kwargs
+    assert scaled["initial_batches"] < paper["initial_batches"] <= 5000
+    assert paper["dataset"] == "fashion-mnist" and paper["max_steps"] == 60
+    with pytest.raises(ValueError, match="credit"):
+        _env(credit="other")
+    with pytest.raises(ValueError, match="start_networks"):
+        _env(start_networks=(2, 1))
