@@ -185,6 +185,42 @@ def cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    """Write per-output slope thresholds calibrated from a recorded (random-agent) bench run."""
+    from nasgym.bench.store import read_records
+    from nasgym.diagnostics.calibrate import (
+        calibrate_thresholds,
+        gains_from_records,
+        write_thresholds,
+    )
+
+    folder = Path(args.dir)
+    path = folder / "results.jsonl" if folder.is_dir() else folder
+    if not path.is_file():
+        print(f"nasgym calibrate: no results file at {path}", file=sys.stderr)
+        return EXIT_USAGE
+    records = [
+        r
+        for r in read_records(path)
+        if r.get("type") == "step" and (args.agent is None or r.get("agent") == args.agent)
+    ]
+    try:
+        thresholds = calibrate_thresholds(
+            gains_from_records(records), args.low, args.high, source=str(path)
+        )
+    except ValueError as err:
+        print(f"nasgym calibrate: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    out = write_thresholds(thresholds, args.out or (path.parent / "thresholds.json"))
+    for name, entry in thresholds["outputs"].items():
+        print(
+            f"{name}: stuck below {entry['stuck_gain']:.3g}, steep above "
+            f"{entry['steep_gain']:.3g} (n={thresholds['n'][name]})"
+        )
+    print(out)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``nasgym``."""
     parser = argparse.ArgumentParser(
@@ -214,6 +250,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma list of modules to import first (custom envs/agents)",
     )
     p.set_defaults(func=cmd_search)
+    p = sub.add_parser(
+        "calibrate", help=_first_line(cmd_calibrate), description=_first_line(cmd_calibrate)
+    )
+    p.add_argument("dir", help="a bench output folder (or its results.jsonl)")
+    p.add_argument("--agent", default=None, help="use this agent's steps only (default: all)")
+    p.add_argument("--low", type=float, default=0.2, help="stuck quantile (default 0.2)")
+    p.add_argument("--high", type=float, default=0.8, help="steep quantile (default 0.8)")
+    p.add_argument("--out", default=None, help="thresholds file (default DIR/thresholds.json)")
+    p.set_defaults(func=cmd_calibrate)
     return parser
 
 

@@ -12,7 +12,8 @@ targets, fixed sampling noise) and returns a :class:`Diagnosis`:
   the floor below (the fraction of the loss lost per step);
 - ``gains[output]`` / ``gain_t[output]``: the unit-free trend of the output's whole loss history
   (:func:`~nasgym.diagnostics.slope.loss_trend`): the projected fraction of its excess loss lost
-  over the next ``horizon`` training steps, and the t-statistic of that trend.
+  over the next ``horizon`` training steps, and the t-statistic of the loss's slope over the
+  last ``horizon`` steps (is it still falling now?).
 
 The per-output value used by the interventions is the output's *excess loss* on the diagnostic
 subset: cross-entropy, MSE, and for a sampling output the negative ELBO minus the targets' own

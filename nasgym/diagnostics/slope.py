@@ -60,40 +60,58 @@ def loss_slopes(
     return {name: loss_slope(values, window) for name, values in history.items()}
 
 
-__all__ = ["loss_slope", "loss_slopes", "loss_trend", "relative_loss_slope"]
-
-
 def loss_trend(
-    losses: Sequence[float] | np.ndarray, floor: float = 0.0, horizon: int = 1
+    losses: Sequence[float] | np.ndarray,
+    floor: float = 0.0,
+    horizon: int = 1,
+    recent: int | None = None,
 ) -> tuple[float, float]:
-    """The unit-free trend of a lineage's whole training-loss history: ``(gain, t)``.
+    """The unit-free trend of a lineage's training-loss history: ``(gain, t)``.
 
-    A power law ``loss - floor = a * step ** -b`` (the usual shape of a learning curve) is fitted
-    by least squares on ``log(loss - floor)`` against ``log(step)`` over every finite value with
-    a positive excess (steps counted from 1). ``gain`` is the fraction of the excess loss the fit
-    projects to be lost over the next ``horizon`` steps, ``1 - ((T + horizon) / T) ** -b`` at
-    the history's length ``T``: positive while the loss still falls, negative when it rises, the
-    same scale for a cross-entropy, an MSE and an ELBO. ``t`` is the t-statistic of the fitted
-    exponent ``-b`` (so a significantly falling loss has ``t`` well below -2). Fewer than three
-    usable values give ``(0.0, 0.0)``: no evidence either way.
+    ``gain``: a power law ``loss - floor = a * step ** -b`` (the usual shape of a learning curve)
+    is fitted by least squares on ``log(loss - floor)`` against ``log(step)`` over the whole
+    history (steps counted from 1; values that are not finite or not above ``floor`` are
+    dropped); ``gain`` is the fraction of the excess loss the fit projects to be lost over the
+    next ``horizon`` steps, ``1 - ((T + horizon) / T) ** -b`` at the history's length ``T``:
+    positive while the loss falls, negative when it rises, the same scale for a cross-entropy,
+    an MSE and an ELBO.
+
+    ``t``: whether the loss is still falling *now*: the t-statistic of the slope of a line
+    fitted to ``log(loss - floor)`` over the last ``recent`` values (default ``horizon``, the
+    latest step's training). Below -2 the recent loss falls significantly; the whole-history
+    fit cannot tell this, since thousands of values make any overall decline significant.
+    Fewer than three usable values give 0.0 for either figure: no evidence either way.
     """
     if int(horizon) < 1:
         raise ValueError(f"horizon must be a positive number of steps, got {horizon!r}")
     values = np.asarray(losses, dtype=np.float64).reshape(-1) - float(floor)
     steps = np.arange(1, len(values) + 1, dtype=np.float64)
     ok = np.isfinite(values) & (values > 0)
-    if ok.sum() < 3:
-        return 0.0, 0.0
-    x, y = np.log(steps[ok]), np.log(values[ok])
+    gain = 0.0
+    fit = _line(np.log(steps[ok]), np.log(values[ok]))
+    if fit is not None:
+        total = float(len(values))
+        gain = 1.0 - ((total + int(horizon)) / total) ** fit[0]
+    window = int(horizon if recent is None else recent)
+    last = slice(max(0, len(values) - window), len(values))
+    recent_fit = _line(steps[last][ok[last]], np.log(values[last][ok[last]]))
+    t = recent_fit[1] if recent_fit is not None else 0.0
+    return float(gain), float(np.clip(t, -1e3, 1e3))
+
+
+def _line(x: np.ndarray, y: np.ndarray) -> tuple[float, float] | None:
+    """Least-squares slope of ``y`` on ``x`` and its t-statistic; None below three points."""
+    if len(x) < 3:
+        return None
     x = x - x.mean()
     sxx = float((x * x).sum())
     if sxx <= 0:
-        return 0.0, 0.0
-    slope = float((x * (y - y.mean())).sum() / sxx)  # = -b
+        return None
+    slope = float((x * (y - y.mean())).sum() / sxx)
     resid = y - y.mean() - slope * x
-    dof = len(x) - 2
-    se = float(np.sqrt((resid * resid).sum() / dof / sxx)) if dof > 0 else 0.0
+    se = float(np.sqrt((resid * resid).sum() / (len(x) - 2) / sxx))
     t = slope / se if se > 0 else (0.0 if slope == 0 else float(np.sign(slope)) * 1e3)
-    total = float(len(values))
-    gain = 1.0 - ((total + int(horizon)) / total) ** slope
-    return float(gain), float(np.clip(t, -1e3, 1e3))
+    return slope, t
+
+
+__all__ = ["loss_slope", "loss_slopes", "loss_trend", "relative_loss_slope"]

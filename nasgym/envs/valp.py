@@ -90,8 +90,10 @@ class VALPEnv(gym.Env):
     A one-level ``Dict`` described in :mod:`nasgym.envs.valp_obs`: padded adjacency, network
     kind/depth/width, which outputs each network reaches, module-intervention relevance and
     linear-probe dependency per (network, output), input relevance, per-output objectives, loss
-    slopes (per step, and relative to the loss level) and archive ranks, hyperparameters, the
-    budget left and the action mask.
+    slopes (per step, and relative to the loss level), the unit-free lineage trend of each
+    output's loss (``loss_gain``: the projected fraction of its excess loss lost over the next
+    step, fitted on the lineage's whole training-loss history; ``loss_gain_t``: whether it
+    still falls now, the t-statistic of its slope over the latest step's training), archive ranks, hyperparameters, the budget left and the action mask.
 
     ## Rewards
     By name (``reward``), from :data:`~nasgym.envs.valp_rewards.VALP_REWARDS`: ``"log-ratio"``
@@ -107,11 +109,24 @@ class VALPEnv(gym.Env):
     on more than half of the objectives (two of three on the paper's task), else the current model
     stays; ``"always"`` keeps every non-diverged candidate.
 
+    Credit (``credit``). ``"parent"``: the reward and the acceptance compare the candidate with
+    the model it came from, so they also credit the operator with the progress of the step's
+    extra training. ``"control"``: each step also trains a *control*, a copy of the current
+    model with a fresh optimizer state like the candidate's, on the same batches in the same
+    order (same generator state); the reward and the acceptance compare the candidate with the
+    control, and a rejected candidate is replaced by the control, so no training progress is
+    lost either way (``info["control_objectives"]``; the cost counts both trainings). Measured
+    with ``benchmarks/valp_credit.py`` (README, *Results*).
+
+    Objective boxes: ``objective_spec`` is per data set (:data:`OBJECTIVE_SPECS`, from measured
+    ranges), so that every output counts in a hypervolume.
+
     ``info`` (reset and step): ``objectives`` (evaluated model, lower is better), ``descriptor``
     (its JSON), ``current_objectives``/``current_descriptor`` (the model after acceptance),
     ``accepted``, ``operator`` (variant name), ``target`` (component id), ``cost`` (training
     batches so far in the episode, initial training included), ``diverged``, ``invalid``,
-    ``action_mask``.
+    ``action_mask``, ``loss_gain``/``loss_gain_t`` (the current model's trends per output, for
+    ``nasgym calibrate``) and, with ``credit="control"``, ``control_objectives``.
 
     ## Episode End
     Never terminated; truncated after ``max_steps`` steps (default 60, as in the paper).
@@ -126,11 +141,24 @@ class VALPEnv(gym.Env):
     :data:`DIAGNOSTICS_DEFAULTS`: ``samples`` validation rows diagnosed, ``dependency`` probes
     on/off, ``slope_window`` (None = the last training chunk), ``probe_alpha``),
     ``invalid_action`` (``"raise"``), ``eval_samples`` (validation rows evaluated; None = all),
-    ``device`` (``"cpu"``; ``"auto"`` picks CUDA). Seed only through ``reset(seed=...)``.
+    ``device`` (``"cpu"``; ``"auto"`` picks CUDA), ``credit`` (``"parent"``; see *Rewards*),
+    ``batch_size`` (of the starting models; None = 64), ``start_networks`` ((1, 2): the starting
+    model has between 1 and 2 networks per output). ``diagnostics`` also takes ``trend_window``
+    (None = the lineage's whole loss history; an int keeps its last values). Seed only through
+    ``reset(seed=...)``. :meth:`fork` copies an env in its state, sharing the data.
+
+    Presets: ``nasgym/VALP-Paper-v0`` is the paper's setting (§V-B): Fashion-MNIST from
+    ``data_dir`` / ``$NASGYM_DATA_DIR``, batch size 200, 1-2 networks per output, the five macro
+    operators (:data:`nasgym.registration.PAPER_OPERATORS`), 2-of-3 acceptance, 60 steps,
+    ``credit="control"``, 2,500 initial batches and 500 per step (the paper's 5,000 / 1,000
+    scaled by 1/2; about 25 s a step on one 2-core CPU). ``nasgym/VALP-PaperScaled-v0`` is the
+    same at 1,000 / 200 (scaled by 1/5, about 4 s a step): fast enough to learn on.
     ``reset(options={"valp": VALP or JSON})`` starts from a given model instead of a random one.
 
     ## Version History
-    - v0: initial version.
+    - v0: initial version. Unreleased changes, still v0: ``loss_gain``/``loss_gain_t``
+      observations, ``credit``, ``batch_size``, ``start_networks``, per-data-set objective
+      boxes, crossover donors kept as weights only (the best two per output).
     """
 
     metadata = {"render_modes": []}

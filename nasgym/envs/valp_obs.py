@@ -24,7 +24,8 @@ loss_slope           (O,)         [-1e6, 1e6]      slope of the recent training 
 loss_slope_relative  (O,)         [-1e3, 1e3]      that slope over the loss level (fraction/step)
 loss_gain            (O,)         [-1, 1]          projected fraction of the excess loss lost
                                                    over the next env step (lineage trend)
-loss_gain_t          (O,)         [-1e3, 1e3]      t-statistic of that trend (< -2: falling)
+loss_gain_t          (O,)         [-1e3, 1e3]      t-statistic of the log-loss slope over the
+                                                   latest step's training (< -2: still falling)
 rank                 (O,)         [0, 1]           fraction of evaluated models better (archive)
 log_lr               (O,)         [-30, 5]         natural log of each output's learning rate
 optimizer            (O, P)       MultiBinary      each output's optimizer, one-hot

@@ -63,3 +63,26 @@ def test_relative_slope_is_the_slope_over_the_loss_level_above_its_floor() -> No
     assert relative_loss_slope(1e-3 * losses) == pytest.approx(relative_loss_slope(losses))
     assert relative_loss_slope(losses, floor=5.0) == 0.0  # no level above the floor
     assert relative_loss_slope([1.0]) == 0.0
+
+
+def test_loss_trend_projects_a_power_law_and_tests_the_recent_slope() -> None:
+    from nasgym.diagnostics.slope import loss_trend
+
+    rng = np.random.default_rng(0)
+    steps = np.arange(1, 4001)
+    curve = 0.5 + 2.0 * steps**-0.5  # excess over the floor 0.5 follows step ** -0.5
+    gain, t = loss_trend(curve, floor=0.5, horizon=400)
+    assert gain == pytest.approx(1 - (4400 / 4000) ** -0.5, rel=1e-6)
+    assert t < -100  # noiseless and falling: hugely significant
+    # the same curve with noise late in training: a real projected gain, but the last 50
+    # batches alone do not fall significantly, and a flat noisy loss projects about nothing
+    noisy = 0.5 + 2.0 * steps**-0.5 * np.exp(rng.normal(0, 0.1, len(steps)))
+    gain, t = loss_trend(noisy, floor=0.5, horizon=50)
+    assert 0.004 < gain < 0.008 and t > -2
+    flat_gain, _ = loss_trend(np.exp(rng.normal(0, 0.1, 4000)), horizon=50)
+    assert abs(flat_gain) < 1e-3
+    # unit-free: scaling the loss changes neither figure
+    assert loss_trend(noisy * 1000, floor=500, horizon=50) == pytest.approx((gain, t))
+    assert loss_trend([1.0, 2.0]) == (0.0, 0.0)
+    with pytest.raises(ValueError, match="horizon"):
+        loss_trend(curve, horizon=0)
