@@ -260,16 +260,18 @@ MODES: tuple[str, ...] = ("paper", "v0")
 
 def load_thresholds(source: str | Mapping[str, Any], outputs: tuple[str, ...]) -> dict[str, Any]:
     """Slope thresholds from a name (``"paper"``: the paper's absolute values on
-    ``obs["loss_slope"]``; ``"trend"``: :data:`TREND_THRESHOLDS`), a JSON file written by
-    ``nasgym calibrate``, or such a mapping. Returns ``{"slopes", "stuck", "steep"}`` with
+    ``obs["loss_slope"]``; ``"trend"``: :data:`TREND_THRESHOLDS`; ``"mnist"``: calibrated on
+    MNIST, shipped, see :func:`nasgym.diagnostics.calibrate.shipped_thresholds`), a JSON file
+    written by ``nasgym calibrate``, or such a mapping. Returns ``{"slopes", "stuck", "steep"}`` with
     per-output tuples where the source is per output."""
     if isinstance(source, str) and source in ("paper", "trend"):
         values = PAPER_THRESHOLDS if source == "paper" else TREND_THRESHOLDS
         return {"slopes": "absolute" if source == "paper" else "trend", **values}
     if isinstance(source, str):
-        from nasgym.diagnostics.calibrate import read_thresholds  # a file: parse and check it
+        from nasgym.diagnostics.calibrate import read_thresholds, shipped_thresholds
 
-        source = read_thresholds(source)
+        shipped = shipped_thresholds()
+        source = read_thresholds(shipped.get(source, source))
     per_output = source.get("outputs")
     if not isinstance(per_output, Mapping) or sorted(per_output) != sorted(outputs):
         raise ValueError(
@@ -314,7 +316,7 @@ class RulesAgent(Agent):
             )
         self.table, self.mode = table, mode
         if thresholds is None:
-            thresholds = "trend" if mode == "paper" and slopes in (None, "trend") else "paper"
+            thresholds = "mnist" if mode == "paper" and slopes in (None, "trend") else "paper"
         chosen = load_thresholds(thresholds, tuple(table.outputs))
         self.slopes = slopes if slopes is not None else chosen["slopes"]
         if self.slopes not in SLOPE_KINDS:

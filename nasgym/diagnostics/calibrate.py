@@ -94,6 +94,14 @@ def write_thresholds(thresholds: Mapping[str, Any], path: str | os.PathLike[str]
     return path
 
 
+def shipped_thresholds() -> dict[str, Path]:
+    """Thresholds files shipped with nasgym, by name (``mnist``: calibrated from random search on
+    MNIST at ``nasgym/VALP-Paper-v0``'s settings with 250 initial and 50 batches per step; its
+    ``source`` field holds the commands that rebuild it)."""
+    folder = Path(__file__).with_name("thresholds")
+    return {p.stem: p for p in sorted(folder.glob("*.json"))}
+
+
 def read_thresholds(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read and check a thresholds file; errors name the file and what is wrong."""
     try:
@@ -117,5 +125,6 @@ __all__ = [
     "calibrate_thresholds",
     "gains_from_records",
     "read_thresholds",
+    "shipped_thresholds",
     "write_thresholds",
 ]
