@@ -11,7 +11,8 @@ measured under ``credit="parent"`` (the reward compares the candidate with the m
 from, so it includes the progress of the extra training) and ``credit="control"`` (the
 candidate against a copy of the current model trained on the same batches). The *training
 share* is the mean log-ratio reward of the control itself against the parent: what training
-alone earns in a step.
+alone earns in a step, and the *training acceptance* how often the control alone would pass the
+paper's 2-of-3 test against the parent (what ``credit="parent"`` accepts without any operator).
 
     python benchmarks/valp_credit.py [--env nasgym/VALP-v0] [--env-kwargs JSON] \\
         [--states 4] [--actions 6] [--repeats 3]
@@ -53,7 +54,7 @@ def measure_state(env, seed: int, n_actions: int, repeats: int) -> dict[str, dic
     out = {}
     for credit in CREDITS:
         env.credit = credit
-        groups, training = [], []
+        groups, training, accepted, control_accepted = [], [], [], []
         for a in actions:
             rewards = []
             for r in range(repeats):
@@ -63,8 +64,12 @@ def measure_state(env, seed: int, n_actions: int, repeats: int) -> dict[str, dic
                 if info["diverged"]:
                     continue
                 rewards.append(reward)
+                accepted.append(bool(info["accepted"]))
                 if "control_objectives" in info:
-                    training.append(log_ratio(parent, info["control_objectives"]))
+                    control = info["control_objectives"]
+                    training.append(log_ratio(parent, control))
+                    # would training alone pass the paper's test against the parent?
+                    control_accepted.append(sum(control[k] < parent[k] for k in parent) >= 2)
             if len(rewards) >= 2:
                 groups.append(rewards)
         f, p = stats.f_oneway(*groups) if len(groups) >= 2 else (float("nan"), float("nan"))
@@ -75,6 +80,10 @@ def measure_state(env, seed: int, n_actions: int, repeats: int) -> dict[str, dic
             "between_sd": float(np.std([np.mean(g) for g in groups], ddof=1)),
             "within_sd": float(np.sqrt(np.mean([np.var(g, ddof=1) for g in groups]))),
             "training_reward": float(np.mean(training)) if training else float("nan"),
+            "accept_rate": float(np.mean(accepted)) if accepted else float("nan"),
+            "training_accept_rate": float(np.mean(control_accepted))
+            if control_accepted
+            else float("nan"),
         }
     return out
 
@@ -108,15 +117,22 @@ def main() -> None:
             "median_F": float(np.median(fs)) if fs else float("nan"),
             "states_p_below_0.05": int(sum(s[c]["p"] < 0.05 for s in per_state)),
             "mean_reward": float(np.mean([s[c]["mean_reward"] for s in per_state])),
+            "accept_rate": float(np.mean([s[c]["accept_rate"] for s in per_state])),
         }
     training = [s["control"]["training_reward"] for s in per_state]
     summary["control"]["training_reward"] = float(np.nanmean(training))
+    summary["control"]["training_accept_rate"] = float(
+        np.nanmean([s["control"]["training_accept_rate"] for s in per_state])
+    )
     print(
         f"median F: parent {summary['parent']['median_F']:.2f}, "
         f"control {summary['control']['median_F']:.2f}; "
         f"states with p < 0.05: parent {summary['parent']['states_p_below_0.05']}, "
         f"control {summary['control']['states_p_below_0.05']} of {len(per_state)}; "
-        f"training alone earns {summary['control']['training_reward']:+.4f} a step"
+        f"training alone earns {summary['control']['training_reward']:+.4f} a step and would "
+        f"pass the paper's test {summary['control']['training_accept_rate']:.0%} of the time; "
+        f"accepted: parent {summary['parent']['accept_rate']:.0%}, "
+        f"control {summary['control']['accept_rate']:.0%}"
     )
     print(
         json.dumps(
