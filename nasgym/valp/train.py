@@ -129,7 +129,10 @@ class Trainer:
 
     def __init__(self, model: VALPModel, loss_weights: Mapping[str, float] | None = None) -> None:
         valp = model.valp
-        self.model = model
+        # weakly: a model and its trainer would otherwise form a reference cycle, and every
+        # discarded candidate would wait for the cycle collector (measured: ~4 MB a VALP step
+        # on Fashion-MNIST until a full collection)
+        self._model = weakref.ref(model)
         names = [s.name for s in valp.task_outputs]
         unknown = sorted(set(loss_weights or {}) - set(names))
         if unknown:
@@ -158,10 +161,22 @@ class Trainer:
         self._perm: Tensor | None = None
         self._pos = 0
 
+    @property
+    def model(self) -> VALPModel:
+        """The model this trainer trains."""
+        model = self._model()
+        assert model is not None, "the trainer outlived its model"
+        return model
+
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state["_data"], state["_perm"] = None, None  # a restored trainer starts a new epoch
+        state["_model"] = self.model  # pickled strongly (pickle keeps the cycle's identity)
         return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._model = weakref.ref(state["_model"])
 
     def _weighted(self, losses: dict[str, Tensor], name: str) -> Tensor:
         w = self.weights[name]
