@@ -120,7 +120,7 @@ def run_bench(
 
 def _finish(report: BenchReport, plots: bool, quiet: bool) -> None:
     from nasgym.bench.results import load_runs
-    from nasgym.bench.summary import summarize, write_summary
+    from nasgym.bench.summary import box_warning, summarize, write_summary
 
     runs = load_runs(report.out_dir)
     report.summary = summarize(runs)
@@ -129,6 +129,10 @@ def _finish(report: BenchReport, plots: bool, quiet: bool) -> None:
         from nasgym.plots import plot_all
 
         report.plots = plot_all(runs, report.out_dir)
+    for env in report.summary["envs"]:
+        warning = box_warning(env)
+        if warning:
+            print(f"warning: {warning}", file=sys.stderr)
     if not quiet:
         print(report.summary_text)
         print(
