@@ -25,6 +25,8 @@ class BenchReport:
     summary: dict[str, Any] | None = None
     summary_text: str = ""
     plots: list[Path] = field(default_factory=list)
+    #: what the results file needed repaired when the bench opened it (one line each)
+    repaired: list[str] = field(default_factory=list)
 
 
 def plan(jobs: Sequence[Job], records: list[dict[str, Any]]) -> tuple[list[Task], int]:
@@ -86,6 +88,11 @@ def run_bench(
         raise BenchError(str(err)) from None
     except OSError as err:  # e.g. --out names a file, or a folder we may not write
         raise BenchError(f"cannot use {str(out_dir)!r} as the output folder: {err}") from None
+    if store.repair and not quiet:
+        print(f"repaired {store.path}:", file=sys.stderr)
+        for line in store.repair.lines():
+            print(f"  {line}", file=sys.stderr)
+    report.repaired = store.repair.lines()
     try:
         tasks, report.skipped = plan(jobs, stored)
         partial = sum(1 for t in tasks if t[1])

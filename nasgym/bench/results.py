@@ -41,8 +41,12 @@ class Run:
 
     @property
     def complete(self) -> bool:
-        """Whether the run's done marker is stored."""
-        return self.done is not None
+        """Whether the run's done marker is stored with every step up to it (a step lost to an
+        unreadable line makes the run incomplete: the next bench replays it)."""
+        if self.done is None:
+            return False
+        have = {int(r["step"]) for r in self.steps}
+        return have >= set(range(1, int(self.done.get("steps") or 0) + 1))
 
     def objective_names(self) -> list[str]:
         """Objective names, in ``objective_spec`` order when known."""
