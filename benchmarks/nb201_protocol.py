@@ -39,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from agents import make_agent  # noqa: E402
 from nasgym.envs.nb201 import NB201Env  # noqa: E402
 from nasgym.stats import ALPHA, welch_vs_published  # noqa: E402
+from nasgym.tables.published import NB201_PUBLISHED, NB201_PUBLISHED_RUNS  # noqa: E402
 
 DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
 #: row label -> (registered agent, hyperparameters that differ from its defaults)
@@ -49,22 +50,9 @@ ROWS: dict[str, tuple[str, dict[str, Any]]] = {
     "rea": ("rea", {}),
 }
 #: published mean ± std (NB201 paper, Table 5), test accuracy in %
-PUBLISHED: dict[str, dict[str, tuple[float, float]]] = {
-    "random": {
-        "cifar10": (93.70, 0.36),
-        "cifar100": (71.04, 1.07),
-        "ImageNet16-120": (44.57, 1.25),
-    },
-    "reinforce": {
-        "cifar10": (93.85, 0.37),
-        "cifar100": (71.71, 1.09),
-        "ImageNet16-120": (45.24, 1.18),
-    },
-    "rea": {"cifar10": (93.92, 0.30), "cifar100": (71.84, 0.99), "ImageNet16-120": (45.54, 1.03)},
-}
+PUBLISHED = dict(NB201_PUBLISHED)
 PUBLISHED["reinforce-tuned"] = PUBLISHED["reinforce"]
-#: runs behind each published row (BASELINES.md: non-weight-sharing rows over 500 runs)
-PUBLISHED_RUNS = 500
+PUBLISHED_RUNS = NB201_PUBLISHED_RUNS
 
 
 def run_search(

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nasgym.bench.backends import Task, run_tasks
+from nasgym.bench.backends import Task, release, run_tasks
 from nasgym.bench.jobs import BenchEntry, BenchError, Job, import_modules, validate
 from nasgym.bench.records import RunKey, record_key
 from nasgym.bench.store import ResultsStore, read_records
@@ -75,6 +75,7 @@ def run_bench(
     """
     import_modules(imports)
     validate(entries, backend)
+    release()  # the envs and agents built to validate
     jobs = [j for e in entries for j in e.jobs(tuple(imports))]
     if len({j.key for j in jobs}) != len(jobs):
         raise ValueError(
