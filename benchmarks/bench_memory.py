@@ -37,8 +37,7 @@ def _rss_mib() -> float:
 def child(args: argparse.Namespace) -> dict[str, Any]:
     """Run the bench in this process; return its peak RSS and the RSS after each run."""
     sys.path.insert(0, str(ROOT))
-    from nasgym.bench import BenchEntry, run_bench
-    from nasgym.bench import backends
+    from nasgym.bench import BenchEntry, backends, run_bench
 
     kwargs = {
         "dataset": args.dataset,
@@ -59,9 +58,7 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
         run_serial(tasks, counting, on_error)
 
     backends.run_serial = sink_wrapper
-    entry = BenchEntry(
-        "nasgym/VALP-v0", ("random",), tuple(range(args.runs)), kwargs, args.steps
-    )
+    entry = BenchEntry("nasgym/VALP-v0", ("random",), tuple(range(args.runs)), kwargs, args.steps)
     with tempfile.TemporaryDirectory() as out:
         t0 = time.perf_counter()
         run_bench([entry], out, workers=1, progress=False, plots=False, quiet=True)

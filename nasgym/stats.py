@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from scipy import stats as sps
 
 __all__ = [
     "ALPHA",
@@ -34,6 +33,8 @@ ALPHA = 0.05
 
 def t_quantile(df: int, level: float = 0.95) -> float:
     """The two-sided ``level`` quantile of Student's t with ``df`` degrees of freedom."""
+    from scipy import stats as sps  # here, not at import: scipy.stats takes seconds to load
+
     if df < 1:
         raise ValueError(f"degrees of freedom must be >= 1, got {df}")
     if not 0.0 < level < 1.0:
@@ -59,6 +60,8 @@ def rank_biserial(diff: Sequence[float] | np.ndarray) -> float:
     """Matched-pairs rank-biserial correlation of paired differences ``a - b`` (zeros dropped):
     (sum of ranks of positive differences - sum of negative ones) / total rank sum, in [-1, 1];
     +1 when every ``a`` exceeds its ``b``. 0 when every difference is 0."""
+    from scipy import stats as sps  # here, not at import: scipy.stats takes seconds to load
+
     d = np.asarray(diff, dtype=float)
     d = d[d != 0]
     if d.size == 0:
@@ -77,6 +80,8 @@ def paired_wilcoxon(
     possible; 1.0 when every difference is 0), ``statistic``, ``effect`` (rank-biserial, positive
     when ``a`` tends to exceed ``b``) and ``median_diff`` (median of ``a - b``).
     """
+    from scipy import stats as sps  # here, not at import: scipy.stats takes seconds to load
+
     x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if x.shape != y.shape or x.ndim != 1:
         raise ValueError(f"paired samples need equal 1-D shapes, got {x.shape} and {y.shape}")
@@ -118,6 +123,8 @@ def welch_vs_published(
 ) -> dict[str, float]:
     """Our runs ``values`` against a published ``mean`` ± ``std`` over ``n`` runs: Welch's
     two-sided t-test from summary statistics. ``t`` > 0 when our mean is higher."""
+    from scipy import stats as sps  # here, not at import: scipy.stats takes seconds to load
+
     x = np.asarray(values, dtype=float)
     if x.size < 2 or n < 2:
         raise ValueError(f"need at least 2 runs on each side, got {x.size} and {n}")

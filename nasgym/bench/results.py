@@ -87,11 +87,22 @@ def _num(value: Any) -> float:
 def load_runs(path: Path | str) -> list[Run]:
     """The runs stored in a results file (or in ``DIR/results.jsonl`` when given a folder)."""
     path = Path(path)
-    if path.is_dir():
+    folder = path.parent if path.suffix == ".jsonl" else path
+    if path.suffix != ".jsonl":
         path = path / RESULTS_FILE
+    if not folder.exists():
+        raise FileNotFoundError(
+            f"no bench folder {str(folder)!r}; run `nasgym bench ... --out {folder}` first, "
+            "or give the folder a bench wrote"
+        )
+    if not folder.is_dir():
+        raise FileNotFoundError(
+            f"{str(folder)!r} is a file, not a bench folder; give the folder that holds "
+            f"{RESULTS_FILE}"
+        )
     if not path.exists():
         raise FileNotFoundError(
-            f"no results at {path}; run `nasgym bench --out {path.parent}` first"
+            f"{str(folder)!r} holds no {RESULTS_FILE}; run `nasgym bench ... --out {folder}` first"
         )
     runs: dict[RunKey, Run] = {}
     for rec in read_records(path):
