@@ -292,7 +292,7 @@ def plot_front_shares(by_agent: dict[str, list[Run]], title: str) -> Figure:
         steps,
         "share of the combined Pareto front (fraction)",
         "Share of each agent's models in the combined Pareto front, per paired seed\n"
-        f"{title}; boxes over {n_seeds} paired seeds, black line = median",
+        f"{title}\nboxes over {n_seeds} paired seeds, black line = median",
     )
 
 

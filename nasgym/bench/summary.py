@@ -69,44 +69,60 @@ def _stat(values: list[float]) -> dict[str, float | int] | None:
 
 
 def _run_metrics(run: Run, names: list[str], bounds: list[tuple[float, float]]) -> dict[str, float]:
-    """The compared metrics of one run: hypervolume, and the final and best of each objective."""
+    """The compared metrics of one run: hypervolume; the chosen model's objectives (a hill
+    climber's accepted model, ``current_objectives.*``) and entries of :data:`CHOSEN_INFO`, where
+    the env reports them; the final and best value of each objective."""
     pts = run.points(names)
     good = finite_rows(pts)
+    info = run.last_info()
     out: dict[str, float] = {}
     if bounds:
         out["hypervolume"] = ind.hypervolume(good, bounds)
+    for key, head in CHOSEN_INFO.items():
+        if key in info:
+            out[head] = info[key]
     for i, n in enumerate(names):
+        if f"current_objectives.{n}" in info:
+            out[f"chosen {n}"] = info[f"current_objectives.{n}"]
         out[f"final {n}"] = float(pts[-1, i]) if len(pts) else math.nan
         out[f"best {n}"] = float(np.min(good[:, i])) if len(good) else math.nan
     return out
+
+
+def _higher_is_better(metric: str) -> bool:
+    """Whether a compared metric is higher-is-better (objectives are lower-is-better)."""
+    return metric == "hypervolume" or metric in CHOSEN_INFO.values()
 
 
 def paired_comparisons(
     by_agent: dict[str, list[Run]], names: list[str], bounds: list[tuple[float, float]]
 ) -> list[dict[str, Any]]:
     """Every pair of agents, on the seeds both ran: a two-sided Wilcoxon signed-rank test of each
-    metric (hypervolume, higher is better; final and best objectives, lower is better).
+    metric.
 
-    Each entry: ``metric``, ``a``, ``b``, ``n`` (pairs), ``p``, ``p_holm`` (Holm-adjusted over
-    all tests of the env), ``effect`` (matched-pairs rank-biserial correlation, positive when
-    ``a`` is better), ``median_diff`` (median of ``a - b`` in the metric's units) and ``winner``
+    Metrics (:func:`_run_metrics`): hypervolume and the chosen test accuracy are higher-is-better,
+    the chosen, final and best objectives lower-is-better. Each entry: ``metric``, ``a``, ``b``,
+    ``n`` (pairs), ``p``, ``p_holm`` (Holm-adjusted over all tests of the env), ``effect``
+    (matched-pairs rank-biserial correlation, positive when ``a`` is better), ``median_diff`` (median of ``a - b`` in the metric's units) and ``winner``
     (the better agent when ``p < ALPHA``, else None).
     """
     per = {a: {r.seed: _run_metrics(r, names, bounds) for r in lst} for a, lst in by_agent.items()}
-    metrics = (["hypervolume"] if bounds else []) + [
-        f"{k} {n}" for k in ("final", "best") for n in names
-    ]
+    seen: dict[str, None] = {}
+    for runs in per.values():
+        for values in runs.values():
+            seen.update(dict.fromkeys(values))
+    metrics = list(seen)
     out = []
     agents = list(by_agent)
     for metric in metrics:
-        sign = 1.0 if metric == "hypervolume" else -1.0
+        sign = 1.0 if _higher_is_better(metric) else -1.0
         for i, a in enumerate(agents):
             for b in agents[i + 1 :]:
                 seeds = sorted(set(per[a]) & set(per[b]))
-                xa = [per[a][s][metric] for s in seeds]
-                xb = [per[b][s][metric] for s in seeds]
+                xa = [per[a][s].get(metric, math.nan) for s in seeds]
+                xb = [per[b][s].get(metric, math.nan) for s in seeds]
                 res = st.paired_wilcoxon(xa, xb)
-                effect = None if res["effect"] is None else sign * res["effect"]
+                effect = None if res["effect"] is None else sign * res["effect"] + 0.0
                 out.append(
                     {
                         "metric": metric,
@@ -279,7 +295,7 @@ def _main_columns(env: dict[str, Any]) -> list[tuple[str, str, Any]]:
     for key, head in CHOSEN_INFO.items():
         if key in infos:
             cols.append(
-                (lb.with_unit(head, lb.UNITS.get(key)), "", lambda a, k=key: a["info"].get(k))
+                (lb.with_unit(head, lb.UNITS.get(key)), head, lambda a, k=key: a["info"].get(k))
             )
     chosen = all(f"current_objectives.{n}" in infos for n in names)
     for n in names:
@@ -287,7 +303,7 @@ def _main_columns(env: dict[str, Any]) -> list[tuple[str, str, Any]]:
             head, get = f"chosen {n}", (lambda a, n=n: a["info"].get(f"current_objectives.{n}"))
         else:
             head, get = f"final {n}", (lambda a, n=n: a["final"][n])
-        cols.append((lb.with_unit(head, lb.UNITS.get(n)), "" if chosen else f"final {n}", get))
+        cols.append((lb.with_unit(head, lb.UNITS.get(n)), head, get))
     for n in names:
         unit = lb.UNITS.get(n)
         cols.append((lb.with_unit(f"best {n}", unit), f"best {n}", lambda a, n=n: a["best"][n]))
