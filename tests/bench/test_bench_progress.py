@@ -49,3 +49,37 @@ def test_without_any_measurement_every_run_weighs_alike():
     bar = _Bar(jobs, [(j, frozenset({1, 2}), {}) for j in jobs], enabled=False)
     assert bar.bar.total == 2.0 and bar.bar.n == pytest.approx(1.0)  # half of each run stored
     bar.close()
+
+
+def test_each_finished_job_is_released_so_memory_stays_bounded(tmp_path, toys):
+    """The serial backend frees every job's env and agent (cyclic garbage holding tensors)
+    before the next one starts; benchmarks/bench_memory.py measures the effect on RSS."""
+    import gc
+    import weakref
+
+    from nasgym.bench import backends
+
+    made: list[weakref.ref] = []
+    original = toys.ToyMOEnv.reset
+
+    def tracking_reset(self, *, seed=None, options=None):
+        made.append(weakref.ref(self))
+        self.cycle = self  # a reference cycle: only the cyclic collector frees it
+        return original(self, seed=seed, options=options)
+
+    jobs = [Job("nasgym-test/ToyMO-v0", "random", s, {"horizon": 3}, 3) for s in range(3)]
+    alive_at_start = []
+
+    def sink(rec: dict) -> None:
+        if rec["type"] == "step" and rec["step"] == 1:
+            alive_at_start.append(sum(r() is not None for r in made))
+
+    gc.disable()  # as when large tensors, not object counts, fill the memory
+    try:
+        toys.ToyMOEnv.reset = tracking_reset
+        backends.run_serial([(j, frozenset(), {}) for j in jobs], sink, lambda j, t: None)
+    finally:
+        toys.ToyMOEnv.reset = original
+        gc.enable()
+    assert alive_at_start == [1, 1, 1]  # the previous job's env was gone when the next began
+    assert all(r() is None for r in made)
