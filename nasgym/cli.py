@@ -316,13 +316,16 @@ def _short_warning(message: Any, category: type[Warning], *args: Any, **kwargs: 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``nasgym`` console script."""
-    from nasgym.bench.jobs import BenchError
-
     args = build_parser().parse_args(argv)
     old_format, warnings.formatwarning = warnings.formatwarning, _short_warning
     try:
         return int(args.func(args) or 0)
-    except BenchError as err:
+    except ValueError as err:
+        # imported here: nasgym.bench is not needed to list envs, which must answer fast
+        from nasgym.bench.jobs import BenchError
+
+        if not isinstance(err, BenchError):
+            raise
         print(f"nasgym {args.command}: error: {err}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

@@ -44,7 +44,7 @@ class EnvInfo:
         return self.doc.strip().splitlines()[0] if self.doc.strip() else ""
 
 
-def _class_node(entry_point: str) -> tuple[ast.ClassDef, str]:
+def _class_node(entry_point: str) -> ast.ClassDef:
     module, _, name = entry_point.partition(":")
     spec = importlib.util.find_spec(module)
     if spec is None or spec.origin is None:
@@ -52,11 +52,11 @@ def _class_node(entry_point: str) -> tuple[ast.ClassDef, str]:
     source = Path(spec.origin).read_text()
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.ClassDef) and node.name == name:
-            return node, source
+            return node
     raise LookupError(f"class {name!r} not found in {spec.origin}")
 
 
-def _args(cls: ast.ClassDef, source: str) -> list[tuple[str, str, str | None]]:
+def _args(cls: ast.ClassDef) -> list[tuple[str, str, str | None]]:
     init = next(
         (n for n in cls.body if isinstance(n, ast.FunctionDef) and n.name == "__init__"), None
     )
@@ -74,8 +74,8 @@ def _args(cls: ast.ClassDef, source: str) -> list[tuple[str, str, str | None]]:
     for arg, default in pairs:
         if arg.arg == "self":
             continue
-        ann = ast.get_source_segment(source, arg.annotation) if arg.annotation else ""
-        dflt = ast.get_source_segment(source, default) if default is not None else None
+        ann = ast.unparse(arg.annotation) if arg.annotation else ""
+        dflt = ast.unparse(default) if default is not None else None
         out.append((arg.arg, ann or "", dflt))
     return out
 
@@ -137,9 +137,9 @@ def env_info(env_id: str) -> EnvInfo:
             if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
         ]
         return EnvInfo(env_id, getattr(entry, "__qualname__", str(entry)), doc, args)
-    cls, source = _class_node(entry)
+    cls = _class_node(entry)
     doc = ast.get_docstring(cls) or ""
-    raw = _args(cls, source)
+    raw = _args(cls)
     docs = _arg_docs(_arguments_section(doc), [n for n, _, _ in raw])
     args = [EnvArg(n, ann, d, docs.get(n, "")) for n, ann, d in raw]
     return EnvInfo(env_id, entry, doc, args)
