@@ -219,15 +219,20 @@ def test_plot_says_what_is_wrong_with_its_folder(tmp_path, capsys, make, message
 
 
 def test_envs_lists_without_importing_torch_and_describes_arguments():
+    import resource
     import subprocess
     import sys
-    import time
+
+    def cpu() -> float:
+        use = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return use.ru_utime + use.ru_stime
 
     code = "import sys, nasgym.cli as c; c.main(['envs']); print('torch' in sys.modules)"
-    t0 = time.perf_counter()
+    before = cpu()
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split()[-1] == "False" and NB201 in out.stdout
-    assert time.perf_counter() - t0 < 30  # < 2 s on a quiet machine; generous under load
+    # CPU seconds, not wall: a loaded CI machine must not fail it (measured: ~0.4 s)
+    assert cpu() - before < 2.0
     code = "import nasgym.cli as c; c.main(['envs', '--describe', 'nasgym/NB201-v0'])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "time_budget    = 12000.0" in out.stdout and "(simulated seconds" in out.stdout
