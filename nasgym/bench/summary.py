@@ -11,8 +11,8 @@ better than its ideal (:func:`box_check`).
 Paired tests (:func:`paired_comparisons`, :mod:`nasgym.stats`): for every pair of agents, on
 the seeds both ran, a two-sided Wilcoxon signed-rank test of hypervolume and of each final and
 best objective, with the matched-pairs rank-biserial correlation as effect size, the number of
-pairs and Holm-adjusted p-values; a cell of the table is bold where its agent is significantly
-better (p < 0.05) than another.
+pairs and p-values Holm-adjusted over the agent pairs of each metric; a cell of the table is
+bold where its agent is significantly better (adjusted p < 0.05) than another.
 
 ``final`` is the objective vector of the model evaluated at a run's last step (for a hill
 climber that may be a rejected candidate; the env's incumbent, e.g. NB201's
@@ -102,9 +102,10 @@ def paired_comparisons(
 
     Metrics (:func:`_run_metrics`): hypervolume and the chosen test accuracy are higher-is-better,
     the chosen, final and best objectives lower-is-better. Each entry: ``metric``, ``a``, ``b``,
-    ``n`` (pairs), ``p``, ``p_holm`` (Holm-adjusted over all tests of the env), ``effect``
-    (matched-pairs rank-biserial correlation, positive when ``a`` is better), ``median_diff`` (median of ``a - b`` in the metric's units) and ``winner``
-    (the better agent when ``p < ALPHA``, else None).
+    ``n`` (pairs), ``p``, ``p_holm`` (Holm-adjusted over the agent pairs compared on that metric;
+    equal to ``p`` for two agents), ``effect`` (matched-pairs rank-biserial correlation, positive
+    when ``a`` is better), ``median_diff`` (median of ``a - b`` in the metric's units) and
+    ``winner`` (the better agent when ``p_holm < ALPHA``, else None).
     """
     per = {a: {r.seed: _run_metrics(r, names, bounds) for r in lst} for a, lst in by_agent.items()}
     seen: dict[str, None] = {}
@@ -134,10 +135,12 @@ def paired_comparisons(
                         "median_diff": res["median_diff"],
                     }
                 )
-    for entry, adj in zip(out, st.holm([e["p"] for e in out]), strict=True):
-        entry["p_holm"] = adj
-        win = entry["p"] is not None and entry["p"] < st.ALPHA and entry["effect"]
-        entry["winner"] = (entry["a"] if entry["effect"] > 0 else entry["b"]) if win else None
+    for metric in metrics:  # Holm over the agent pairs of each metric (post-hoc style)
+        family = [e for e in out if e["metric"] == metric]
+        for entry, adj in zip(family, st.holm([e["p"] for e in family]), strict=True):
+            entry["p_holm"] = adj
+            win = adj is not None and adj < st.ALPHA and entry["effect"]
+            entry["winner"] = (entry["a"] if entry["effect"] > 0 else entry["b"]) if win else None
     return out
 
 
@@ -336,7 +339,8 @@ def format_markdown(summary: dict[str, Any]) -> str:
             "dominated by the run's models; front share: the agent's share of the combined Pareto "
             "front per paired seed; best: the lowest value a run reached per objective; cost "
             f"unit: {env.get('cost_unit', 'cost units')}. **Bold**: significantly better than at "
-            f"least one other agent (paired two-sided Wilcoxon signed-rank test, p < {st.ALPHA}).",
+            "least one other agent (paired two-sided Wilcoxon signed-rank test, Holm-adjusted "
+            f"over the agent pairs, p < {st.ALPHA}).",
             "",
         ]
         parts += _tests_table(env) + _info_table(env)
@@ -350,6 +354,8 @@ def _tests_table(env: dict[str, Any]) -> list[str]:
     rows = []
     for t in tests:
         verdict = f"**{t['winner']}** better" if t["winner"] else "no significant difference"
+        if not t["winner"] and t["p"] is not None and t["p"] < st.ALPHA:
+            verdict = "no significant difference after Holm"
         rows.append(
             [
                 t["metric"],
@@ -365,7 +371,8 @@ def _tests_table(env: dict[str, Any]) -> list[str]:
     head = ["metric", "pair (a vs b)", "n", "median a - b", "effect r", "p", "p (Holm)", "result"]
     return [
         "Paired tests (Wilcoxon signed-rank on the seeds both agents ran; effect r: matched-pairs "
-        "rank-biserial correlation, > 0 when a is better; p (Holm): adjusted over this env's tests):",
+        "rank-biserial correlation, > 0 when a is better; p (Holm): adjusted over the agent pairs "
+        "of each metric; a result is significant when p (Holm) < 0.05):",
         "",
         *_table(head, rows),
         "",
