@@ -6,8 +6,10 @@ For each agent and data set (cifar10, cifar100, ImageNet16-120), ``--runs`` sear
 0..runs-1) under the NB201 protocol: the reward is the 12-epoch validation accuracy, the
 budget 12,000 s of simulated training time, and the chosen cell is the incumbent (best
 12-epoch validation accuracy seen). Prints the mean ± std of the chosen cell's 200-epoch test
-accuracy beside the published rows of ``../shared/data/nb201/BASELINES.md``, with ``z``, the
-margin over the published mean in standard errors of ours, and ends with one JSON line.
+accuracy beside the published rows of ``../shared/data/nb201/BASELINES.md`` (mean ± std over
+500 runs), with Welch's two-sided t-test of our runs against them (``t`` > 0: our mean is
+higher; ``p``; :func:`nasgym.stats.welch_vs_published`). A row counts as above or below the
+published one only when ``p < 0.05``; otherwise it matches it. Ends with one JSON line.
 
 Rows (``ROWS``): ``random``, ``reinforce`` and ``rea`` run with their documented defaults
 (REINFORCE as in TND-NAS: 4 multinomial samples per Adam update, EMA baseline, epsilon-uniform
@@ -36,6 +38,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from agents import make_agent  # noqa: E402
 from nasgym.envs.nb201 import NB201Env  # noqa: E402
+from nasgym.stats import ALPHA, welch_vs_published  # noqa: E402
+from nasgym.tables.published import NB201_PUBLISHED, NB201_PUBLISHED_RUNS  # noqa: E402
 
 DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
 #: row label -> (registered agent, hyperparameters that differ from its defaults)
@@ -46,20 +50,9 @@ ROWS: dict[str, tuple[str, dict[str, Any]]] = {
     "rea": ("rea", {}),
 }
 #: published mean ± std (NB201 paper, Table 5), test accuracy in %
-PUBLISHED: dict[str, dict[str, tuple[float, float]]] = {
-    "random": {
-        "cifar10": (93.70, 0.36),
-        "cifar100": (71.04, 1.07),
-        "ImageNet16-120": (44.57, 1.25),
-    },
-    "reinforce": {
-        "cifar10": (93.85, 0.37),
-        "cifar100": (71.71, 1.09),
-        "ImageNet16-120": (45.24, 1.18),
-    },
-    "rea": {"cifar10": (93.92, 0.30), "cifar100": (71.84, 0.99), "ImageNet16-120": (45.54, 1.03)},
-}
+PUBLISHED = dict(NB201_PUBLISHED)
 PUBLISHED["reinforce-tuned"] = PUBLISHED["reinforce"]
+PUBLISHED_RUNS = NB201_PUBLISHED_RUNS
 
 
 def run_search(
@@ -133,7 +126,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for row, (agent, params) in ROWS.items():
         print(f"  {row}: agent {agent!r}, {params or 'defaults'}")
     print(
-        f"{'row':<16} {'dataset':<15} {'ours: test acc':>18} {'published':>16} {'valid12':>8} {'evals':>6} {'z':>5}"
+        f"{'row':<16} {'dataset':<15} {'ours: test acc':>18} {'published':>16} "
+        f"{'valid12':>8} {'evals':>6} {'t':>6} {'p':>8}  vs published"
     )
     for a in ROWS:
         for d in DATASETS:
@@ -142,19 +136,25 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             valid = np.array([r["valid"] for r in rows])
             steps = np.array([r["steps"] for r in rows])
             pm, ps = PUBLISHED[a][d]
-            beat = bool(test.mean() > pm)
-            # margin over the published mean in standard errors of our mean
-            z = (test.mean() - pm) / (test.std(ddof=1) / np.sqrt(len(test)))
+            test_ = welch_vs_published(test, pm, ps, PUBLISHED_RUNS)
+            verdict = "matches"
+            if test_["p"] < ALPHA:
+                verdict = "above" if test_["t"] > 0 else "below"
             print(
-                f"{a:<16} {d:<15} {test.mean():>9.2f} ± {test.std():<5.2f} {pm:>9.2f} ± {ps:<4.2f} "
-                f"{valid.mean():>8.2f} {steps.mean():>6.1f} {z:>5.1f}{'  (beats)' if beat else ''}"
+                f"{a:<16} {d:<15} {test.mean():>9.2f} ± {test.std(ddof=1):<5.2f} "
+                f"{pm:>9.2f} ± {ps:<4.2f} {valid.mean():>8.2f} {steps.mean():>6.1f} "
+                f"{test_['t']:>6.2f} {test_['p']:>8.2g}  {verdict}"
             )
             summary[f"{a}/{d}"] = {
                 "mean": round(float(test.mean()), 3),
-                "std": round(float(test.std()), 3),
+                "std": round(float(test.std(ddof=1)), 3),
+                "n": int(len(test)),
                 "published": pm,
-                "beats_published": beat,
-                "z": round(float(z), 2),
+                "published_std": ps,
+                "published_n": PUBLISHED_RUNS,
+                "welch_t": round(test_["t"], 2),
+                "p": float(f"{test_['p']:.3g}"),
+                "vs_published": verdict,
                 "mean_evals": round(float(steps.mean()), 1),
             }
     print(json.dumps(summary))

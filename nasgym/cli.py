@@ -28,22 +28,27 @@ def _print_table(rows: list[tuple[str, str]]) -> None:
 
 
 def cmd_envs(args: argparse.Namespace) -> int:
-    """List the registered nasgym environments."""
-    import gymnasium as gym
-
+    """List the registered nasgym environments (--describe ID: its arguments and defaults)."""
     import nasgym
+    from nasgym.envinfo import describe, env_info
 
+    if args.describe:
+        from nasgym.bench.jobs import BenchError, check_env
+
+        check_env(args.describe)
+        try:
+            print(describe(args.describe))
+        except (LookupError, OSError, SyntaxError) as err:
+            raise BenchError(f"cannot describe {args.describe}: {err}") from None
+        return 0
     rows = []
     for env_id in nasgym.env_ids():
         try:
-            from gymnasium.envs.registration import load_env_creator
-
-            entry = gym.spec(env_id).entry_point
-            cls = load_env_creator(entry) if isinstance(entry, str) else entry
-            rows.append((env_id, _first_line(cls)))
+            rows.append((env_id, env_info(env_id).summary))
         except Exception as err:  # noqa: BLE001 - list it anyway, saying why it cannot load
-            rows.append((env_id, f"(cannot be loaded: {err})"))
+            rows.append((env_id, f"(cannot be read: {err})"))
     _print_table(rows)
+    print("\nnasgym envs --describe ID lists an env's arguments and their defaults.")
     return 0
 
 
@@ -230,6 +235,13 @@ def build_parser() -> argparse.ArgumentParser:
     for name, func in (("envs", cmd_envs), ("agents", cmd_agents), ("spaces", cmd_spaces)):
         p = sub.add_parser(name, help=_first_line(func), description=_first_line(func))
         p.set_defaults(func=func)
+        if name == "envs":
+            p.add_argument(
+                "--describe",
+                default=None,
+                metavar="ID",
+                help="show one env's arguments, defaults and what they mean",
+            )
     _add_bench(sub)
     p = sub.add_parser("plot", help=_first_line(cmd_plot), description=_first_line(cmd_plot))
     p.add_argument("dir", help="a bench output folder (holding results.jsonl)")
@@ -349,13 +361,16 @@ def _short_warning(message: Any, category: type[Warning], *args: Any, **kwargs: 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``nasgym`` console script."""
-    from nasgym.bench.jobs import BenchError
-
     args = build_parser().parse_args(argv)
     old_format, warnings.formatwarning = warnings.formatwarning, _short_warning
     try:
         return int(args.func(args) or 0)
-    except BenchError as err:
+    except ValueError as err:
+        # imported here: nasgym.bench is not needed to list envs, which must answer fast
+        from nasgym.bench.jobs import BenchError
+
+        if not isinstance(err, BenchError):
+            raise
         print(f"nasgym {args.command}: error: {err}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

@@ -1,13 +1,22 @@
 """Figures of bench results (PNG and SVG, matplotlib's Agg backend), one set per environment.
 
-- ``hypervolume_<env>``: hypervolume of the models evaluated so far against the step, mean over
-  seeds with a 95% t confidence band (runs that ended early keep their final value);
-- ``front_share_<env>``: the first paper's Fig. 8, per paired seed each agent's share of the
-  combined Pareto front, as boxplots at four checkpoints;
-- ``pooled_front_<env>``: its Fig. 9, all runs pooled, each agent's points in the combined
-  front, as bars at the same checkpoints;
-- ``pareto_<env>``: every evaluated model, each agent's pooled front and the true front where known;
-- ``operators_<env>``: operator-usage frequencies per agent (envs whose info names an ``operator``).
+- ``hypervolume_<env>``: hypervolume of the models evaluated so far against the cumulative cost
+  (``info["cost"]``, in the env's unit: simulated seconds for NB201, training batches for VALP),
+  mean over seeds with a 95% t confidence band clipped to [0, 1] (runs that ended early keep
+  their final value);
+- ``incumbent_<env>``: the standard NAS-Bench-201 figure (envs whose info has
+  ``best_test_acc_200``): the incumbent's 200-epoch test accuracy against simulated seconds,
+  mean and 95% band over seeds, with the published final means (± std) as reference marks;
+- ``front_share_<env>``: per paired seed, each agent's share of the combined Pareto front (the
+  first paper's Fig. 8), as boxplots at four checkpoints;
+- ``pooled_front_<env>``: all runs pooled, each agent's points in the combined front (its
+  Fig. 9), as labelled bars at the same checkpoints (a zero is written, not invisible);
+- ``pareto_<env>``: every evaluated model, each agent's pooled front and, drawn above them, the
+  true front where known;
+- ``operators_<env>``: operator-usage frequencies per agent (envs whose info names an ``operator``),
+  agents in legend order within each operator.
+
+A saved SB3 policy (``sb3:ALGO:PATH``) is named ``sb3:ALGO:<file stem>`` in legends.
 """
 
 from __future__ import annotations
@@ -26,6 +35,7 @@ from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from nasgym import indicators as ind  # noqa: E402
+from nasgym import stats  # noqa: E402
 from nasgym.bench import compare  # noqa: E402
 from nasgym.bench.compare import (  # noqa: E402
     checkpoints,
@@ -34,6 +44,7 @@ from nasgym.bench.compare import (  # noqa: E402
     pooled_counts_by_step,
 )
 from nasgym.bench.fronts import true_front  # noqa: E402
+from nasgym.bench.labels import OBJECTIVE_LABELS, cost_unit, objective_label  # noqa: E402
 from nasgym.bench.results import Run, finite_rows, group_runs, objective_bounds  # noqa: E402
 
 __all__ = [
@@ -42,29 +53,33 @@ __all__ = [
     "plot_all",
     "plot_front_shares",
     "plot_hypervolume",
+    "plot_incumbent",
     "plot_operator_usage",
     "plot_pareto",
     "plot_pooled_front",
-    "t975",
+    "short_agent",
 ]
 
-#: axis labels (with units) of known objectives; others get "<name> (lower is better)"
-OBJECTIVE_LABELS: dict[str, str] = {
-    "test_error": "test error (%)",
-    "params": "parameters (M)",
-    "latency": "latency (ms)",
-    "flops": "FLOPs (M)",
-    "error": "error (fraction)",
-    "class": "classification error (fraction)",
-    "hist": "histogram MSE",
-    "sample": "sampling score (Fréchet distance)",
-}
 STEP_LABEL = "step (models evaluated)"
 FORMATS = ("png", "svg")
+#: points of the common cost grid on which runs are averaged
+GRID = 240
 
 
 def _label(name: str) -> str:
-    return OBJECTIVE_LABELS.get(name, f"{name} (lower is better)")
+    return objective_label(name)
+
+
+def short_agent(label: str) -> str:
+    """A legend name: ``sb3:ALGO:/long/path/model.zip`` -> ``sb3:ALGO:model``; others unchanged."""
+    if not label.startswith("sb3:"):
+        return label
+    head, _, rest = label.partition("(")
+    parts = head.split(":", 2)
+    if len(parts) < 3:
+        return label
+    short = f"sb3:{parts[1]}:{Path(parts[2]).stem}"
+    return f"{short}({rest}" if rest else short
 
 
 def _slug(label: str) -> str:
@@ -76,50 +91,73 @@ def _colors(agents: list[str]) -> dict[str, tuple]:
     return {a: cmap(i % 10) for i, a in enumerate(agents)}
 
 
-#: two-sided 95% quantiles of Student's t for 1..30 degrees of freedom
-_T975 = (12.7062, 4.3027, 3.1824, 2.7764, 2.5706, 2.4469, 2.3646, 2.306, 2.2622, 2.2281, 2.201,
-         2.1788, 2.1604, 2.1448, 2.1314, 2.1199, 2.1098, 2.1009, 2.093, 2.086, 2.0796, 2.0739,
-         2.0687, 2.0639, 2.0595, 2.0555, 2.0518, 2.0484, 2.0452, 2.0423)  # fmt: skip
+def on_grid(
+    xs: list[np.ndarray], ys: list[np.ndarray], n: int = GRID
+) -> tuple[np.ndarray, np.ndarray]:
+    """Step functions ``(x, y)`` (x increasing) sampled on a common grid from 0 to the largest
+    x: a (runs, n) matrix, NaN before a run's first x, its last value after its end."""
+    hi = max((float(x[-1]) for x in xs if len(x)), default=1.0)
+    grid = np.linspace(0.0, hi if hi > 0 else 1.0, n)
+    mat = np.full((len(xs), n), np.nan)
+    for i, (x, y) in enumerate(zip(xs, ys, strict=True)):
+        idx = np.searchsorted(x, grid, side="right") - 1
+        ok = idx >= 0
+        mat[i, ok] = np.asarray(y, dtype=float)[idx[ok]]
+    return grid, mat
 
 
-def t975(df: int) -> float:
-    """The 97.5% quantile of Student's t with ``df`` degrees of freedom (for 95% intervals)."""
-    if df < 1:
-        raise ValueError(f"degrees of freedom must be >= 1, got {df}")
-    if df <= len(_T975):
-        return _T975[df - 1]
-    z = 1.959964  # Cornish-Fisher expansion around the normal quantile; error < 1e-5 for df > 30
-    return (
-        z
-        + (z**3 + z) / (4 * df)
-        + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * df**2)
-        + (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / (384 * df**3)
-    )
+def _band(
+    ax: Axes,
+    grid: np.ndarray,
+    mat: np.ndarray,
+    color: tuple,
+    label: str,
+    clip: tuple[float, float] | None = None,
+) -> None:
+    """Mean and 95% t band over the rows of ``mat`` where every row has a value."""
+    full = np.all(np.isfinite(mat), axis=0)
+    if not full.any():
+        return
+    mean, half = stats.mean_ci(mat[:, full])
+    x = grid[full]
+    ax.plot(x, mean, color=color, label=label)
+    if len(mat) > 1:
+        lo, hi = mean - half, mean + half
+        if clip is not None:
+            lo, hi = np.clip(lo, *clip), np.clip(hi, *clip)
+        ax.fill_between(x, lo, hi, color=color, alpha=0.2, linewidth=0)
+
+
+def _costs(run: Run) -> np.ndarray | None:
+    """The cumulative cost after each step, or None when a step has none."""
+    costs = [s.get("cost") for s in run.steps]
+    if not costs or any(c is None for c in costs):
+        return None
+    return np.asarray(costs, dtype=float)
 
 
 def plot_hypervolume(by_agent: dict[str, list[Run]], title: str) -> Figure:
-    """Hypervolume against the step, mean and 95% confidence band over seeds, per agent."""
+    """Hypervolume against the cumulative cost (``info["cost"]``, the step where a run has no
+    cost), mean and 95% confidence band over seeds (clipped to [0, 1]), per agent."""
     runs = [r for lst in by_agent.values() for r in lst]
     names, bounds = objective_bounds(runs)
+    use_cost = all(_costs(r) is not None for r in runs if r.steps)
     colors = _colors(list(by_agent))
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for agent, lst in by_agent.items():
-        curves = [
+        lst = [r for r in lst if r.steps]
+        if not lst:
+            continue
+        ys = [
             ind.hypervolume_curve(np.nan_to_num(r.points(names), nan=np.inf), bounds) for r in lst
         ]
-        curves = [c for c in curves if len(c)]
-        if not curves:
-            continue
-        n = max(len(c) for c in curves)
-        mat = np.array([np.pad(c, (0, n - len(c)), mode="edge") for c in curves])
-        mean = mat.mean(axis=0)
-        x = np.arange(1, n + 1)
-        ax.plot(x, mean, color=colors[agent], label=f"{agent} (n={len(mat)})")
-        if len(mat) > 1:
-            half = t975(len(mat) - 1) * mat.std(axis=0, ddof=1) / np.sqrt(len(mat))
-            ax.fill_between(x, mean - half, mean + half, color=colors[agent], alpha=0.2)
-    ax.set_xlabel(STEP_LABEL)
+        xs = [_costs(r) if use_cost else np.arange(1.0, len(r.steps) + 1) for r in lst]
+        grid, mat = on_grid(xs, ys)  # type: ignore[arg-type]
+        _band(ax, grid, mat, colors[agent], f"{short_agent(agent)} (n={len(lst)})", (0.0, 1.0))
+    unit = cost_unit(runs[0].env) if runs else "cost units"
+    ax.set_xlabel(f"cumulative cost ({unit})" if use_cost else STEP_LABEL)
     ax.set_ylabel("hypervolume (fraction of the normalised box)")
+    ax.set_ylim(bottom=0.0)
     ax.set_title(
         f"Hypervolume of evaluated models, mean and 95% CI over seeds\n{title}", fontsize=10
     )
@@ -127,6 +165,77 @@ def plot_hypervolume(by_agent: dict[str, list[Run]], title: str) -> Figure:
     ax.legend(title="agent")
     fig.tight_layout()
     return fig
+
+
+#: info entry of the incumbent's final test accuracy (NAS-Bench-201 envs)
+INCUMBENT_KEY = "best_test_acc_200"
+
+
+def plot_incumbent(by_agent: dict[str, list[Run]], title: str) -> Figure | None:
+    """The standard NAS-Bench-201 figure: the incumbent's 200-epoch test accuracy against
+    simulated seconds, mean and 95% band over seeds, published final means (± std) marked at the
+    budget. None for envs whose info has no ``best_test_acc_200``."""
+    runs = [r for lst in by_agent.values() for r in lst if r.steps]
+    if not runs or any(INCUMBENT_KEY not in (r.steps[-1].get("info") or {}) for r in runs):
+        return None
+    colors = _colors(list(by_agent))
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    end = 0.0
+    for agent, lst in by_agent.items():
+        lst = [r for r in lst if r.steps and _costs(r) is not None]
+        if not lst:
+            continue
+        xs = [_costs(r) for r in lst]
+        ys = [np.array([s["info"].get(INCUMBENT_KEY, np.nan) for s in r.steps]) for r in lst]
+        grid, mat = on_grid(xs, ys)  # type: ignore[arg-type]
+        end = max(end, float(grid[-1]))
+        _band(ax, grid, mat, colors[agent], f"{short_agent(agent)} (n={len(lst)})", (0.0, 100.0))
+    _published_marks(ax, by_agent, colors, end)
+    ax.set_xlabel("simulated training time (s)")
+    ax.set_ylabel("incumbent's test accuracy, 200 epochs (%)")
+    curves = [(ln.get_xdata(), ln.get_ydata()) for ln in ax.lines if len(ln.get_ydata()) > 1]
+    if curves:  # from the lowest mean after a tenth of the budget: the early climb is off-scale
+        low = min(float(np.min(y[x >= end / 10], initial=np.inf)) for x, y in curves)
+        if np.isfinite(low):
+            ax.set_ylim(low - 0.3, None)
+    ax.set_title(
+        f"Incumbent's test accuracy over the search, mean and 95% CI over seeds\n{title}",
+        fontsize=10,
+    )
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="best")
+    fig.tight_layout()
+    return fig
+
+
+def _published_marks(
+    ax: Axes, by_agent: dict[str, list[Run]], colors: dict[str, tuple], end: float
+) -> None:
+    """The published final mean ± std of each agent present, at the end of the budget."""
+    from nasgym.tables.nb201 import canonical_dataset
+    from nasgym.tables.published import NB201_PUBLISHED, NB201_PUBLISHED_RUNS
+
+    first = next(iter(by_agent.values()))[0]
+    try:
+        dataset = canonical_dataset(str(first.env_kwargs.get("dataset", "cifar10")))
+    except KeyError:
+        return
+    names = {lst[0].agent: label for label, lst in reversed(list(by_agent.items())) if lst}
+    for k, (name, label) in enumerate(sorted(names.items())):
+        if name not in NB201_PUBLISHED:
+            continue
+        mean, std = NB201_PUBLISHED[name][dataset]
+        ax.errorbar(
+            end * (1.015 + 0.015 * k),
+            mean,
+            yerr=std,
+            fmt="D",
+            ms=5,
+            capsize=3,
+            color=colors[label],
+            markeredgecolor="black",
+            label=f"published {name} {mean:.2f} ± {std:.2f} ({NB201_PUBLISHED_RUNS} runs)",
+        )
 
 
 def _checkpoint_axes(
@@ -174,7 +283,7 @@ def plot_front_shares(by_agent: dict[str, list[Run]], title: str) -> Figure:
         for box in bp["boxes"]:
             box.set_facecolor(colors[a])
             box.set_alpha(0.6)
-        ax.plot([], [], color=colors[a], linewidth=8, alpha=0.6, label=a)
+        ax.plot([], [], color=colors[a], linewidth=8, alpha=0.6, label=short_agent(a))
     ax.set_ylim(-0.05, 1.05)
     n_seeds = len(compare.paired_sets(by_agent, names))
     return _finish_checkpoint_axes(
@@ -182,8 +291,8 @@ def plot_front_shares(by_agent: dict[str, list[Run]], title: str) -> Figure:
         ax,
         steps,
         "share of the combined Pareto front (fraction)",
-        "Share of each agent's models in the combined front, per paired seed (Fig. 8)\n"
-        f"{title}; boxes over {n_seeds} paired seeds, black line = median",
+        "Share of each agent's models in the combined Pareto front, per paired seed\n"
+        f"{title}\nboxes over {n_seeds} paired seeds, black line = median",
     )
 
 
@@ -193,13 +302,22 @@ def plot_pooled_front(by_agent: dict[str, list[Run]], title: str) -> Figure:
     counts = pooled_counts_by_step(by_agent, names, steps)
     for j, a in enumerate(by_agent):
         pos = _member_positions(len(steps), j, len(by_agent), width)
-        ax.bar(pos, counts[a], width=width, color=colors[a], label=f"{a} ({len(by_agent[a])} runs)")
+        bars = ax.bar(
+            pos,
+            counts[a],
+            width=width,
+            color=colors[a],
+            edgecolor=colors[a],
+            label=f"{short_agent(a)} ({len(by_agent[a])} runs)",
+        )
+        ax.bar_label(bars, fontsize=8)  # a zero-height bar still shows its 0
+    ax.set_ylim(0, max([1] + [c for v in counts.values() for c in v]) * 1.15)
     return _finish_checkpoint_axes(
         fig,
         ax,
         steps,
         "points in the pooled Pareto front (count)",
-        f"Points per agent in the front of all runs pooled (Fig. 9)\n{title}",
+        f"Points per agent in the Pareto front of all runs pooled\n{title}",
     )
 
 
@@ -217,7 +335,15 @@ def plot_pareto(by_agent: dict[str, list[Run]], title: str) -> Figure | None:
         drawn, fronts = [], []
         if front is not None:
             tf = front[np.argsort(front[:, xi])]
-            ax.step(tf[:, xi], tf[:, yi], where="post", color="black", lw=1, label="true front")
+            ax.step(
+                tf[:, xi],
+                tf[:, yi],
+                where="post",
+                color="black",
+                lw=1.2,
+                label="true front",
+                zorder=5,  # above the agents' staircases
+            )
             fronts.append(tf[:, [xi, yi]])
         for agent, lst in by_agent.items():
             pts = finite_rows(np.vstack([r.points(names) for r in lst]))
@@ -234,7 +360,8 @@ def plot_pareto(by_agent: dict[str, list[Run]], title: str) -> Figure | None:
                 marker="o",
                 ms=4,
                 color=colors[agent],
-                label=f"{agent} front",
+                label=f"{short_agent(agent)} front",
+                zorder=3,
             )
             drawn.append(pts[:, [xi, yi]])
             fronts.append(nd[:, [xi, yi]])
@@ -288,9 +415,14 @@ def plot_operator_usage(by_agent: dict[str, list[Run]], title: str) -> Figure | 
     for j, (a, c) in enumerate(counts.items()):
         total = sum(c.values()) or 1
         ax.barh(
-            y + j * height, [c[o] / total for o in ops], height=height, color=colors[a], label=a
+            y + j * height,
+            [c[o] / total for o in ops],
+            height=height,
+            color=colors[a],
+            label=short_agent(a),
         )
     ax.set_yticks(y + height * (len(counts) - 1) / 2, ops)
+    ax.invert_yaxis()  # operators A-Z from the top; in each, agents in the legend's order
     ax.set_xlabel("share of the agent's steps (fraction)")
     ax.set_ylabel("operator")
     ax.set_title(f"Operator usage per agent, all seeds pooled\n{title}", fontsize=10)
@@ -320,6 +452,7 @@ def plot_all(runs: list[Run], out_dir: Path | str) -> list[Path]:
     for label, by_agent in group_runs(runs).items():
         slug = _slug(label)
         written += _save(plot_hypervolume(by_agent, label), folder / f"hypervolume_{slug}")
+        written += _save(plot_incumbent(by_agent, label), folder / f"incumbent_{slug}")
         written += _save(plot_front_shares(by_agent, label), folder / f"front_share_{slug}")
         written += _save(plot_pooled_front(by_agent, label), folder / f"pooled_front_{slug}")
         written += _save(plot_pareto(by_agent, label), folder / f"pareto_{slug}")

@@ -54,7 +54,8 @@ def test_bench_end_to_end_writes_records_summary_and_plots(tmp_path, capsys):
     assert "## nasgym/NB201-v0" in (out / "summary.md").read_text()
     pngs = sorted(p.name for p in (out / "plots").glob("*.png"))
     assert pngs == [
-        f"{k}_NB201_v0.png" for k in ("front_share", "hypervolume", "pareto", "pooled_front")
+        f"{k}_NB201_v0.png"
+        for k in ("front_share", "hypervolume", "incumbent", "pareto", "pooled_front")
     ]
     # a second run has nothing left to do and says so
     assert cli.main(_bench(out, "--no-plots")) == 0
@@ -126,7 +127,7 @@ def test_an_output_path_that_is_a_file_is_a_usage_error(tmp_path, capsys):
     out = tmp_path / "results.txt"
     out.write_text("keep me")
     assert cli.main(_bench(out)) == 2
-    assert f"cannot use '{out}' as the output folder" in capsys.readouterr().err
+    assert f"--out '{out}' is a file, not a folder" in capsys.readouterr().err
     assert out.read_text() == "keep me"
 
 
@@ -198,8 +199,60 @@ def test_plot_redraws_a_bench_folder(tmp_path, capsys):
     capsys.readouterr()
     assert cli.main(["plot", str(out)]) == 0
     listed = capsys.readouterr().out.split()
-    assert len(listed) == 8 and all(Path(p).stat().st_size for p in listed)
-    assert cli.main(["plot", str(tmp_path / "missing")]) == 2
+    assert len(listed) == 10 and all(Path(p).stat().st_size for p in listed)
+    assert any("incumbent_NB201" in p for p in listed)
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda d: d / "missing", "no bench folder '{p}'; run `nasgym bench ... --out {p}` first"),
+        (lambda d: d, "'{p}' holds no results.jsonl; run `nasgym bench ... --out {p}` first"),
+        (lambda d: d / "f.txt", "'{p}' is a file, not a bench folder"),
+    ],
+)
+def test_plot_says_what_is_wrong_with_its_folder(tmp_path, capsys, make, message):
+    (tmp_path / "f.txt").write_text("x")
+    path = make(tmp_path)
+    assert cli.main(["plot", str(path)]) == 2
+    assert message.format(p=path) in capsys.readouterr().err
+
+
+def test_envs_lists_without_importing_torch_and_describes_arguments():
+    import resource
+    import subprocess
+    import sys
+
+    def cpu() -> float:
+        use = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return use.ru_utime + use.ru_stime
+
+    code = "import sys, nasgym.cli as c; c.main(['envs']); print('torch' in sys.modules)"
+    before = cpu()
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split()[-1] == "False" and NB201 in out.stdout
+    # CPU seconds, not wall: a loaded CI machine must not fail it (measured: ~0.4 s)
+    assert cpu() - before < 2.0
+    code = "import nasgym.cli as c; c.main(['envs', '--describe', 'nasgym/NB201-v0'])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "time_budget    = 12000.0" in out.stdout and "(simulated seconds" in out.stdout
+
+
+def test_unknown_env_ids_and_env_kwargs_get_a_did_you_mean(tmp_path, capsys):
+    assert cli.main(["envs", "--describe", "nasgym/NB202-v0"]) == 2
+    err = capsys.readouterr().err
+    assert "Did you mean 'nasgym/NB201-v0'" in err and "CartPole" not in err
+    args = ["--env-kwargs", '{"datset": "cifar100"}', "--no-plots"]
+    assert cli.main(_bench(tmp_path / "x", *args)) == 2
+    err = capsys.readouterr().err
+    assert "unknown argument 'datset' (did you mean 'dataset'?)" in err
+    assert "nasgym/NB201-v0 accepts: dataset, reward" in err
+
+
+def test_search_prints_rounded_numbers(capsys):
+    assert cli.main(["search", "--env", NB201, "--agent", "rea", "--seed", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "test_error: 6.55," in out and "99999" not in out and "00000000" not in out
 
 
 def test_default_bench_uses_the_cpus_this_process_may_run_on(tmp_path, monkeypatch):

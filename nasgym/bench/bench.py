@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nasgym.bench.backends import Task, run_tasks
+from nasgym.bench.backends import Task, release, run_tasks
 from nasgym.bench.jobs import BenchEntry, BenchError, Job, import_modules, validate
 from nasgym.bench.records import RunKey, record_key
 from nasgym.bench.store import ResultsStore, read_records
@@ -25,6 +25,8 @@ class BenchReport:
     summary: dict[str, Any] | None = None
     summary_text: str = ""
     plots: list[Path] = field(default_factory=list)
+    #: what the results file needed repaired when the bench opened it (one line each)
+    repaired: list[str] = field(default_factory=list)
 
 
 def plan(jobs: Sequence[Job], records: list[dict[str, Any]]) -> tuple[list[Task], int]:
@@ -73,12 +75,18 @@ def run_bench(
     """
     import_modules(imports)
     validate(entries, backend)
+    release()  # the envs and agents built to validate
     jobs = [j for e in entries for j in e.jobs(tuple(imports))]
     if len({j.key for j in jobs}) != len(jobs):
         raise ValueError(
             "the bench lists the same (env, env kwargs, agent, agent kwargs, seed) run twice"
         )
     report = BenchReport(Path(out_dir))
+    if Path(out_dir).exists() and not Path(out_dir).is_dir():
+        raise BenchError(
+            f"--out {str(out_dir)!r} is a file, not a folder; give a folder path (it is created "
+            "if missing)"
+        )
     store = ResultsStore(out_dir)
     try:
         stored = store.open()
@@ -86,6 +94,11 @@ def run_bench(
         raise BenchError(str(err)) from None
     except OSError as err:  # e.g. --out names a file, or a folder we may not write
         raise BenchError(f"cannot use {str(out_dir)!r} as the output folder: {err}") from None
+    if store.repair and not quiet:
+        print(f"repaired {store.path}:", file=sys.stderr)
+        for line in store.repair.lines():
+            print(f"  {line}", file=sys.stderr)
+    report.repaired = store.repair.lines()
     try:
         tasks, report.skipped = plan(jobs, stored)
         partial = sum(1 for t in tasks if t[1])
@@ -94,7 +107,7 @@ def run_bench(
                 f"resuming {store.path}: {report.skipped} of {len(jobs)} runs complete, "
                 f"{partial} partly stored (replayed; only their missing steps are appended)"
             )
-        bar = _Bar(jobs, tasks, enabled=progress)
+        bar = _Bar(jobs, tasks, enabled=progress, records=stored)
 
         def sink(rec: dict[str, Any]) -> None:
             store.append(rec)
@@ -120,7 +133,7 @@ def run_bench(
 
 def _finish(report: BenchReport, plots: bool, quiet: bool) -> None:
     from nasgym.bench.results import load_runs
-    from nasgym.bench.summary import summarize, write_summary
+    from nasgym.bench.summary import box_warning, summarize, write_summary
 
     runs = load_runs(report.out_dir)
     report.summary = summarize(runs)
@@ -129,6 +142,10 @@ def _finish(report: BenchReport, plots: bool, quiet: bool) -> None:
         from nasgym.plots import plot_all
 
         report.plots = plot_all(runs, report.out_dir)
+    for env in report.summary["envs"]:
+        warning = box_warning(env)
+        if warning:
+            print(f"warning: {warning}", file=sys.stderr)
     if not quiet:
         print(report.summary_text)
         print(
@@ -139,52 +156,81 @@ def _finish(report: BenchReport, plots: bool, quiet: bool) -> None:
 
 
 class _Bar:
-    """A tqdm bar with ETA over all runs.
-
-    In steps when every job has a step limit; else in runs, where a run with a step limit
-    advances by ``1 / limit`` per step (so the ETA moves during long runs) and a run without
-    one advances when it ends.
+    """A tqdm bar over all runs, measured in expected cost: each run weighs the mean wall time of
+    the finished runs of its env (stored ones and those of this bench; before any has finished,
+    the mean over every env, else 1). So a 20-second VALP run and a millisecond NB201 run weigh
+    what they cost, and the ETA is in seconds. A run with a step limit advances by its share of
+    steps (never past 99% before its done marker); the bar never passes its total.
     """
 
-    def __init__(self, jobs: Sequence[Job], tasks: Sequence[Task], enabled: bool) -> None:
+    def __init__(
+        self,
+        jobs: Sequence[Job],
+        tasks: Sequence[Task],
+        enabled: bool,
+        records: Sequence[dict[str, Any]] = (),
+    ) -> None:
         from tqdm.auto import tqdm
 
-        self.by_steps = all(j.max_steps is not None for j in jobs)
+        self.env = {t[0].key: t[0].key[:2] for t in tasks}
         self.limit = {t[0].key: t[0].max_steps for t in tasks}
-        self.done = {t[0].key: len(t[1]) for t in tasks}  # steps stored or emitted so far
-        if self.by_steps:
-            total: float = sum(t[0].max_steps or 0 for t in tasks)
-            initial: float = sum(self.done.values())
-        else:
-            total, initial = len(tasks), sum(self._fraction(k) for k in self.limit)
+        self.steps = {t[0].key: len(t[1]) for t in tasks}  # steps stored or emitted so far
+        self.finished: set[RunKey] = set()
+        self.walls: dict[tuple[str, str], list[float]] = {}
+        for rec in records:
+            if rec["type"] == "done" and rec.get("wall_s") is not None:
+                self.walls.setdefault(record_key(rec)[:2], []).append(float(rec["wall_s"]))
+        self.n_tasks = len(tasks)
+        n, total = self._position()
         self.bar = tqdm(
             total=total,
-            initial=initial,
-            unit="step" if self.by_steps else "run",
-            desc=f"{len(tasks)} runs",
+            initial=n,
+            desc=self._desc(),
             disable=not enabled,
             dynamic_ncols=True,
-            bar_format=None if self.by_steps else _RUN_FORMAT,
+            bar_format=_BAR_FORMAT,
         )
 
+    def _expected(self, env: tuple[str, str]) -> float:
+        walls = self.walls.get(env)
+        if walls:
+            return max(sum(walls) / len(walls), 1e-6)
+        every = [w for ws in self.walls.values() for w in ws]
+        return max(sum(every) / len(every), 1e-6) if every else 1.0
+
     def _fraction(self, key: RunKey) -> float:
+        if key in self.finished:
+            return 1.0
         limit = self.limit.get(key)
-        return min(self.done.get(key, 0) / limit, 1.0) if limit else 0.0
+        return min(self.steps.get(key, 0) / limit, 0.99) if limit else 0.0
+
+    def _position(self) -> tuple[float, float]:
+        weights = {k: self._expected(env) for k, env in self.env.items()}
+        total = sum(weights.values())
+        n = sum(w * self._fraction(k) for k, w in weights.items())
+        return min(n, total), total
+
+    def _desc(self) -> str:
+        return f"{len(self.finished)}/{self.n_tasks} runs"
+
+    def _refresh(self) -> None:
+        n, total = self._position()
+        self.bar.total = total
+        self.bar.n = n
+        self.bar.set_description_str(self._desc(), refresh=False)
+        self.bar.refresh()
 
     def step(self, rec: dict[str, Any]) -> None:
         key = record_key(rec)
-        before = self._fraction(key)
-        self.done[key] = self.done.get(key, 0) + 1
-        self.bar.update(1 if self.by_steps else self._fraction(key) - before)
+        self.steps[key] = self.steps.get(key, 0) + 1
+        self._refresh()
 
     def finish_run(self, rec: dict[str, Any]) -> None:
         key = record_key(rec)
-        if self.by_steps:
-            left = (self.limit.get(key) or 0) - int(rec["steps"])
-            if left > 0:  # the episode ended before the step limit
-                self.bar.update(left)
-        else:
-            self.bar.update(1.0 - self._fraction(key))
+        self.finished.add(key)
+        if rec.get("wall_s") is not None:
+            self.walls.setdefault(key[:2], []).append(float(rec["wall_s"]))
+        self._refresh()
 
     def write(self, text: str) -> None:
         self.bar.write(text, file=sys.stderr)
@@ -193,8 +239,8 @@ class _Bar:
         self.bar.close()
 
 
-#: runs may advance by fractions: show them with one decimal
-_RUN_FORMAT = "{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total_fmt} runs [{elapsed}<{remaining}]"
+#: the bar counts expected seconds of work: show the percentage and the time, not the units
+_BAR_FORMAT = "{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]"
 
 
 def stored_records(out_dir: Path | str) -> list[dict[str, Any]]:

@@ -230,11 +230,27 @@ def known_env_ids() -> list[str]:
     return ids + [i for i in gym.registry if i not in ids]
 
 
+def search_env_ids() -> list[str]:
+    """The env ids a bench can use: nasgym's and any registered by ``--import`` modules
+    (Gymnasium's own, e.g. CartPole, report no objectives and are left out)."""
+    import gymnasium as gym
+
+    import nasgym
+
+    ids = list(nasgym.env_ids())
+    for env_id, spec in gym.registry.items():
+        entry = spec.entry_point
+        module = entry.split(":")[0] if isinstance(entry, str) else getattr(entry, "__module__", "")
+        if env_id not in ids and not str(module).startswith(("gymnasium.", "shimmy", "ale_py")):
+            ids.append(env_id)
+    return ids
+
+
 def check_env(env_id: str) -> None:
-    """Raise :class:`BenchError` (with "did you mean") unless ``env_id`` is registered."""
-    known = known_env_ids()
-    if env_id not in known:
-        raise BenchError(_unknown("env", env_id, known))
+    """Raise :class:`BenchError` (with "did you mean" among the nasgym ids and those of
+    ``--import`` modules) unless ``env_id`` is registered."""
+    if env_id not in known_env_ids():
+        raise BenchError(_unknown("env", env_id, search_env_ids()))
 
 
 def check_agent(name: str) -> None:
@@ -270,7 +286,10 @@ def check_env_kwargs(
         env = gym.make(env_id, **env_kwargs)
     except (TypeError, ValueError, KeyError, FileNotFoundError) as err:
         msg = err.args[0] if isinstance(err, KeyError) and err.args else err
-        raise BenchError(f"cannot make {env_id} with --env-kwargs {env_kwargs}: {msg}") from None
+        hint = _env_kwarg_hint(env_id, env_kwargs) if isinstance(err, TypeError) else ""
+        raise BenchError(
+            f"cannot make {env_id} with --env-kwargs {json.dumps(env_kwargs)}: {hint or msg}"
+        ) from None
     try:
         if not hasattr(env.unwrapped, "objective_spec"):
             raise BenchError(
@@ -281,6 +300,40 @@ def check_env_kwargs(
             check_agent_build(env, env_id, agent, kwargs)
     finally:
         env.close()
+
+
+def env_params(env_id: str) -> list[str]:
+    """The keyword parameters of the env class registered as ``env_id`` (empty if unknown)."""
+    import inspect
+
+    import gymnasium as gym
+
+    try:
+        entry = gym.spec(env_id).entry_point
+        if isinstance(entry, str):
+            from gymnasium.envs.registration import load_env_creator
+
+            entry = load_env_creator(entry)
+        params = inspect.signature(entry).parameters.values()
+    except Exception:  # noqa: BLE001 - no hint rather than a second error
+        return []
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return [p.name for p in params if p.kind in kinds and p.name != "self"]
+
+
+def _env_kwarg_hint(env_id: str, env_kwargs: dict[str, Any]) -> str:
+    """ "unknown argument 'x' (did you mean 'y'?); <env> accepts: ..." for the kwargs that
+    ``env_id``'s class does not take (empty when it takes them all)."""
+    own = env_params(env_id)
+    accepted = own + ["max_episode_steps", "render_mode", "disable_env_checker"]
+    unknown = [k for k in env_kwargs if k not in accepted]
+    if not own or not unknown:
+        return ""
+    named = []
+    for k in unknown:
+        close = difflib.get_close_matches(k, own, n=1, cutoff=0.6)
+        named.append(f"{k!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    return f"unknown argument {', '.join(named)}; {env_id} accepts: {', '.join(own)}"
 
 
 def check_agent_build(env: Any, env_id: str, agent: str, kwargs: dict[str, Any]) -> None:

@@ -41,8 +41,12 @@ class Run:
 
     @property
     def complete(self) -> bool:
-        """Whether the run's done marker is stored."""
-        return self.done is not None
+        """Whether the run's done marker is stored with every step up to it (a step lost to an
+        unreadable line makes the run incomplete: the next bench replays it)."""
+        if self.done is None:
+            return False
+        have = {int(r["step"]) for r in self.steps}
+        return have >= set(range(1, int(self.done.get("steps") or 0) + 1))
 
     def objective_names(self) -> list[str]:
         """Objective names, in ``objective_spec`` order when known."""
@@ -83,11 +87,22 @@ def _num(value: Any) -> float:
 def load_runs(path: Path | str) -> list[Run]:
     """The runs stored in a results file (or in ``DIR/results.jsonl`` when given a folder)."""
     path = Path(path)
-    if path.is_dir():
+    folder = path.parent if path.suffix == ".jsonl" else path
+    if path.suffix != ".jsonl":
         path = path / RESULTS_FILE
+    if not folder.exists():
+        raise FileNotFoundError(
+            f"no bench folder {str(folder)!r}; run `nasgym bench ... --out {folder}` first, "
+            "or give the folder a bench wrote"
+        )
+    if not folder.is_dir():
+        raise FileNotFoundError(
+            f"{str(folder)!r} is a file, not a bench folder; give the folder that holds "
+            f"{RESULTS_FILE}"
+        )
     if not path.exists():
         raise FileNotFoundError(
-            f"no results at {path}; run `nasgym bench --out {path.parent}` first"
+            f"{str(folder)!r} holds no {RESULTS_FILE}; run `nasgym bench ... --out {folder}` first"
         )
     runs: dict[RunKey, Run] = {}
     for rec in read_records(path):

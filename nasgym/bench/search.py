@@ -40,6 +40,17 @@ def _num(value: Any) -> float:
     return float("nan") if value is None else float(value)
 
 
+def _fmt(value: Any) -> str:
+    """A printed value: floats at 6 significant figures (no ``6.549999999999997``)."""
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def _objectives(objectives: dict[str, Any]) -> str:
+    return "{" + ", ".join(f"{k}: {_fmt(v)}" for k, v in objectives.items()) + "}"
+
+
 def _model(rec: dict[str, Any]) -> str:
     info = rec.get("info") or {}
     return str(info.get("arch") or info.get("model") or rec.get("action"))
@@ -54,16 +65,16 @@ def print_search_result(records: list[dict[str, Any]]) -> None:
     if res["incumbent"]:
         print("incumbent (the env's choice):")
         for k, v in res["incumbent"].items():
-            print(f"  {k}: {v}")
+            print(f"  {k}: {_fmt(v)}")
     best = res["best_reward"]
     if best is not None:
         print(f"highest reward {best['reward']:.6g} at step {best['step']}: {_model(best)}")
-        print(f"  objectives: {best['objectives']}")
+        print(f"  objectives: {_objectives(best['objectives'])}")
     if res["front"]:
         names = list(res["front"][0]["objectives"])
         print(
             f"Pareto front found ({len(res['front'])} models; {', '.join(names)}; lower is better):"
         )
         for r in res["front"]:
-            vals = ", ".join(f"{r['objectives'][n]:.6g}" for n in names)
+            vals = ", ".join(_fmt(r["objectives"][n]) for n in names)
             print(f"  step {r['step']:>5}: ({vals})  {_model(r)}")

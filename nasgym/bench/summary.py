@@ -1,4 +1,18 @@
-"""The bench summary: per env and agent, objectives and indicators as mean +/- std over seeds.
+"""The bench summary: per env and agent, objectives and indicators as mean +/- std over seeds,
+and paired significance tests between agents.
+
+Per env, ``summary.md`` holds one compact table (agent, n, hypervolume, front share, the chosen
+or final objectives and the best ones with units, wall time; every mean at three significant
+figures, its std at the same decimals), the paired tests and the numeric info of the last step.
+Identifiers (indices, architecture strings, component ids) are never averaged. A warning (in
+the summary and on the terminal) names runs that lie wholly outside the indicator box and models
+better than its ideal (:func:`box_check`).
+
+Paired tests (:func:`paired_comparisons`, :mod:`nasgym.stats`): for every pair of agents, on
+the seeds both ran, a two-sided Wilcoxon signed-rank test of hypervolume and of each final and
+best objective, with the matched-pairs rank-biserial correlation as effect size, the number of
+pairs and p-values Holm-adjusted over the agent pairs of each metric; a cell of the table is
+bold where its agent is significantly better (adjusted p < 0.05) than another.
 
 ``final`` is the objective vector of the model evaluated at a run's last step (for a hill
 climber that may be a rejected candidate; the env's incumbent, e.g. NB201's
@@ -22,12 +36,15 @@ objectives of the model accepted at the end, see :func:`nasgym.bench.records.sca
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from nasgym import indicators as ind
+from nasgym import stats as st
+from nasgym.bench import labels as lb
 from nasgym.bench.compare import (
     checkpoints,
     front_shares_by_step,
@@ -49,6 +66,82 @@ def _stat(values: list[float]) -> dict[str, float | int] | None:
     if std < 1e-12 * max(1.0, abs(float(vals.mean()))):
         std = 0.0  # equal values: no rounding noise in the table
     return {"mean": float(vals.mean()), "std": std, "n": int(vals.size)}
+
+
+def _run_metrics(run: Run, names: list[str], bounds: list[tuple[float, float]]) -> dict[str, float]:
+    """The compared metrics of one run: hypervolume; the chosen model's objectives (a hill
+    climber's accepted model, ``current_objectives.*``) and entries of :data:`CHOSEN_INFO`, where
+    the env reports them; the final and best value of each objective."""
+    pts = run.points(names)
+    good = finite_rows(pts)
+    info = run.last_info()
+    out: dict[str, float] = {}
+    if bounds:
+        out["hypervolume"] = ind.hypervolume(good, bounds)
+    for key, head in CHOSEN_INFO.items():
+        if key in info:
+            out[head] = info[key]
+    for i, n in enumerate(names):
+        if f"current_objectives.{n}" in info:
+            out[f"chosen {n}"] = info[f"current_objectives.{n}"]
+        out[f"final {n}"] = float(pts[-1, i]) if len(pts) else math.nan
+        out[f"best {n}"] = float(np.min(good[:, i])) if len(good) else math.nan
+    return out
+
+
+def _higher_is_better(metric: str) -> bool:
+    """Whether a compared metric is higher-is-better (objectives are lower-is-better)."""
+    return metric == "hypervolume" or metric in CHOSEN_INFO.values()
+
+
+def paired_comparisons(
+    by_agent: dict[str, list[Run]], names: list[str], bounds: list[tuple[float, float]]
+) -> list[dict[str, Any]]:
+    """Every pair of agents, on the seeds both ran: a two-sided Wilcoxon signed-rank test of each
+    metric.
+
+    Metrics (:func:`_run_metrics`): hypervolume and the chosen test accuracy are higher-is-better,
+    the chosen, final and best objectives lower-is-better. Each entry: ``metric``, ``a``, ``b``,
+    ``n`` (pairs), ``p``, ``p_holm`` (Holm-adjusted over the agent pairs compared on that metric;
+    equal to ``p`` for two agents), ``effect`` (matched-pairs rank-biserial correlation, positive
+    when ``a`` is better), ``median_diff`` (median of ``a - b`` in the metric's units) and
+    ``winner`` (the better agent when ``p_holm < ALPHA``, else None).
+    """
+    per = {a: {r.seed: _run_metrics(r, names, bounds) for r in lst} for a, lst in by_agent.items()}
+    seen: dict[str, None] = {}
+    for runs in per.values():
+        for values in runs.values():
+            seen.update(dict.fromkeys(values))
+    metrics = list(seen)
+    out = []
+    agents = list(by_agent)
+    for metric in metrics:
+        sign = 1.0 if _higher_is_better(metric) else -1.0
+        for i, a in enumerate(agents):
+            for b in agents[i + 1 :]:
+                seeds = sorted(set(per[a]) & set(per[b]))
+                xa = [per[a][s].get(metric, math.nan) for s in seeds]
+                xb = [per[b][s].get(metric, math.nan) for s in seeds]
+                res = st.paired_wilcoxon(xa, xb)
+                effect = None if res["effect"] is None else sign * res["effect"] + 0.0
+                out.append(
+                    {
+                        "metric": metric,
+                        "a": a,
+                        "b": b,
+                        "n": res["n"],
+                        "p": res["p"],
+                        "effect": effect,
+                        "median_diff": res["median_diff"],
+                    }
+                )
+    for metric in metrics:  # Holm over the agent pairs of each metric (post-hoc style)
+        family = [e for e in out if e["metric"] == metric]
+        for entry, adj in zip(family, st.holm([e["p"] for e in family]), strict=True):
+            entry["p_holm"] = adj
+            win = adj is not None and adj < st.ALPHA and entry["effect"]
+            entry["winner"] = (entry["a"] if entry["effect"] > 0 else entry["b"]) if win else None
+    return out
 
 
 def summarize(runs: list[Run]) -> dict[str, Any]:
@@ -77,6 +170,9 @@ def summarize(runs: list[Run]) -> dict[str, Any]:
                 "true_front_points": None if front is None else len(front),
                 "checkpoints": steps,
                 "agents": agents,
+                "cost_unit": lb.cost_unit(first.env),
+                "box_check": box_check(all_runs, names, bounds),
+                "tests": paired_comparisons(by_agent, names, bounds) if names else [],
             }
         )
     return {"envs": envs}
@@ -117,51 +213,188 @@ def _agent_summary(
         "front_share_by_step": [_stat(v) for v in shares],
         "pooled_front_points": pooled[-1] if pooled else 0,
         "pooled_front_points_by_step": pooled,
-        "info": {k: _stat([d.get(k) for d in infos if k in d]) for k in keys},
+        "info": {
+            k: _stat([d.get(k) for d in infos if k in d]) for k in keys if not lb.is_identifier(k)
+        },
         "wall_s": _stat([r.done["wall_s"] for r in runs if r.done and "wall_s" in r.done]),
     }
 
 
-def _fmt(stat: dict[str, float] | None, digits: int = 4) -> str:
+def box_check(
+    runs: list[Run], names: list[str], bounds: list[tuple[float, float]]
+) -> dict[str, Any]:
+    """Where the evaluated models lie against the indicator box (ideal, reference).
+
+    ``points``: models with a finite objective vector; ``beyond_reference``: those worse than
+    the reference in some objective (they add no hypervolume, as intended); ``below_ideal``:
+    those better than the ideal in some objective (the box is too small: hypervolume can exceed
+    the box); ``runs_all_outside``: runs none of whose models is inside (hypervolume 0, which
+    then says nothing about the agent); ``runs``.
+    """
+    total = beyond = below = all_out = 0
+    for run in runs:
+        pts = finite_rows(run.points(names))
+        if not len(pts) or not bounds:
+            continue
+        norm = ind.normalise(pts, bounds)
+        hi, lo = np.any(norm >= 1.0, axis=1), np.any(norm < 0.0, axis=1)
+        total += len(pts)
+        beyond += int(hi.sum())
+        below += int(lo.sum())
+        all_out += bool((hi | lo).all())
+    return {
+        "points": total,
+        "beyond_reference": beyond,
+        "below_ideal": below,
+        "runs_all_outside": all_out,
+        "runs": len(runs),
+    }
+
+
+def box_warning(env: dict[str, Any]) -> str | None:
+    """A one-line warning when runs of ``env`` (a summary entry) lie wholly outside its box or
+    models lie below its ideal; None when the box fits."""
+    box = env.get("box_check") or {}
+    if not box.get("runs_all_outside") and not box.get("below_ideal"):
+        return None
+    bounds = ", ".join(f"{n} in [{a:g}, {b:g}]" for n, (a, b) in env["bounds"].items())
+    what = []
+    if box["runs_all_outside"]:
+        what.append(
+            f"{box['runs_all_outside']} of {box['runs']} runs have every model outside it "
+            "(hypervolume 0 says nothing about them)"
+        )
+    if box["below_ideal"]:
+        what.append(
+            f"{box['below_ideal']} of {box['points']} models are better than its ideal "
+            "(hypervolume can exceed the box)"
+        )
+    return (
+        f"{env['env']}: the indicator box ({bounds}) does not fit these results: "
+        f"{'; '.join(what)}. Give the env an objective_spec sized for this data set."
+    )
+
+
+def _fmt(stat: dict[str, float] | None) -> str:
     if stat is None:
         return "-"
-    return f"{stat['mean']:.{digits}g} ± {stat['std']:.2g}"
+    return lb.fmt_mean_std(stat["mean"], stat["std"])
+
+
+#: info entries shown in the main table as the model a search chose, with a header
+CHOSEN_INFO: dict[str, str] = {"best_test_acc_200": "chosen test acc"}
+
+
+def _main_columns(env: dict[str, Any]) -> list[tuple[str, str, Any]]:
+    """(header, metric name in the tests or "", getter of an agent's stat) of the main table."""
+    names = env["objectives"]
+    infos = {k for a in env["agents"] for k in a["info"]}
+    cols: list[tuple[str, str, Any]] = [
+        ("hypervolume", "hypervolume", lambda a: a["hypervolume"]),
+        ("front share", "", lambda a: a["front_share"]),
+    ]
+    if env["true_front_points"]:
+        cols.append(("IGD+", "", lambda a: a["igd_plus"]))
+    for key, head in CHOSEN_INFO.items():
+        if key in infos:
+            cols.append(
+                (lb.with_unit(head, lb.UNITS.get(key)), head, lambda a, k=key: a["info"].get(k))
+            )
+    chosen = all(f"current_objectives.{n}" in infos for n in names)
+    for n in names:
+        if chosen:  # a hill climber: the model accepted at the end
+            head, get = f"chosen {n}", (lambda a, n=n: a["info"].get(f"current_objectives.{n}"))
+        else:
+            head, get = f"final {n}", (lambda a, n=n: a["final"][n])
+        cols.append((lb.with_unit(head, lb.UNITS.get(n)), head, get))
+    for n in names:
+        unit = lb.UNITS.get(n)
+        cols.append((lb.with_unit(f"best {n}", unit), f"best {n}", lambda a, n=n: a["best"][n]))
+    cols.append(("wall (s)", "", lambda a: a["wall_s"]))
+    return cols
 
 
 def format_markdown(summary: dict[str, Any]) -> str:
-    """The summary as Markdown tables: one indicator table and one info table per env."""
+    """The summary as Markdown: per env one compact table, the paired tests and the info table."""
     parts = ["# nasgym bench summary", ""]
     for env in summary["envs"]:
-        names = env["objectives"]
         parts += [f"## {env['env']}", ""]
+        warning = box_warning(env)
+        if warning:
+            parts += [f"> **Warning:** {warning}", ""]
         bounds = ", ".join(f"{n} in [{a:g}, {b:g}]" for n, (a, b) in env["bounds"].items())
-        parts += [
-            f"Objectives (lower is better), normalised as (v - ideal)/(reference - ideal): {bounds}; "
-            "hypervolume reference point 1.0 per objective. Values: mean ± std over seeds. "
-            "final: the model evaluated at the last step; best: the lowest value reached, per "
-            "objective.",
-            "",
-        ]
-        head = ["agent", "runs", "steps", "hypervolume", "non-dominated"]
-        head += ["IGD+"] if env["true_front_points"] else []
-        head += ["front share (Fig. 8)", "pooled front pts (Fig. 9)"]
-        head += [f"final {n}" for n in names] + [f"best {n}" for n in names] + ["wall s"]
+        cols = _main_columns(env)
+        wins = {(t["metric"], t["winner"]) for t in env.get("tests", []) if t["winner"]}
         rows = []
         for a in env["agents"]:
-            row = [a["agent"], f"{a['complete']}/{a['runs']}", _fmt(a["steps"], 3)]
-            row += [_fmt(a["hypervolume"]), _fmt(a["nondominated"], 3)]
-            row += [_fmt(a["igd_plus"])] if env["true_front_points"] else []
-            row += [_fmt(a["front_share"], 3), str(a["pooled_front_points"])]
-            row += [_fmt(a["final"][n]) for n in names] + [_fmt(a["best"][n]) for n in names]
-            row += [_fmt(a["wall_s"], 3)]
+            row = [a["agent"], f"{a['complete']}/{a['runs']}"]
+            for _head, metric, get in cols:
+                cell = _fmt(get(a))
+                row.append(f"**{cell}**" if metric and (metric, a["agent"]) in wins else cell)
             rows.append(row)
-        parts += _table(head, rows) + [""]
-        keys = sorted({k for a in env["agents"] for k in a["info"]})
-        if keys:
-            parts += ["Numeric info at the last step:", ""]
-            rows = [[k] + [_fmt(a["info"].get(k)) for a in env["agents"]] for k in keys]
-            parts += _table(["info"] + [a["agent"] for a in env["agents"]], rows) + [""]
+        parts += _table(["agent", "n"] + [c[0] for c in cols], rows) + [""]
+        parts += [
+            f"Mean ± std over seeds (n: complete/started runs). Objectives are lower-is-better; "
+            f"hypervolume is the fraction of the box {bounds} (reference point 1.0 per objective) "
+            "dominated by the run's models; front share: the agent's share of the combined Pareto "
+            "front per paired seed; best: the lowest value a run reached per objective; cost "
+            f"unit: {env.get('cost_unit', 'cost units')}. **Bold**: significantly better than at "
+            "least one other agent (paired two-sided Wilcoxon signed-rank test, Holm-adjusted "
+            f"over the agent pairs, p < {st.ALPHA}).",
+            "",
+        ]
+        parts += _tests_table(env) + _info_table(env)
     return "\n".join(parts)
+
+
+def _tests_table(env: dict[str, Any]) -> list[str]:
+    tests = env.get("tests") or []
+    if not tests:
+        return []
+    rows = []
+    for t in tests:
+        verdict = f"**{t['winner']}** better" if t["winner"] else "no significant difference"
+        if not t["winner"] and t["p"] is not None and t["p"] < st.ALPHA:
+            verdict = "no significant difference after Holm"
+        rows.append(
+            [
+                t["metric"],
+                f"{t['a']} vs {t['b']}",
+                str(t["n"]),
+                lb.fmt_number(t["median_diff"]),
+                lb.fmt_number(t["effect"], 2),
+                lb.fmt_number(t["p"], 2),
+                lb.fmt_number(t["p_holm"], 2),
+                verdict,
+            ]
+        )
+    head = ["metric", "pair (a vs b)", "n", "median a - b", "effect r", "p", "p (Holm)", "result"]
+    return [
+        "Paired tests (Wilcoxon signed-rank on the seeds both agents ran; effect r: matched-pairs "
+        "rank-biserial correlation, > 0 when a is better; p (Holm): adjusted over the agent pairs "
+        "of each metric; a result is significant when p (Holm) < 0.05):",
+        "",
+        *_table(head, rows),
+        "",
+    ]
+
+
+def _info_table(env: dict[str, Any]) -> list[str]:
+    keys = sorted({k for a in env["agents"] for k in a["info"]})
+    if not keys:
+        return []
+    unit = env.get("cost_unit")
+    rows = [
+        [lb.with_unit(k, unit if k == "cost" else lb.UNITS.get(k))]
+        + [_fmt(a["info"].get(k)) for a in env["agents"]]
+        for k in keys
+    ]
+    return [
+        "Numeric info at the last step (identifiers such as indices are never averaged):",
+        "",
+        *_table(["info"] + [a["agent"] for a in env["agents"]], rows),
+        "",
+    ]
 
 
 def _table(head: list[str], rows: list[list[str]]) -> list[str]:

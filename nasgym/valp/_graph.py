@@ -7,8 +7,10 @@ are computed once per descriptor (descriptors are immutable) and cached on it.
 
 from __future__ import annotations
 
+import heapq
 import re
 from functools import cached_property, lru_cache
+from graphlib import CycleError, TopologicalSorter
 from typing import TYPE_CHECKING, Any
 
 from nasgym.tasks import FEATURES
@@ -148,35 +150,38 @@ class GraphQueries:
         raise KeyError(f"no component {cid!r}")
 
     def topological_order(self) -> list[str]:
-        """Every component id, each after all its predecessors (ties in canonical order).
+        """Every component id, each after all its predecessors (ties in canonical order: of the
+        components ready at each point, the first by :func:`component_sort_key`).
 
         Raises :class:`StructureError` (``acyclic``) when the graph has a cycle.
         """
         if "topo" in self._cache:
             return list(self._cache["topo"])
-        ids = self.component_ids
-        indeg = {c: 0 for c in ids}
+        # graphlib does the bookkeeping and finds cycles; the heap picks the canonical tie.
+        # Not a hot path: an order is computed once per descriptor (measured: 11 orders in 10
+        # VALP-v0 steps on digits, 0.5 ms of 1.7 s), so graphlib's ~2.5x the time of the former
+        # hand-written loop (268 vs 106 us per order on random digits VALPs) does not matter.
+        sorter: TopologicalSorter[str] = TopologicalSorter({c: () for c in self.component_ids})
+        known = set(self.component_ids)
         for c in self.connections:
-            if c.dst in indeg and c.src in indeg:
-                indeg[c.dst] += 1
-        ready = sorted((c for c in ids if indeg[c] == 0), key=component_sort_key)
-        order: list[str] = []
-        while ready:
-            cur = ready.pop(0)
-            order.append(cur)
-            new = []
-            for d in self._index["succ"].get(cur, ()):
-                if d in indeg:
-                    indeg[d] -= 1
-                    if indeg[d] == 0:
-                        new.append(d)
-            if new:
-                ready = sorted(ready + new, key=component_sort_key)
-        if len(order) < len(ids):
-            stuck = sorted((c for c in ids if c not in set(order)), key=component_sort_key)
+            if c.src in known and c.dst in known:
+                sorter.add(c.dst, c.src)
+        try:
+            sorter.prepare()
+        except CycleError as err:
             from nasgym.valp.descriptor import StructureError
 
-            raise StructureError("acyclic", f"the graph has a cycle through {stuck}")
+            cycle = sorted(set(err.args[1]), key=component_sort_key)
+            raise StructureError("acyclic", f"the graph has a cycle through {cycle}") from None
+        ready = [(component_sort_key(c), c) for c in sorter.get_ready()]
+        heapq.heapify(ready)
+        order: list[str] = []
+        while ready:
+            _, cur = heapq.heappop(ready)
+            order.append(cur)
+            sorter.done(cur)
+            for c in sorter.get_ready():
+                heapq.heappush(ready, (component_sort_key(c), c))
         self._cache["topo"] = tuple(order)
         return order
 
@@ -193,7 +198,10 @@ class GraphQueries:
         return set(self._reach("succ", cid))
 
     def _reach(self, direction: str, cid: str) -> frozenset[str]:
-        """Components reachable from ``cid`` along ``"pred"`` or ``"succ"`` links (cached)."""
+        """Components reachable from ``cid`` along ``"pred"`` or ``"succ"`` links (cached).
+
+        A plain depth-first search: :mod:`graphlib` orders graphs but has no reachability query.
+        """
         key = (direction, cid)
         found = self._cache.get(key)
         if found is None:

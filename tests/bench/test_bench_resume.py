@@ -73,7 +73,8 @@ def test_interrupt_then_rerun_loses_and_duplicates_nothing(tmp_path, toys, cli_e
     )
     try:
         deadline = time.monotonic() + 180
-        while _lines(results) < 40:  # more than one run's worth (26 records), well short of 156
+        # more than one run's worth (26 records), well short of 156, with a finished run
+        while _lines(results) < 40 or b'"type":"done"' not in results.read_bytes():
             assert proc.poll() is None, "bench ended before it could be killed"
             assert time.monotonic() < deadline, "bench did not write 40 records in 180 s"
             time.sleep(0.02)
@@ -93,14 +94,29 @@ def test_interrupt_then_rerun_loses_and_duplicates_nothing(tmp_path, toys, cli_e
     while any(_alive(k) for k in kids) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not any(_alive(k) for k in kids)
+    # a disk error garbles a middle line: step 5 of a finished run
+    done = next(r for r in before if r["type"] == "done")
+    lines = results.read_bytes().splitlines(keepends=True)
+    hit = next(
+        i
+        for i, ln in enumerate(lines)
+        if json.loads(ln).get("step") == 5
+        and json.loads(ln)["seed"] == done["seed"]
+        and json.loads(ln)["agent"] == done["agent"]
+    )
+    lines[hit] = lines[hit][:20] + b"\x00\x17" + lines[hit][22:]
     # a write cut short by the kill leaves a torn line: it is ignored with a warning, then cut off
-    with results.open("ab") as fh:
-        fh.write(b'{"type":"step","env":"nasgym-te')
+    results.write_bytes(b"".join(lines) + b'{"type":"step","env":"nasgym-te')
     rerun = subprocess.run(
         _cmd(out, workers), cwd=ROOT, env=cli_env, capture_output=True, text=True, timeout=300
     )
     assert rerun.returncode == 0, rerun.stderr
     assert "torn last line" in rerun.stderr
+    # the user is told which run lost which step, and the step is replayed, not lost
+    assert f"{done['agent']} / seed {done['seed']}: step(s) 5 missing; it is replayed" in (
+        rerun.stderr
+    )
+    assert f"unreadable line(s) ({hit + 1})" in rerun.stderr
     assert "resuming" in rerun.stdout
     after = read_records(results)
     # every record stored before the kill is still there, unchanged

@@ -42,8 +42,8 @@ def test_torn_last_line_is_ignored_with_a_warning_and_cut_off(tmp_path):
     with pytest.warns(ResultsWarning, match="torn last line"):
         assert len(read_records(store.path)) == 2
     assert store.path.read_bytes().endswith(b"To")  # reading alone leaves the file as it is
-    with pytest.warns(ResultsWarning, match="torn last line"):
-        store.open()
+    store.open()
+    assert store.repair.torn and "torn last line" in store.repair.lines()[0]
     store.append(_step(3))
     store.close()
     assert store.path.read_bytes().startswith(full)
@@ -69,6 +69,43 @@ def test_duplicates_and_garbage_lines_are_skipped_with_warnings(tmp_path):
         assert [r["step"] for r in read_records(store.path)] == [1, 2]
     text = " ".join(str(w.message) for w in caught)
     assert "unreadable line 2" in text and "duplicate record on line 4" in text
+
+
+def test_an_unreadable_step_is_replayed_and_nothing_readable_is_dropped(tmp_path):
+    store = ResultsStore(tmp_path)
+    spec = {"f1": (0, 1), "f2": (0, 1)}
+    other = (*KEY[:4], 7)
+    recs = [_step(t) for t in (1, 2, 3)] + [done_record(KEY, 3, 3, False, spec, 0.1)]
+    recs += [{**_step(1), "seed": 7}, done_record(other, 1, 1, False, spec, 0.1)]
+    _write(store, recs)
+    lines = store.path.read_bytes().splitlines(keepends=True)
+    lines[1] = b'{"type":"step","env":\x00garbage\n'  # step 2 of seed 3 is unreadable
+    store.path.write_bytes(b"".join(lines))
+    stored = store.open()
+    store.close()
+    # the run of seed 3 lost step 2: its done marker is dropped, so a bench replays it
+    assert store.repair.replayed == {KEY: [2]} and store.repair.unreadable == [2]
+    text = "\n".join(store.repair.lines())
+    assert "step(s) 2 missing; it is replayed" in text and "seed 3" in text
+    assert [(r["type"], r["seed"], r.get("step")) for r in stored] == [
+        ("step", 3, 1), ("step", 3, 3), ("step", 7, 1), ("done", 7, None)
+    ]  # fmt: skip
+    # the file was rewritten with every readable record; the unreadable bytes are kept aside
+    assert read_records(store.path) == stored
+    assert b"garbage" in (tmp_path / "results.unreadable").read_bytes()
+    assert not (tmp_path / "results.jsonl.tmp").exists()
+    progress = ResultsStore.progress(stored)
+    assert progress[KEY].steps == {1, 3} and not progress[KEY].done and progress[other].done
+
+
+def test_a_sound_file_is_left_byte_for_byte_and_no_lock_file_stays(tmp_path):
+    store = ResultsStore(tmp_path)
+    _write(store, [_step(1), _step(2)])
+    data = store.path.read_bytes()
+    store.open()
+    store.close()
+    assert not store.repair and store.path.read_bytes() == data
+    assert not (tmp_path / ".lock").exists()
 
 
 def test_one_writer_at_a_time(tmp_path):

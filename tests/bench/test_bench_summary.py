@@ -10,7 +10,9 @@ import pytest
 from nasgym import indicators as ind
 from nasgym.bench import BenchEntry, load_runs, run_bench, summarize
 from nasgym.bench.fronts import true_front
-from nasgym.bench.results import objective_bounds
+from nasgym.bench.records import done_record, run_key, step_record
+from nasgym.bench.results import Run, objective_bounds
+from nasgym.bench.summary import format_markdown
 
 TOY = "nasgym-test/ToyMO-v0"
 
@@ -110,3 +112,57 @@ def test_agent_order_does_not_depend_on_which_worker_wrote_first(toy_bench, tmp_
     assert [a["agent"] for a in env["agents"]] == [
         a["agent"] for a in report.summary["envs"][0]["agents"]
     ]
+
+
+def _synthetic(agent: str, seed: int, shift: float, index: int, f1_scale: float = 1.0) -> Run:
+    """A 6-step run on the toy env whose points are ``shift`` better (lower) than random."""
+    rng = np.random.default_rng(seed)
+    key = run_key(TOY, {}, agent, seed)
+    recs = []
+    for t in range(1, 7):
+        f1, f2 = (rng.uniform(0.2, 0.9, 2) - shift).clip(0.01, None)
+        info = {"objectives": {"f1": f1 * f1_scale, "f2": f2}, "cost": float(t), "accepted": True}
+        info |= {"index": index + seed, "arch": "|x|", "score": float(t)}
+        recs.append(step_record(key, t, 0, 0.0, False, False, info))
+    spec = {"f1": (0.0, 1.0), "f2": (0.0, 1.0)}
+    return Run(TOY, {}, agent, seed, recs, done_record(key, 6, 6, False, spec, 0.5))
+
+
+def test_paired_tests_mark_a_consistent_winner(toys):
+    seeds = range(8)
+    runs = [_synthetic("good", s, 0.15, 100) for s in seeds]
+    runs += [_synthetic("plain", s, 0.0, 5000) for s in seeds]
+    (env,) = summarize(runs)["envs"]
+    hv = next(t for t in env["tests"] if t["metric"] == "hypervolume")
+    assert (hv["a"], hv["b"], hv["n"]) == ("good", "plain", 8)
+    assert hv["winner"] == "good" and hv["effect"] == 1.0 and hv["p"] == pytest.approx(2 / 2**8)
+    assert {t["metric"] for t in env["tests"]} == {
+        "hypervolume", "final f1", "final f2", "best f1", "best f2"
+    }  # fmt: skip
+    for t in env["tests"]:
+        assert t["p_holm"] >= t["p"] and (t["winner"] is not None) == (t["p"] < 0.05)
+    text = format_markdown(summarize(runs))
+    good = next(line for line in text.splitlines() if line.startswith("| good |"))
+    assert "**" in good.split("|")[3]  # the hypervolume cell is bold
+    assert "**good** better" in text and "p (Holm)" in text
+
+
+def test_identifiers_are_never_averaged_and_units_are_shown(toys):
+    runs = [_synthetic(a, s, 0.0, 100) for a in ("x", "y") for s in range(3)]
+    (env,) = summarize(runs)["envs"]
+    assert all("index" not in a["info"] and "score" in a["info"] for a in env["agents"])
+    text = format_markdown(summarize(runs))
+    assert "| index" not in text and "wall (s)" in text
+    # one significant-figure rule for every mean: 3 figures, the std at the same decimals
+    assert "| score | 6.00 ± 0.00 |" in text
+
+
+def test_runs_wholly_outside_the_box_are_warned_about(toys, capsys):
+    runs = [_synthetic("x", s, 0.0, 0, f1_scale=5.0) for s in range(3)]
+    (env,) = summarize(runs)["envs"]
+    assert env["box_check"]["runs_all_outside"] == 3
+    assert all(a["hypervolume"]["mean"] == 0.0 for a in env["agents"])
+    text = format_markdown(summarize(runs))
+    assert "**Warning:**" in text and "3 of 3 runs have every model outside it" in text
+    inside = summarize([_synthetic("x", s, 0.0, 0) for s in range(3)])
+    assert "Warning" not in format_markdown(inside)

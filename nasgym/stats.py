@@ -1,0 +1,134 @@
+"""Statistics of bench results, on scipy: confidence intervals and significance tests.
+
+- :func:`t_quantile` and :func:`mean_ci`: Student-t confidence intervals of a mean over seeds
+  (the bands of the plots);
+- :func:`paired_wilcoxon`: two agents run on the same seeds compared with the two-sided Wilcoxon
+  signed-rank test, with the matched-pairs rank-biserial correlation as effect size;
+- :func:`holm`: Holm's step-down adjustment of a family of p-values;
+- :func:`welch_vs_published`: our runs against a published mean ± std over ``n`` runs (Welch's
+  t-test from summary statistics, as for NAS-Bench-201's published rows).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "ALPHA",
+    "holm",
+    "mean_ci",
+    "paired_wilcoxon",
+    "rank_biserial",
+    "t_quantile",
+    "welch_vs_published",
+]
+
+#: significance level of the tests reported in summaries (two-sided)
+ALPHA = 0.05
+
+
+def t_quantile(df: int, level: float = 0.95) -> float:
+    """The two-sided ``level`` quantile of Student's t with ``df`` degrees of freedom."""
+    from scipy import stats as sps  # here, not at import: scipy.stats takes seconds to load
+
+    if df < 1:
+        raise ValueError(f"degrees of freedom must be >= 1, got {df}")
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must be in (0, 1), got {level}")
+    return float(sps.t.ppf(0.5 + level / 2, df))
+
+
+def mean_ci(
+    values: np.ndarray, axis: int = 0, level: float = 0.95
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and half-width of its ``level`` t confidence interval along ``axis`` (half-width 0
+    for a single value)."""
+    arr = np.asarray(values, dtype=float)
+    n = arr.shape[axis]
+    mean = arr.mean(axis=axis)
+    if n < 2:
+        return mean, np.zeros_like(mean)
+    half = t_quantile(n - 1, level) * arr.std(axis=axis, ddof=1) / math.sqrt(n)
+    return mean, half
+
+
+def rank_biserial(diff: Sequence[float] | np.ndarray) -> float:
+    """Matched-pairs rank-biserial correlation of paired differences ``a - b`` (zeros dropped):
+    (sum of ranks of positive differences - sum of negative ones) / total rank sum, in [-1, 1];
+    +1 when every ``a`` exceeds its ``b``. 0 when every difference is 0."""
+    from scipy import stats as sps  # here, not at import: scipy.stats takes seconds to load
+
+    d = np.asarray(diff, dtype=float)
+    d = d[d != 0]
+    if d.size == 0:
+        return 0.0
+    ranks = sps.rankdata(np.abs(d))
+    return float((ranks[d > 0].sum() - ranks[d < 0].sum()) / ranks.sum())
+
+
+def paired_wilcoxon(
+    a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray
+) -> dict[str, Any]:
+    """Two-sided Wilcoxon signed-rank test of paired samples ``a`` and ``b`` (same seeds, same
+    order); pairs with a NaN are dropped.
+
+    Returns ``n`` (pairs used), ``p`` (None when fewer than one non-zero difference: no test is
+    possible; 1.0 when every difference is 0), ``statistic``, ``effect`` (rank-biserial, positive
+    when ``a`` tends to exceed ``b``) and ``median_diff`` (median of ``a - b``).
+    """
+    from scipy import stats as sps  # here, not at import: scipy.stats takes seconds to load
+
+    x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if x.shape != y.shape or x.ndim != 1:
+        raise ValueError(f"paired samples need equal 1-D shapes, got {x.shape} and {y.shape}")
+    ok = np.isfinite(x) & np.isfinite(y)
+    d = x[ok] - y[ok]
+    out: dict[str, Any] = {
+        "n": int(d.size),
+        "p": None,
+        "statistic": None,
+        "effect": rank_biserial(d) if d.size else None,
+        "median_diff": float(np.median(d)) if d.size else None,
+    }
+    if d.size == 0:
+        return out
+    if not np.any(d != 0):
+        out["p"] = 1.0
+        return out
+    res = sps.wilcoxon(d, zero_method="wilcox", alternative="two-sided")
+    out["p"] = float(res.pvalue)
+    out["statistic"] = float(res.statistic)
+    return out
+
+
+def holm(pvalues: Sequence[float | None]) -> list[float | None]:
+    """Holm's step-down adjusted p-values (None stays None), in the order given."""
+    idx = [i for i, p in enumerate(pvalues) if p is not None]
+    order = sorted(idx, key=lambda i: pvalues[i])  # type: ignore[arg-type,return-value]
+    m = len(order)
+    out: list[float | None] = [None] * len(pvalues)
+    running = 0.0
+    for k, i in enumerate(order):
+        running = max(running, min(1.0, (m - k) * float(pvalues[i])))  # type: ignore[arg-type]
+        out[i] = running
+    return out
+
+
+def welch_vs_published(
+    values: Sequence[float] | np.ndarray, mean: float, std: float, n: int
+) -> dict[str, float]:
+    """Our runs ``values`` against a published ``mean`` ± ``std`` over ``n`` runs: Welch's
+    two-sided t-test from summary statistics. ``t`` > 0 when our mean is higher."""
+    from scipy import stats as sps  # here, not at import: scipy.stats takes seconds to load
+
+    x = np.asarray(values, dtype=float)
+    if x.size < 2 or n < 2:
+        raise ValueError(f"need at least 2 runs on each side, got {x.size} and {n}")
+    res = sps.ttest_ind_from_stats(
+        float(x.mean()), float(x.std(ddof=1)), int(x.size), mean, std, n, equal_var=False
+    )
+    return {"t": float(res.statistic), "p": float(res.pvalue), "n": int(x.size), "n_published": n}
