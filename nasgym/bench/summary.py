@@ -1,9 +1,11 @@
 """The bench summary: per env and agent, objectives and indicators as mean +/- std over seeds.
 
-``final`` is the objective vector of the model evaluated at a run's last step (for a hill
-climber that may be a rejected candidate; the env's incumbent, e.g. NB201's
-``best_test_acc_200``, is in the info table); ``best`` is, per objective separately, the lowest
-value any model of the run reached.
+``final`` is the objective vector of the last model a run evaluated (for a hill climber that
+may be a rejected candidate; a step that evaluated nothing, such as NB201's over-budget step,
+is skipped); ``best`` is, per objective separately, the lowest value any model of the run
+reached. ``chosen`` is the cell the env chose (its incumbent, for envs that report
+``best_test_acc_200`` and ``best_params`` in ``info``, such as NB201-v0): per run its
+``best_arch``, test accuracy and params, and their mean +/- std.
 
 Indicators are taken over all models a run evaluated (every step's objective vector):
 hypervolume (normalised by the env's ``objective_spec``, reference point 1.0), the number of
@@ -92,9 +94,7 @@ def _agent_summary(
     pooled: list[int],
 ) -> dict[str, Any]:
     pts = [finite_rows(r.points(names)) for r in runs]
-    final = {
-        n: _stat([r.points(names)[-1, i] for r in runs if r.steps]) for i, n in enumerate(names)
-    }
+    final = {n: _stat([p[-1, i] for p in pts if len(p)]) for i, n in enumerate(names)}
     best = {n: _stat([float(np.min(p[:, i])) for p in pts if len(p)]) for i, n in enumerate(names)}
     infos = [r.last_info() for r in runs]
     keys = sorted({k for d in infos for k in d})
@@ -117,8 +117,32 @@ def _agent_summary(
         "front_share_by_step": [_stat(v) for v in shares],
         "pooled_front_points": pooled[-1] if pooled else 0,
         "pooled_front_points_by_step": pooled,
+        "chosen": _chosen(runs),
         "info": {k: _stat([d.get(k) for d in infos if k in d]) for k in keys},
         "wall_s": _stat([r.done["wall_s"] for r in runs if r.done and "wall_s" in r.done]),
+    }
+
+
+def _chosen(runs: list[Run]) -> dict[str, Any] | None:
+    """Each run's chosen cell (the last step's ``best_*`` info) and their mean +/- std."""
+    per_run = []
+    for r in runs:
+        info = (r.steps[-1].get("info") or {}) if r.steps else {}
+        if "best_test_acc_200" in info and "best_params" in info:
+            per_run.append(
+                {
+                    "seed": r.seed,
+                    "arch": info.get("best_arch"),
+                    "test_acc": info["best_test_acc_200"],
+                    "params": info["best_params"],
+                }
+            )
+    if not per_run:
+        return None
+    return {
+        "test_acc": _stat([c["test_acc"] for c in per_run]),
+        "params": _stat([c["params"] for c in per_run]),
+        "per_run": per_run,
     }
 
 
@@ -138,14 +162,17 @@ def format_markdown(summary: dict[str, Any]) -> str:
         parts += [
             f"Objectives (lower is better), normalised as (v - ideal)/(reference - ideal): {bounds}; "
             "hypervolume reference point 1.0 per objective. Values: mean ± std over seeds. "
-            "final: the model evaluated at the last step; best: the lowest value reached, per "
-            "objective.",
+            "final: the last model evaluated; best: the lowest value reached, per objective; "
+            "chosen: the env's incumbent (the cell the search returns).",
             "",
         ]
         head = ["agent", "runs", "steps", "hypervolume", "non-dominated"]
         head += ["IGD+"] if env["true_front_points"] else []
         head += ["front share (Fig. 8)", "pooled front pts (Fig. 9)"]
-        head += [f"final {n}" for n in names] + [f"best {n}" for n in names] + ["wall s"]
+        head += [f"final {n}" for n in names] + [f"best {n}" for n in names]
+        chosen = any(a.get("chosen") for a in env["agents"])
+        head += ["chosen test acc", "chosen params"] if chosen else []
+        head += ["wall s"]
         rows = []
         for a in env["agents"]:
             row = [a["agent"], f"{a['complete']}/{a['runs']}", _fmt(a["steps"], 3)]
@@ -153,6 +180,9 @@ def format_markdown(summary: dict[str, Any]) -> str:
             row += [_fmt(a["igd_plus"])] if env["true_front_points"] else []
             row += [_fmt(a["front_share"], 3), str(a["pooled_front_points"])]
             row += [_fmt(a["final"][n]) for n in names] + [_fmt(a["best"][n]) for n in names]
+            if chosen:
+                c = a.get("chosen") or {}
+                row += [_fmt(c.get("test_acc")), _fmt(c.get("params"))]
             row += [_fmt(a["wall_s"], 3)]
             rows.append(row)
         parts += _table(head, rows) + [""]
