@@ -218,6 +218,7 @@ def format_sweep(summary: dict[str, Any]) -> str:
             "test acc (%)",
             "front acc",
             "gap",
+            "per-run gap",
             "n",
         ]
         rows = []
