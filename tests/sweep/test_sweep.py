@@ -57,6 +57,10 @@ def test_nb201_grid_spans_the_trade_off_seen_by_the_reward(dataset):
     eq10 = reward_params("eq10", 0.5, dataset, device="raspi4")
     assert eq10["gamma"] == round(0.5 * calibration(dataset, "raspi4")["gamma_sat"], 6) < 0
     assert eq10["a"] == 0.5 and eq10["P"] > 0 and eq10["L"] > 0
+    config = SweepConfig(datasets=(dataset,), reward="eq10", device="raspi4", fractions=(0.0, 0.5))
+    kwargs = [e.env_kwargs for e in config.entries()]
+    assert kwargs[1]["device"] == "raspi4" and kwargs[1]["reward_params"] == eq10
+    assert [e.seeds for e in config.entries()] == [tuple(range(20))] * 2  # paired seeds
 
 
 @pytest.mark.parametrize(
