@@ -8,7 +8,7 @@ ranks, so the panel spreads from the smallest to the largest cells. Each is trai
 scratch with ``nasgym.supernet.derive.train_from_scratch``, the recipe of
 ``CellEnv.train_derived`` (SGD momentum 0.9, weight decay 3e-4, cosine lr, clipping 5, affine
 BatchNorm), sized for a 2-core CPU (:data:`RECIPE`): Fashion-MNIST, the first
-``max_train`` = 2000 training images (data seed 0), C = 4, 3 cells, 3 epochs, batch 64, lr 0.05,
+``max_train`` = 2000 training images (data seed 0), C = 4, 3 cells, 2 epochs (62 batches), batch 64, lr 0.05,
 training seed 0; accuracy on the first 2000 test images (``test_acc``) and on the first 2000
 validation images (``val_acc``). One torch thread. Writes one CSV row per cell (``arch`` in
 the space's string form, ``params`` in M, ``flops`` in M MACs, accuracies as fractions,
@@ -48,7 +48,7 @@ RECIPE: dict[str, Any] = {
     "eval_images": 2000,
     "channels": 4,
     "n_cells": 3,
-    "epochs": 3,
+    "epochs": 2,
     "batch_size": 64,
     "lr": 0.05,
     "seed": 0,
