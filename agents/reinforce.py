@@ -39,6 +39,11 @@ class ReinforceAgent(Agent):
     times) instead of being paid for again. Leave it off where rewards are noisy or change
     over time (the supernet env).
 
+    Where the env takes architecture probabilities (``env.unwrapped.set_arch_probs``, as
+    ``nasgym/Cell-v0`` does to drop ops by them between stages, TND-NAS Eq. 11), each
+    ``predict`` first publishes ``softmax(logits)`` over the allowed ops (without the
+    exploration mixture).
+
     ``entropy()`` is the per-decision entropy (nats) of the current policy; ``stats`` holds
     ``entropy`` (mean), ``min_entropy``, ``baseline`` and ``updates`` after each update, so a
     collapse onto one op is visible. ``reset()`` clears the unfinished batch and keeps
@@ -84,6 +89,7 @@ class ReinforceAgent(Agent):
         self.memo = bool(memo)
         self.max_resample = int(max_resample)
         self._rewards: dict[tuple[int, ...], float] = {}
+        self._publish = getattr(getattr(env, "unwrapped", env), "set_arch_probs", None)
 
     # ---------------------------------------------------------------- policy
     def probs(self, mask: np.ndarray | None = None) -> np.ndarray:
@@ -110,6 +116,8 @@ class ReinforceAgent(Agent):
         mask = self.layout.mask(observation)
         self._mask = mask
         p = self.probs(mask)
+        if self._publish is not None:
+            self._publish(np.concatenate([p[d, :n] for d, n in enumerate(self.layout.nvec)]))
         if deterministic:
             return self.layout.to_action(np.argmax(p, axis=1)), state
         idx = self._sample(mask)

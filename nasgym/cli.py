@@ -165,6 +165,49 @@ def cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """Sweep eq9/eq10's exponent on NB201 and trace the accuracy/size trade-off (resumable)."""
+    from nasgym.bench.jobs import BenchError, parse_agent_kwargs, parse_list, parse_seeds
+    from nasgym.sweep import DEFAULT_FRACTIONS, SweepConfig, run_sweep
+
+    agents = parse_list(args.agent, "agent")
+    fractions = DEFAULT_FRACTIONS
+    if args.fractions:
+        try:
+            fractions = tuple(float(f) for f in parse_list(args.fractions, "fractions"))
+        except ValueError:
+            raise BenchError(
+                f"--fractions {args.fractions!r}: give numbers in [0, 1], e.g. 0,0.1,0.2"
+            ) from None
+    try:
+        config = SweepConfig(
+            datasets=tuple(parse_list(args.datasets, "dataset")),
+            agents=tuple(agents),
+            seeds=parse_seeds(args.seeds),
+            reward=args.reward,
+            fractions=fractions,
+            device=args.device,
+            time_budget=args.budget,
+            agent_kwargs=parse_agent_kwargs(args.agent_kwargs, agents),
+        )
+        config.entries()  # checks the device and data sets before anything runs
+    except (ValueError, KeyError) as err:
+        raise BenchError(str(err.args[0] if isinstance(err, KeyError) else err)) from None
+    try:
+        report, _ = run_sweep(config, args.out, workers=args.workers, progress=not args.no_progress)
+    except KeyboardInterrupt:
+        print(
+            f"\ninterrupted; every finished step is in {args.out}/results.jsonl. "
+            "Rerun the same command to resume.",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+    if report.failed:
+        print(f"{len(report.failed)} run(s) failed; rerun to retry them", file=sys.stderr)
+        return EXIT_FAILED
+    return 0
+
+
 def cmd_search(args: argparse.Namespace) -> int:
     """Run one agent on one env from one seed and print the best model and front found."""
     from nasgym.bench.jobs import (
@@ -243,6 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
                 help="show one env's arguments, defaults and what they mean",
             )
     _add_bench(sub)
+    _add_sweep(sub)
     p = sub.add_parser("plot", help=_first_line(cmd_plot), description=_first_line(cmd_plot))
     p.add_argument("dir", help="a bench output folder (holding results.jsonl)")
     p.add_argument("--no-summary", action="store_true", help="do not rewrite summary.md/json")
@@ -340,6 +384,46 @@ def _add_bench(sub: Any) -> None:
     p.add_argument("--no-plots", action="store_true", help="skip the figures")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_bench)
+
+
+def _add_sweep(sub: Any) -> None:
+    p = sub.add_parser(
+        "sweep",
+        help=_first_line(cmd_sweep),
+        description=(
+            "Run each agent on nasgym/NB201-v0 under eq9 (or eq10) at each exponent of a grid "
+            "calibrated per data set (fractions of the exponent at which the smallest cell "
+            "becomes the reward's optimum), from paired seeds; store every step in "
+            "OUT/results.jsonl (rerun to resume) and write OUT/sweep.md, OUT/sweep.json and "
+            "OUT/plots/sweep.png: the chosen cells over the true front, IGD+ and paired tests."
+        ),
+    )
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    p.add_argument(
+        "--agent", default="reinforce,random,rea", metavar="NAME[,NAME...]", help="agent names"
+    )
+    p.add_argument(
+        "--datasets",
+        default="cifar10,cifar100,ImageNet16-120",
+        metavar="DS[,DS...]",
+        help="NB201 data sets (default all three)",
+    )
+    p.add_argument("--seeds", default="20", metavar="N|A-B", help="paired seeds (default 20)")
+    p.add_argument("--reward", default="eq9", choices=("eq9", "eq10"), help="scalarisation")
+    p.add_argument(
+        "--fractions",
+        default=None,
+        metavar="F[,F...]",
+        help="grid as fractions of the saturation exponent (default 0,0.05,0.1,0.15,0.2,0.3,0.45)",
+    )
+    p.add_argument("--device", default="pixel3", help="latency device of eq10 (default pixel3)")
+    p.add_argument(
+        "--budget", type=float, default=12000.0, help="simulated seconds per search (12000)"
+    )
+    _add_agent_kwargs(p)
+    p.add_argument("--workers", type=int, default=None, metavar="W", help="parallel runs")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_sweep)
 
 
 def _add_agent_kwargs(p: argparse.ArgumentParser) -> None:

@@ -14,10 +14,12 @@ best objective, with the matched-pairs rank-biserial correlation as effect size,
 pairs and p-values Holm-adjusted over the agent pairs of each metric; a cell of the table is
 bold where its agent is significantly better (adjusted p < 0.05) than another.
 
-``final`` is the objective vector of the model evaluated at a run's last step (for a hill
-climber that may be a rejected candidate; the env's incumbent, e.g. NB201's
-``best_test_acc_200``, is in the info table); ``best`` is, per objective separately, the lowest
-value any model of the run reached.
+``final`` is the objective vector of the last model a run evaluated (for a hill climber that
+may be a rejected candidate; a step that evaluated nothing, such as NB201's over-budget step,
+is skipped); ``best`` is, per objective separately, the lowest value any model of the run
+reached. ``chosen`` is the cell the env chose (its incumbent, for envs that report
+``best_test_acc_200`` and ``best_params`` in ``info``, such as NB201-v0): per run its
+``best_arch``, test accuracy and params, and their mean +/- std.
 
 Indicators are taken over all models a run evaluated (every step's objective vector):
 hypervolume (normalised by the env's ``objective_spec``, reference point 1.0), the number of
@@ -188,9 +190,7 @@ def _agent_summary(
     pooled: list[int],
 ) -> dict[str, Any]:
     pts = [finite_rows(r.points(names)) for r in runs]
-    final = {
-        n: _stat([r.points(names)[-1, i] for r in runs if r.steps]) for i, n in enumerate(names)
-    }
+    final = {n: _stat([p[-1, i] for p in pts if len(p)]) for i, n in enumerate(names)}
     best = {n: _stat([float(np.min(p[:, i])) for p in pts if len(p)]) for i, n in enumerate(names)}
     infos = [r.last_info() for r in runs]
     keys = sorted({k for d in infos for k in d})
@@ -213,6 +213,7 @@ def _agent_summary(
         "front_share_by_step": [_stat(v) for v in shares],
         "pooled_front_points": pooled[-1] if pooled else 0,
         "pooled_front_points_by_step": pooled,
+        "chosen": _chosen(runs),
         "info": {
             k: _stat([d.get(k) for d in infos if k in d]) for k in keys if not lb.is_identifier(k)
         },
@@ -275,6 +276,29 @@ def box_warning(env: dict[str, Any]) -> str | None:
     )
 
 
+def _chosen(runs: list[Run]) -> dict[str, Any] | None:
+    """Each run's chosen cell (the last step's ``best_*`` info) and their mean +/- std."""
+    per_run = []
+    for r in runs:
+        info = (r.steps[-1].get("info") or {}) if r.steps else {}
+        if "best_test_acc_200" in info and "best_params" in info:
+            per_run.append(
+                {
+                    "seed": r.seed,
+                    "arch": info.get("best_arch"),
+                    "test_acc": info["best_test_acc_200"],
+                    "params": info["best_params"],
+                }
+            )
+    if not per_run:
+        return None
+    return {
+        "test_acc": _stat([c["test_acc"] for c in per_run]),
+        "params": _stat([c["params"] for c in per_run]),
+        "per_run": per_run,
+    }
+
+
 def _fmt(stat: dict[str, float] | None) -> str:
     if stat is None:
         return "-"
@@ -282,7 +306,10 @@ def _fmt(stat: dict[str, float] | None) -> str:
 
 
 #: info entries shown in the main table as the model a search chose, with a header
-CHOSEN_INFO: dict[str, str] = {"best_test_acc_200": "chosen test acc"}
+CHOSEN_INFO: dict[str, str] = {
+    "best_test_acc_200": "chosen test acc",
+    "best_params": "chosen params",
+}
 
 
 def _main_columns(env: dict[str, Any]) -> list[tuple[str, str, Any]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -59,6 +60,12 @@ class CellEnv(gym.Env):
     reward takes ``P`` (or ``L``) and none is given, ``P`` defaults per stage to the expected
     params of a uniformly sampled path over *all* ops at that stage's depth (``L`` likewise to
     its expected latency proxy), so a typical cell scores about its accuracy.
+    ``info`` also carries the policy over the allowed ops (the agent's published probabilities,
+    else the stage's choice frequencies, uniform before any choice; ``policy_source`` says
+    which): ``policy_entropy`` and ``policy_max_prob`` per decision (arrays), their means
+    ``mean_entropy`` (nats) and ``mean_max_prob``, and ``dominant_op`` / ``dominant_op_share``,
+    the op most often the most probable one and the share of decisions where it is: a collapse
+    onto one op on every edge (TND-NAS Figs 5 and 6) shows as a share near 1.
     ``info["objectives"]`` holds the lower-is-better vector ``{"error": 1 - val_acc, "params":
     M, "latency": ms}``; :attr:`objective_spec` gives its ``(ideal, reference)`` per objective.
     ``info["cost"]`` counts training batches of the episode (warm-up included).
@@ -75,11 +82,16 @@ class CellEnv(gym.Env):
     agent's path; ``"uniform"`` trains each batch on a path drawn uniformly over the allowed
     ops (a one-shot supernet independent of the agent). SGD: momentum 0.9, weight decay 3e-4,
     constant ``lr``, gradient clipping 5; BatchNorm uses batch statistics (no affine).
-    After ``stage_steps`` steps of stage k < last, on every decision the ops the agent chose
-    least during the stage are dropped (ties: lower mean reward when chosen, never-chosen
-    lowest; then later op order) so that ``keep_ops[cell_type][k + 1]`` remain (never fewer
-    than one). TND-NAS ranks by its architecture probabilities; the env can only see the
-    agent's choices, the observable proxy of them. The next stage's supernet has
+    After ``stage_steps`` steps of stage k < last, on every decision the least promising ops
+    are dropped so that ``keep_ops[cell_type][k + 1]`` remain (never fewer than one), ranked
+    as TND-NAS Eq. 11 ranks them, by the architecture probabilities, when the agent publishes
+    them (``prune_by="policy"``, the default; an agent calls :meth:`set_arch_probs`, as the
+    ``reinforce`` agent does before each action), else by how often the agent chose each op
+    during the stage (``prune_by="counts"``, and the fallback for agents without a policy);
+    ties: lower mean reward when chosen, then later op order. An op sampled fewer than
+    ``min_op_samples`` times on its edge so far in the episode is never dropped, so an edge can
+    keep more ops than ``keep_ops`` asks (``drop_log`` lists what was dropped and what was
+    protected). The next stage's supernet has
     ``stage_cells[k + 1]`` cells and only the kept ops, starts from fresh weights (as in
     P-DARTS) and is warmed up again.
 
@@ -102,6 +114,8 @@ class CellEnv(gym.Env):
     - ``stage_cells=(3, 4, 5)``, ``stage_steps=20``, ``keep_ops=None`` (dict cell type ->
       ops per stage; default ceil of 100% / 60% / 40% of the ops: tnd 10/6/4 and 6/4/3),
       ``max_steps=None`` (truncation budget, steps).
+    - ``prune_by="policy"`` (or ``"counts"``), ``min_op_samples=3``: how ops are dropped between
+      stages (see Dynamics; 0 disables the minimum).
     - ``batch_size=64``, ``train_batches=2``, ``val_batch_size=256``, ``val_batches=1``,
       ``warmup_batches=10``, ``lr=0.05``, ``path_sampling="agent"``.
     - ``latency="flops"`` or ``"measured"``, ``ms_per_mmac=10.0``.
@@ -112,7 +126,9 @@ class CellEnv(gym.Env):
       machine's core count.
 
     ## Version History
-    - v0: initial version.
+    - v0: initial version. (Unreleased change, still v0: ops are dropped by the agent's
+      architecture probabilities when it publishes them, never before ``min_op_samples``
+      samples; the policy's entropy and largest op probability are in ``info``.)
     """
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": []}
@@ -148,6 +164,8 @@ class CellEnv(gym.Env):
         device: str = "auto",
         torch_threads: int | None = 1,
         max_steps: int | None = None,
+        prune_by: str = "policy",
+        min_op_samples: int = 3,
     ) -> None:
         self.space = get_space(space)
         check_darts_topology(self.space)
@@ -166,6 +184,12 @@ class CellEnv(gym.Env):
         if max_steps is not None and (not isinstance(max_steps, int) or max_steps < 1):
             raise ValueError(f"max_steps must be a positive int or None, got {max_steps!r}")
         self.max_steps = max_steps
+        if prune_by not in ("policy", "counts"):
+            raise ValueError(f"prune_by must be 'policy' or 'counts', got {prune_by!r}")
+        if not isinstance(min_op_samples, int) or min_op_samples < 0:
+            raise ValueError(f"min_op_samples must be an int >= 0, got {min_op_samples!r}")
+        self.prune_by, self.min_op_samples = prune_by, min_op_samples
+        self._arch_probs: np.ndarray | None = None
         if path_sampling not in ("agent", "uniform"):
             raise ValueError(f"path_sampling must be 'agent' or 'uniform', got {path_sampling!r}")
         if latency not in ("flops", "measured"):
@@ -279,6 +303,8 @@ class CellEnv(gym.Env):
         super().reset(seed=seed)
         self._gen = torch.Generator().manual_seed(int(self.np_random.integers(2**62)))
         self._mask = np.ones(int(self.space.nvec.sum()), dtype=bool)
+        self._episode_counts = np.zeros(self._mask.shape, dtype=np.int64)
+        self._arch_probs = None
         self._stage, self._steps, self._cost = 0, 0, 0
         self._last = {"val_acc": 0.0, "params": 0.0, "reward": 0.0}
         self._best: dict[str, Any] = {"reward": -np.inf, "arch": None, "val_acc": 0.0}
@@ -349,12 +375,65 @@ class CellEnv(gym.Env):
             "best_reward": self._best["reward"],
             "best_val_acc": self._best["val_acc"],
             "action_mask": self.action_masks(),
+            **self.policy_info(),
         }
         return self._obs(), reward, terminated, truncated, info
 
     def action_masks(self) -> np.ndarray:
         """Flat bool mask of allowed ops (per-decision masks concatenated), for MaskablePPO."""
         return self._mask.copy()
+
+    def set_arch_probs(self, probs: Any) -> None:
+        """Publish the agent's architecture probabilities (flat, in the action mask's layout:
+        each decision's op probabilities concatenated); the env ranks ops by them when it drops
+        ops between stages (``prune_by="policy"``) and reports their entropy in ``info``."""
+        p = np.asarray(probs, dtype=np.float64).reshape(-1)
+        if p.shape != self._mask.shape or not np.all(np.isfinite(p)) or np.any(p < 0):
+            raise ValueError(
+                f"arch probs must be {self._mask.shape[0]} finite non-negative numbers (one per "
+                f"op of each decision, the action mask's layout), got shape {p.shape}"
+            )
+        self._arch_probs = p
+
+    def policy(self) -> tuple[np.ndarray, str]:
+        """(flat probabilities over the allowed ops, normalised per decision; their source:
+        ``"agent"`` or ``"counts"``)."""
+        off = self.space.mask_offsets
+        if self._arch_probs is not None:
+            raw, source = self._arch_probs * self._mask, "agent"
+        else:
+            raw, source = self._counts * self._mask, "counts"
+        out = np.zeros(self._mask.shape, dtype=np.float64)
+        for d in range(self.space.n_decisions):
+            sl = slice(off[d], off[d + 1])
+            row = raw[sl].astype(np.float64)
+            if row.sum() <= 0:  # nothing chosen yet (or no mass on the allowed ops): uniform
+                row = self._mask[sl].astype(np.float64)
+            out[sl] = row / row.sum()
+        return out, source
+
+    def policy_info(self) -> dict[str, Any]:
+        """Per-decision entropy (nats) and largest op probability of :meth:`policy`, their
+        means, the dominant op and its share of decisions (see the class docstring)."""
+        probs, source = self.policy()
+        off = self.space.mask_offsets
+        ent, top, names = [], [], []
+        for d in range(self.space.n_decisions):
+            p = probs[off[d] : off[d + 1]]
+            nz = p[p > 0]
+            ent.append(float(-(nz * np.log(nz)).sum()))
+            top.append(float(p.max()))
+            names.append(self.space.decision_ops(d)[int(np.argmax(p))])
+        dominant, n = Counter(names).most_common(1)[0]
+        return {
+            "policy_source": source,
+            "policy_entropy": np.array(ent),
+            "policy_max_prob": np.array(top),
+            "mean_entropy": float(np.mean(ent)),
+            "mean_max_prob": float(np.mean(top)),
+            "dominant_op": dominant,
+            "dominant_op_share": n / len(names),
+        }
 
     # -------------------------------------------------------------- helpers
     def _reward_stage(self, stage: int) -> int:
@@ -392,6 +471,7 @@ class CellEnv(gym.Env):
     ) -> None:
         flat = self.space.mask_offsets[:-1] + idx
         self._counts[flat] += 1
+        self._episode_counts[flat] += 1
         self._reward_sums[flat] += reward
         self._last = {"val_acc": acc, "params": params, "reward": reward}
         self._last_arch = arch
@@ -402,15 +482,35 @@ class CellEnv(gym.Env):
         off, nxt = self.space.mask_offsets, self._stage + 1
         new = np.zeros_like(self._mask)
         dropped: dict[str, list[str]] = {}
+        protected_log: dict[str, list[str]] = {}
+        scores = self._arch_probs if self.prune_by == "policy" else None
+        protected = self._episode_counts < self.min_op_samples
         for d in range(self.space.n_decisions):
             ct, e = self.space.decisions[d]
             sl = slice(off[d], off[d + 1])
             keep = self.schedule.keep[ct][nxt]
-            new[sl] = drop_ops(self._mask[sl], self._counts[sl], self._reward_sums[sl], keep)
+            new[sl] = drop_ops(
+                self._mask[sl],
+                self._counts[sl],
+                self._reward_sums[sl],
+                keep,
+                scores=None if scores is None else scores[sl],
+                protected=protected[sl],
+            )
             names = self.space.decision_ops(d)
             gone = np.flatnonzero(self._mask[sl] & ~new[sl])
             dropped[f"{ct}:{e}"] = [names[j] for j in gone]
-        self.drop_log.append({"stage": nxt, "dropped": dropped})
+            protected_log[f"{ct}:{e}"] = [
+                names[j] for j in np.flatnonzero(self._mask[sl] & protected[sl])
+            ]
+        self.drop_log.append(
+            {
+                "stage": nxt,
+                "ranked_by": "policy" if scores is not None else "counts",
+                "dropped": dropped,
+                "protected": protected_log,
+            }
+        )
         self._last_counts = (self._counts.copy(), self._reward_sums.copy(), self._mask.copy())
         self._mask, self._stage = new, nxt
         self._start_stage()

@@ -54,8 +54,12 @@ class NB201Env(gym.Env):
     training seconds), ``accepted`` (True), ``in_budget`` (False for the step that overran the
     budget), ``arch``, ``index`` (official NB201 index), ``valid_acc_12``, ``test_acc_200``
     (percent), ``params``, ``flops`` (M), ``latency`` (ms), ``train_time`` (s), and the
-    incumbent (the cell the search would choose: best 12-epoch validation accuracy so far,
-    first one on ties): ``best_arch``, ``best_valid_acc_12``, ``best_test_acc_200``.
+    incumbent, the cell the search chooses: the evaluated, in-budget cell of highest reward so
+    far (first one on ties; under the default ``accuracy`` reward that is the best 12-epoch
+    validation cell, NB201's protocol): ``best_arch``, ``best_index``, ``best_reward``,
+    ``best_valid_acc_12``, ``best_test_acc_200``, ``best_params``, ``best_flops``,
+    ``best_latency``. The step that overran the budget evaluated nothing: its ``objectives``
+    is ``{}``, so no indicator counts it.
 
     ``objective_spec`` (per instance, from ``OBJECTIVE_SPECS``; the class attribute holds the
     cifar10 values) is ``(ideal, reference)`` per objective for the indicators, fixed per data set
@@ -71,7 +75,7 @@ class NB201Env(gym.Env):
     again, as in NB201's scripts, unless ``charge_repeats=False``). As in NB201's scripts, an
     evaluation that would overrun ``time_budget`` is not performed: its step still returns the
     cell's reward but is not charged, does not change the incumbent, has
-    ``info["in_budget"] = False`` and terminates the episode. The episode also terminates as
+    ``info["in_budget"] = False`` and ``info["objectives"] = {}``, and terminates the episode. The episode also terminates as
     soon as the remaining budget is smaller than the cheapest cell's training time.
     ``max_steps`` (optional) truncates.
 
@@ -83,8 +87,11 @@ class NB201Env(gym.Env):
     (True), ``table_path`` (None: the table shipped in the package).
 
     ## Version History
-    - v0: initial version. (Unreleased change, still v0: ``objective_spec`` per data set with
-      the references above instead of (0, 100) % error and (0, 2) M for every data set.)
+    - v0: initial version. (Unreleased changes, still v0: ``objective_spec`` per data set with
+      the references above instead of (0, 100) % error and (0, 2) M for every data set; the
+      incumbent is the cell of highest reward, not of highest 12-epoch validation accuracy,
+      which changes nothing under the default ``accuracy`` reward; the over-budget step's
+      ``objectives`` is empty.)
     """
 
     metadata = {"render_modes": []}
@@ -146,6 +153,7 @@ class NB201Env(gym.Env):
         self._seen: set[int] = set()
         self._best_index = -1
         self._best_valid = -1.0
+        self._best_reward = -np.inf
         self._last_obs = np.zeros(self.observation_space.shape, dtype=np.float32)
 
     # ------------------------------------------------------------------ gym
@@ -197,25 +205,25 @@ class NB201Env(gym.Env):
         valid = self._valid[i]
         charge = self._time[i] if (self.charge_repeats or i not in self._seen) else 0.0
         in_budget = bool(self.cost + charge <= self.time_budget)
+        reward = float(self.reward_fn(valid / 100.0, self._params[i], self._latency[i]))
         if in_budget:
             self.cost += charge
             self._seen.add(i)
-            if valid > self._best_valid:
-                self._best_valid, self._best_index = valid, i
+            if reward > self._best_reward:
+                self._best_reward, self._best_valid, self._best_index = reward, valid, i
         self.steps += 1
         terminated = bool((not in_budget) or (self.time_budget - self.cost < self._min_time))
         truncated = bool(
             self.max_steps is not None and self.steps >= self.max_steps and not terminated
         )
         self.done = terminated or truncated
-        reward = float(self.reward_fn(valid / 100.0, self._params[i], self._latency[i]))
         return i, reward, terminated, truncated, self._info(i, in_budget)
 
     def _info(self, i: int, in_budget: bool) -> dict[str, Any]:
-        b = self._best_index
         test = float(self._test[i])
+        objectives = {"test_error": 100.0 - test, "params": float(self._params[i])}
         return {
-            "objectives": {"test_error": 100.0 - test, "params": float(self._params[i])},
+            "objectives": objectives if in_budget else {},
             "cost": float(self.cost),
             "accepted": True,
             "in_budget": in_budget,
@@ -227,9 +235,27 @@ class NB201Env(gym.Env):
             "flops": float(self._flops[i]),
             "latency": float(self._latency[i]),
             "train_time": float(self._time[i]),
+            **self.incumbent(),
+        }
+
+    def incumbent(self) -> dict[str, Any]:
+        """The chosen cell so far (highest reward among the evaluated, in-budget cells) as the
+        ``best_*`` info entries; NaN (and ``best_arch = ""``, ``best_index = -1``) before any."""
+        b = self._best_index
+        nan = float("nan")
+
+        def at(values: np.ndarray) -> float:
+            return float(values[b]) if b >= 0 else nan
+
+        return {
             "best_arch": self._table.arch_str(b) if b >= 0 else "",
-            "best_valid_acc_12": float(self._valid[b]) if b >= 0 else float("nan"),
-            "best_test_acc_200": float(self._test[b]) if b >= 0 else float("nan"),
+            "best_index": int(b),
+            "best_reward": float(self._best_reward) if b >= 0 else nan,
+            "best_valid_acc_12": at(self._valid),
+            "best_test_acc_200": at(self._test),
+            "best_params": at(self._params),
+            "best_flops": at(self._flops),
+            "best_latency": at(self._latency),
         }
 
     def action_masks(self) -> np.ndarray:

@@ -2,7 +2,9 @@
 
 A search runs ``len(cells)`` stages of ``steps`` steps each. Stage ``k`` uses a supernet of
 ``cells[k]`` cells in which decision ``d`` of cell type ``ct`` still offers ``keep[ct][k]`` ops.
-Between stages the least promising ops of each decision are dropped (:func:`drop_ops`).
+Between stages the least promising ops of each decision are dropped (:func:`drop_ops`): those
+of lowest architecture probability (TND-NAS Eq. 11) or, without one, the least chosen; an op
+sampled fewer than a minimum number of times is never dropped.
 
 Default ``keep`` (:func:`default_keep`): the fractions 1, 0.6, 0.4, ... of each cell type's op
 count, rounded up (``tnd``: normal 10 -> 6 -> 4, reduce 6 -> 4 -> 3; ``darts``: 8 -> 5 -> 4).
@@ -93,23 +95,34 @@ class StageSchedule:
 
 
 def drop_ops(
-    allowed: np.ndarray, counts: np.ndarray, reward_sums: np.ndarray, keep: int
+    allowed: np.ndarray,
+    counts: np.ndarray,
+    reward_sums: np.ndarray,
+    keep: int,
+    scores: np.ndarray | None = None,
+    protected: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Mask of one decision after keeping its ``keep`` most promising allowed ops.
+    """Mask of one decision after dropping its least promising allowed ops down to ``keep``.
 
-    Ops are ranked by how often the agent chose them during the stage, ties broken by their
-    mean reward (never chosen: -inf), then by op order (earlier ops kept). Dropped ops stay
-    dropped; at least one op is always kept.
+    Ops are ranked by ``scores`` (the architecture probabilities, TND-NAS Eq. 11) when given,
+    else by how often the agent chose them during the stage; ties by the mean reward when
+    chosen (never chosen: -inf), then by choice count, then by op order (earlier ops kept). The
+    ``n_allowed - keep`` lowest-ranked ops are dropped, except ``protected`` ones (ops not yet
+    sampled often enough to judge), which stay, so a decision may keep more than ``keep``.
+    Dropped ops stay dropped; at least one op is always kept.
     """
     idx = np.flatnonzero(allowed)
     keep = max(1, min(int(keep), idx.size))
     mean = np.full(allowed.shape, -np.inf)
     chosen = counts > 0
     mean[chosen] = reward_sums[chosen] / counts[chosen]
-    # lexsort: last key is primary; sort descending by count, then mean, then ascending index
-    order = np.lexsort((idx, -mean[idx], -counts[idx]))
+    primary = counts.astype(float) if scores is None else np.asarray(scores, dtype=float)
+    # lexsort: last key is primary; sort descending by score, then mean, then count, then index
+    order = np.lexsort((idx, -counts[idx], -mean[idx], -primary[idx]))
     out = np.zeros_like(allowed, dtype=bool)
     out[idx[order[:keep]]] = True
+    if protected is not None:
+        out |= allowed & np.asarray(protected, dtype=bool)
     return out
 
 

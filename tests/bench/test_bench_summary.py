@@ -166,3 +166,37 @@ def test_runs_wholly_outside_the_box_are_warned_about(toys, capsys):
     assert "**Warning:**" in text and "3 of 3 runs have every model outside it" in text
     inside = summarize([_synthetic("x", s, 0.0, 0) for s in range(3)])
     assert "Warning" not in format_markdown(inside)
+
+
+def test_nb201_summary_reports_the_chosen_cell_and_skips_the_over_budget_step(tmp_path):
+    kwargs = {"reward": "eq9", "reward_params": {"beta": -0.05}, "time_budget": 1500}
+    entry = BenchEntry("nasgym/NB201-v0", ("random",), (0, 1, 2), kwargs)
+    report = run_bench([entry], tmp_path, progress=False, plots=False, quiet=True)
+    (summ,) = report.summary["envs"][0]["agents"]
+    runs = load_runs(tmp_path)
+    assert all(not r.steps[-1]["info"]["in_budget"] for r in runs)  # each run ends by overrunning
+    names, bounds = objective_bounds(runs)
+    finals, hvs = [], []
+    for r in runs:
+        kept = np.array(
+            [[s["objectives"][n] for n in names] for s in r.steps if s["info"]["in_budget"]]
+        )
+        finals.append(kept[-1])
+        hvs.append(ind.hypervolume(kept, bounds))
+        assert r.steps[-1]["objectives"] == {}
+    assert summ["hypervolume"]["mean"] == pytest.approx(np.mean(hvs))
+    assert summ["final"]["params"]["mean"] == pytest.approx(np.mean([f[1] for f in finals]))
+    assert summ["final"]["params"]["n"] == 3
+    chosen = summ["chosen"]
+    by_seed = {r.seed: r for r in runs}
+    assert sorted(c["seed"] for c in chosen["per_run"]) == [0, 1, 2]
+    for c in chosen["per_run"]:
+        r = by_seed[c["seed"]]
+        in_budget = [s for s in r.steps if s["info"]["in_budget"]]
+        best = max(in_budget, key=lambda s: s["reward"])  # first one on ties
+        assert c["arch"] == best["info"]["arch"] and c["params"] == best["info"]["params"]
+        assert c["test_acc"] == best["info"]["test_acc_200"]
+    assert chosen["params"]["mean"] == pytest.approx(
+        np.mean([c["params"] for c in chosen["per_run"]])
+    )
+    assert "chosen params" in report.summary_text

@@ -23,6 +23,7 @@ SMALL = dict(
     train_batches=1,
     val_batch_size=32,
     warmup_batches=2,
+    min_op_samples=0,  # 3 steps per stage: every op may be dropped, as the tests below expect
 )
 
 
@@ -245,3 +246,102 @@ def test_mnist_from_the_data_directory(shared_data):
     assert env.data.image_shape == (28, 28)
     info = env.step(masked_action(env, np.random.default_rng(0)))[4]
     assert 0.0 <= info["val_acc"] <= 1.0
+
+
+def _allowed(env: CellEnv, d: int) -> np.ndarray:
+    off = env.space.mask_offsets
+    return np.flatnonzero(env.action_masks()[off[d] : off[d + 1]])
+
+
+def test_pruning_never_drops_an_op_before_its_minimum_sample_count():
+    env = small(stage_steps=12, min_op_samples=2)
+    env.reset(seed=2)
+    rng = np.random.default_rng(7)
+    counts = np.zeros(env.action_masks().shape, dtype=int)
+    off = env.space.mask_offsets
+    for _ in range(12):
+        action = masked_action(env, rng)
+        counts[off[:-1] + action] += 1
+        env.step(action)
+    mask = env.action_masks()
+    assert env._stage == 1 and env.drop_log[-1]["ranked_by"] == "counts"
+    assert np.all(mask[counts < 2])  # every op sampled fewer than twice is still allowed
+    assert (~mask).any() and np.all(counts[~mask] >= 2)  # some op was dropped, each after 2
+    n_keep = {"normal": 4, "reduce": 2}
+    for d, (ct, e) in enumerate(env.space.decisions):
+        kept = mask[off[d] : off[d + 1]]
+        low = counts[off[d] : off[d + 1]] < 2
+        assert n_keep[ct] <= kept.sum() <= n_keep[ct] + low.sum()
+        protected = env.drop_log[-1]["protected"][f"{ct}:{e}"]
+        assert len(protected) == low.sum()
+
+
+def test_pruning_ranks_ops_by_the_published_architecture_probabilities():
+    env = small()
+    env.reset(seed=0)
+    off = env.space.mask_offsets
+    rng = np.random.default_rng(1)
+    probs = rng.random(env.action_masks().shape)
+    for _ in range(3):
+        env.set_arch_probs(probs)
+        info = env.step(masked_action(env, rng))[-1]
+    assert info["policy_source"] == "agent" and env.drop_log[-1]["ranked_by"] == "policy"
+    for d, (ct, _) in enumerate(env.space.decisions):
+        k = 4 if ct == "normal" else 2
+        top = np.sort(np.argsort(-probs[off[d] : off[d + 1]], kind="stable")[:k])
+        np.testing.assert_array_equal(_allowed(env, d), top)
+    counts = small(prune_by="counts")
+    assert counts.prune_by == "counts"
+    with pytest.raises(ValueError, match="prune_by"):
+        small(prune_by="alpha")
+    with pytest.raises(ValueError, match="min_op_samples"):
+        small(min_op_samples=-1)
+    with pytest.raises(ValueError, match="finite non-negative"):
+        env.set_arch_probs(np.ones(5))
+
+
+def test_info_shows_policy_entropy_and_collapse_onto_one_op():
+    env = small()
+    env.reset(seed=0)
+    rng = np.random.default_rng(0)
+    info = env.step(masked_action(env, rng))[-1]
+    assert info["policy_source"] == "counts"  # no agent published a policy: choice frequencies
+    assert info["policy_entropy"].shape == info["policy_max_prob"].shape == (28,)
+    uniform = np.ones(env.action_masks().shape)
+    env.set_arch_probs(uniform)
+    info = env.step(masked_action(env, rng))[-1]
+    expected = (14 * np.log(10) + 14 * np.log(6)) / 28
+    assert info["mean_entropy"] == pytest.approx(expected)
+    assert info["mean_max_prob"] == pytest.approx((14 / 10 + 14 / 6) / 28)
+    collapsed = np.full(env.action_masks().shape, 1e-6)
+    off = env.space.mask_offsets
+    for d in range(28):
+        names = env.space.decision_ops(d)
+        collapsed[off[d] + names.index("skip_connect")] = 1.0
+    env.set_arch_probs(collapsed)
+    info = env.step(masked_action(env, rng))[-1]
+    assert info["dominant_op"] == "skip_connect" and info["dominant_op_share"] == 1.0
+    assert info["mean_max_prob"] > 0.99 and info["mean_entropy"] < 0.01
+
+
+def test_reinforce_publishes_its_policy_and_the_bench_summary_reports_final_entropy(tmp_path):
+    from nasgym.bench import BenchEntry, run_bench
+
+    entry = BenchEntry("nasgym/Cell-v0", ("random", "reinforce"), (0,), SMALL)
+    report = run_bench([entry], tmp_path, progress=False, plots=False, quiet=True)
+    agents = {a["agent"]: a for a in report.summary["envs"][0]["agents"]}
+    for a in agents.values():
+        assert 0 < a["info"]["mean_entropy"]["mean"] <= np.log(10)
+    runs = report.summary["envs"][0]
+    assert runs["agents"][0]["info"]["mean_max_prob"]["n"] == 1
+    assert "| mean_entropy |" in report.summary_text
+    from agents import make_agent
+
+    env = small()
+    agent = make_agent("reinforce", env, seed=0)
+    obs, _ = env.reset(seed=0)
+    action, _ = agent.predict(obs)
+    info = env.step(action)[-1]
+    assert info["policy_source"] == "agent"
+    probs = agent.probs(agent.layout.mask(obs))
+    assert info["policy_max_prob"][0] == pytest.approx(probs[0].max())

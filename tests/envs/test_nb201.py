@@ -108,10 +108,43 @@ def test_overrunning_evaluation_is_not_charged_and_repeats_cost_again():
     )
     assert reward == pytest.approx(info["valid_acc_12"] / 100)
     assert info["best_arch"] == first["arch"]  # the overrunning cell never becomes the incumbent
+    assert info["objectives"] == {}  # nothing was evaluated: no indicator may count this step
     free = NB201Env(charge_repeats=False)
     free.reset(seed=0)
     cost = free.step([1] * 6)[-1]["cost"]
     assert free.step([1] * 6)[-1]["cost"] == cost
+
+
+def test_incumbent_is_the_best_reward_cell_not_the_best_accuracy_cell():
+    # all-conv3x3 is far more accurate than all-skip but ~20x larger: under eq9 with a strong
+    # size penalty the small cell earns more, and the incumbent must follow the reward
+    env = NB201Env(reward="eq9", reward_params={"P": 1.0, "beta": -0.3})
+    env.reset(seed=0)
+    _, r_big, _, _, big = env.step([3] * 6)
+    _, r_small, _, _, small = env.step([1] * 6)
+    assert big["valid_acc_12"] > small["valid_acc_12"] and r_small > r_big
+    assert small["best_arch"] == small["arch"] and small["best_index"] == small["index"]
+    assert small["best_reward"] == r_small
+    for key in ("test_acc_200", "params", "flops", "latency", "valid_acc_12"):
+        assert small[f"best_{key}"] == small[key]
+    # the same two cells under the accuracy reward: the accurate one stays chosen
+    acc = NB201Env()
+    acc.reset(seed=0)
+    acc.step([3] * 6)
+    assert acc.step([1] * 6)[-1]["best_arch"] == big["arch"]
+
+
+def test_default_reward_incumbent_is_the_best_validation_cell_on_every_step():
+    env = NB201Env(dataset="cifar100", time_budget=4000)
+    rng = np.random.default_rng(5)
+    env.reset(seed=5)
+    seen, done = [], False
+    while not done:
+        *_, term, trunc, info = env.step(rng.integers(0, 5, 6))
+        done = term or trunc
+        if info["in_budget"]:
+            seen.append((info["valid_acc_12"], -len(seen), info["arch"]))
+        assert info["best_arch"] == max(seen)[2]  # highest validation, first one on ties
 
 
 def test_truncation_by_max_steps():
