@@ -76,17 +76,20 @@ class SB3Agent(Agent):
     ) -> tuple[Any, Any]:
         """An action sampled from the policy with the agent's generator (the most likely one
         when the agent was built with ``deterministic=True``)."""
-        mask = self._mask(observation)
-        extra = {} if mask is None else {"action_masks": mask}
+        import torch
+
         policy = self.model.policy
+        obs_t, vectorized = policy.obs_to_tensor(observation)
+        mask = self._mask(observation)
+        if mask is not None and vectorized and mask.ndim == 1:  # one env mask for a batch
+            first = next(iter(obs_t.values())) if isinstance(obs_t, dict) else obs_t
+            mask = np.tile(mask, (first.shape[0], 1))
+        extra = {} if mask is None else {"action_masks": mask}
         if self.deterministic or self.recurrent or not hasattr(policy, "get_distribution"):
             return self.model.predict(
                 observation, state=state, episode_start=episode_start, deterministic=True, **extra
             )
-        import torch
-
         policy.set_training_mode(False)
-        obs_t, vectorized = policy.obs_to_tensor(observation)
         with torch.no_grad():
             dist = policy.get_distribution(obs_t, **extra)
         actions = self._sample(dist)

@@ -3,7 +3,8 @@
     nasgym train sb3 --algo maskableppo --env nasgym/NB201Seq-v0 --timesteps 200000 \\
                      --n-envs 2 --seed 0 --out runs/ppo-nb201
 
-``OUT`` receives ``config.json`` (the settings; a rerun with other settings is refused),
+``OUT`` receives ``config.json`` (the settings; a rerun with other settings is refused, except
+for ``--timesteps``, so a finished training can be extended),
 ``checkpoints/step_N.zip`` (+ ``.json`` metadata) every ``checkpoint_every`` steps, the last
 ``keep`` kept, TensorBoard logs under ``tb/`` and the final ``model.zip`` + ``model.json``.
 Rerunning the same command after a crash or ``kill -9`` resumes from the newest complete
@@ -79,7 +80,8 @@ def _check_config(out: Path, config: dict[str, Any]) -> None:
     path = out / "config.json"
     if path.is_file():
         stored = json.loads(path.read_text())
-        diff = sorted(k for k in set(stored) | set(config) if stored.get(k) != config.get(k))
+        keys = (set(stored) | set(config)) - {"timesteps"}  # a resume may extend or shorten
+        diff = sorted(k for k in keys if stored.get(k) != config.get(k))
         if diff:
             raise ValueError(
                 f"{out} holds a training with other settings ({', '.join(diff)} differ); "
