@@ -122,4 +122,17 @@ class SB3Agent(Agent):
         raise ValueError(f"sb3 agent cannot sample a {kind}; build it with deterministic=True")
 
 
-__all__ = ["SB3Agent"]
+@register_agent("ppo-nb201")
+class PPONB201Agent(SB3Agent):
+    """The shipped MaskablePPO policy for nasgym/NB201Seq-v0 (trained on CIFAR-10's table)."""
+
+    def __init__(
+        self, env: gym.Env, seed: int | None = None, *, deterministic: bool = False
+    ) -> None:
+        from policies import shipped_path
+
+        path = shipped_path("ppo-nb201")
+        super().__init__(env, seed, path=str(path), algo="maskableppo", deterministic=deterministic)
+
+
+__all__ = ["PPONB201Agent", "SB3Agent"]

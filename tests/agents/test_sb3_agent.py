@@ -76,3 +76,15 @@ def test_pickled_objects_are_refused_unless_trusted(tmp_path):
         make_agent("sb3", env, seed=0, path=str(tmp_path / "m.zip"), algo="ppo")
     agent = make_agent("sb3", env, seed=0, path=str(tmp_path / "m.zip"), algo="ppo", trust=True)
     assert agent.predict(env.reset(seed=0)[0])[0] in range(5)
+
+
+def test_shipped_nb201_policy_loads_by_name_and_benches(tmp_path):
+    from nasgym.bench import BenchEntry, read_records, run_bench
+
+    agent = make_agent("ppo-nb201", gym.make(ENV), seed=0)
+    assert agent.model.num_timesteps > 100_000
+    entry = BenchEntry(ENV, ("ppo-nb201",), (0, 1), {}, 12)
+    report = run_bench([entry], tmp_path, progress=False, plots=False, quiet=True)
+    assert report.completed == 2 and not report.failed
+    steps = [r for r in read_records(tmp_path / "results.jsonl") if r["type"] == "step"]
+    assert len(steps) == 24 and all(0 <= r["action"] < 5 for r in steps)
