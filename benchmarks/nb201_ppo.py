@@ -113,20 +113,24 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             a = acc[row, d]
             ref = "reinforce" if row == "ppo" else row
             pm, ps = PUBLISHED[ref][d]
-            z = (a.mean() - pm) / (a.std(ddof=1) / np.sqrt(len(a)))
+            se = a.std(ddof=1) / np.sqrt(len(a))
+            z = (a.mean() - pm) / se if se > 1e-9 else None  # every run chose the same cell
             entry: dict[str, Any] = {"mean": round(float(a.mean()), 3),
                                      "std": round(float(a.std()), 3), "z_vs_published_" + ref:
-                                     round(float(z), 2)}  # fmt: skip
+                                     None if z is None else round(float(z), 2)}  # fmt: skip
             test = ""
             if row != "ppo":
                 t = paired(acc["ppo", d], a)
-                entry["ppo_minus_this"] = {k: round(v, 4) for k, v in t.items()}
+                entry["ppo_minus_this"] = {k: float(f"{v:.4g}") for k, v in t.items()} | {
+                    "n": len(a)
+                }
                 test = f"diff {t['mean_diff']:+.2f}, p={t['p']:.2g}, r={t['r']:+.2f}, n={t['n']}"
             else:
                 entry["mean_cells"] = round(float(cells[d]), 1)
             summary[f"{row}/{d}"] = entry
+            zs = "n/a" if z is None else f"{z:.1f}"
             print(f"{d:<15} {row:<10} {a.mean():>7.2f} ± {a.std():<4.2f} {pm:>7.2f} ± {ps:<4.2f}"
-                  f" {z:>6.1f}   {test}")  # fmt: skip
+                  f" {zs:>6}   {test}")  # fmt: skip
     print(json.dumps(summary))
     return summary
 
