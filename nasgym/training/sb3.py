@@ -87,9 +87,11 @@ def _check_config(out: Path, config: dict[str, Any]) -> None:
                 f"{out} holds a training with other settings ({', '.join(diff)} differ); "
                 "rerun with the same settings to resume, or choose another --out"
             )
-    else:
-        out.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+
+
+def _write_config(out: Path, config: dict[str, Any]) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
 
 
 def train_sb3(
@@ -176,15 +178,19 @@ def train_sb3(
             model.set_env(vec)
             model.tensorboard_log = tb
         else:
-            model = cls(
-                policy,
-                vec,
-                seed=seed,
-                device=device,
-                tensorboard_log=tb,
-                policy_kwargs=policy_kwargs_from_meta(meta),
-                **meta["algo_kwargs"],
-            )
+            try:
+                model = cls(
+                    policy,
+                    vec,
+                    seed=seed,
+                    device=device,
+                    tensorboard_log=tb,
+                    policy_kwargs=policy_kwargs_from_meta(meta),
+                    **meta["algo_kwargs"],
+                )
+            except TypeError as err:
+                raise ValueError(f"{cls.__name__} refuses these settings: {err}") from None
+        _write_config(out, meta)  # only once the settings are known to build a model
         callbacks: list[Any] = [Checkpoints(out, checkpoint_every, keep, meta)]
         if progress:
             callbacks.append(ProgressBar(timesteps))

@@ -64,9 +64,10 @@ def test_other_settings_in_the_same_folder_are_refused(tmp_path):
         (["--algo", "maskablepop", "--env", ENV], "Did you mean 'maskableppo'"),
         (["--algo", "ppo", "--env", "nasgym/NB201seq-v0"], "nasgym/NB201Seq-v0"),
         (["--algo", "ppo", "--env", ENV, "--extractor", "dict-lgo"], "dict-log"),
+        (["--algo", "ppo", "--env", ENV, "--algo-kwargs", '{"n_step": 8}'], "n_step"),
     ],
 )
 def test_bad_arguments_fail_clearly_before_training(tmp_path, capsys, args, message):
     assert main(["train", "sb3", *args, "--out", str(tmp_path / "x")]) == 2
     assert message in capsys.readouterr().err
-    assert not (tmp_path / "x" / "checkpoints").exists()
+    assert not (tmp_path / "x" / "config.json").exists()  # a corrected rerun is not refused
