@@ -29,6 +29,8 @@ _BUILTIN_MODULES: tuple[str, ...] = (
     "agents.reinforce",
     "agents.rea",
     "agents.rules",
+    "agents.sb3",
+    "agents.bandit",
 )
 
 

@@ -315,7 +315,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--high", type=float, default=0.8, help="steep quantile (default 0.8)")
     p.add_argument("--out", default=None, help="thresholds file (default DIR/thresholds.json)")
     p.set_defaults(func=cmd_calibrate)
+    _add_train(sub)
     return parser
+
+
+def _add_train(sub: Any) -> None:
+    """``nasgym train NAME ...``: one sub-verb per registered trainer (nasgym.training)."""
+    from nasgym.training import TRAINERS, list_trainers
+
+    p = sub.add_parser("train", help="train a meta-policy", description="Train a meta-policy.")
+    verbs = p.add_subparsers(dest="trainer", metavar="TRAINER", required=True)
+    for name in list_trainers():
+        trainer = TRAINERS.get(name)
+        q = verbs.add_parser(name, help=_first_line(trainer), description=_first_line(trainer))
+        trainer.add_arguments(q)
+        q.set_defaults(func=_run_trainer(trainer))
+
+
+def _run_trainer(trainer: Any) -> Any:
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return trainer.run(args)
+        except (ValueError, KeyError, FileNotFoundError) as err:
+            msg = err.args[0] if isinstance(err, KeyError) and err.args else err
+            print(f"nasgym train {args.trainer}: error: {msg}", file=sys.stderr)
+            return EXIT_USAGE
+
+    return run
 
 
 def _add_bench(sub: Any) -> None:

@@ -73,12 +73,11 @@ def run_job(
 def build_agent(name: str, env: Any, seed: int, kwargs: dict[str, Any] | None = None) -> Any:
     """The registered agent ``name`` built with ``kwargs``, or a saved SB3 model for
     ``sb3:ALGO:PATH``."""
-    from nasgym.bench.sb3 import SB3Agent, is_sb3
+    from agents import make_agent
+    from nasgym.bench.sb3 import agent_kwargs, is_sb3
 
     if is_sb3(name):
-        return SB3Agent(name, env, seed=seed, **(kwargs or {}))
-    from agents import make_agent
-
+        return make_agent("sb3", env, seed=seed, **agent_kwargs(name), **(kwargs or {}))
     return make_agent(name, env, seed=seed, **(kwargs or {}))
 
 

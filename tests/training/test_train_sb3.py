@@ -1,0 +1,73 @@
+"""``nasgym train sb3``: checkpoints, resume after ``kill -9``, clear errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from nasgym.cli import main
+from nasgym.training.sb3 import checkpoints, train_sb3
+
+ROOT = Path(__file__).resolve().parents[2]
+ENV = "nasgym/NB201Seq-v0"
+FAST = {"n_steps": 64, "batch_size": 64, "n_epochs": 1}
+
+
+@pytest.mark.slow
+def test_resumes_from_last_checkpoint_after_kill_9(tmp_path):
+    out = tmp_path / "run"
+    cmd = [
+        sys.executable, "-m", "nasgym.cli", "train", "sb3", "--algo", "ppo", "--env", ENV,
+        "--timesteps", "1000000", "--seed", "3", "--out", str(out), "--checkpoint-every", "128",
+        "--algo-kwargs", json.dumps(FAST), "--no-progress",
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 240
+        while len(checkpoints(out)) < 2 and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert len(checkpoints(out)) >= 2, proc.stderr.read().decode() if proc.poll() else ""
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    last = checkpoints(out)[-1][0]
+    assert last >= 256 and last % 128 == 0
+    result = train_sb3(
+        "ppo", ENV, out, timesteps=last + 128, seed=3, algo_kwargs=FAST,
+        checkpoint_every=128, progress=False,
+    )  # fmt: skip
+    assert result.resumed_from == last
+    # the resumed run continued the checkpoint's step count instead of starting again at 0
+    assert last + 128 <= result.num_timesteps < last + 128 + FAST["n_steps"]
+    meta = json.loads((out / "model.json").read_text())
+    assert meta["num_timesteps"] == result.num_timesteps and meta["algo"] == "ppo"
+    assert list((out / "tb").rglob("events.out.tfevents*")), "no TensorBoard log"
+
+
+def test_other_settings_in_the_same_folder_are_refused(tmp_path):
+    train_sb3("ppo", ENV, tmp_path, timesteps=64, algo_kwargs=FAST, progress=False)
+    with pytest.raises(ValueError, match="seed differ"):
+        train_sb3("ppo", ENV, tmp_path, timesteps=64, seed=1, algo_kwargs=FAST, progress=False)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--algo", "maskablepop", "--env", ENV], "Did you mean 'maskableppo'"),
+        (["--algo", "ppo", "--env", "nasgym/NB201seq-v0"], "nasgym/NB201Seq-v0"),
+        (["--algo", "ppo", "--env", ENV, "--extractor", "dict-lgo"], "dict-log"),
+        (["--algo", "ppo", "--env", ENV, "--algo-kwargs", '{"n_step": 8}'], "n_step"),
+    ],
+)
+def test_bad_arguments_fail_clearly_before_training(tmp_path, capsys, args, message):
+    assert main(["train", "sb3", *args, "--out", str(tmp_path / "x")]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "x" / "config.json").exists()  # a corrected rerun is not refused
