@@ -1,0 +1,140 @@
+"""The study's figures: improvement per variant, gentle against aggressive (the paper's Fig. 5),
+improvement against the projected gain (Fig. 6) and against the target's relevance (Fig. 7)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+_LABEL = "improve = log(control / candidate objective)"
+
+
+def _col(rows: Sequence[dict[str, Any]], col: str) -> np.ndarray:
+    return np.array([float(r.get(col, math.nan)) for r in rows], dtype=np.float64)
+
+
+def _panels(n: int) -> tuple[Figure, np.ndarray]:
+    fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 4.0), squeeze=False)
+    return fig, axes[0]
+
+
+def _box(ax: Any, groups: list[np.ndarray], labels: list[str], seed: int = 0) -> None:
+    rng = np.random.default_rng(seed)
+    keep = [(g[np.isfinite(g)], lab) for g, lab in zip(groups, labels, strict=True)]
+    data = [g if len(g) else np.array([np.nan]) for g, _ in keep]
+    ax.boxplot(data, showfliers=False, widths=0.6)
+    for i, g in enumerate(data, start=1):
+        ax.scatter(i + rng.uniform(-0.18, 0.18, len(g)), g, s=8, alpha=0.5, color="C0")
+    ax.axhline(0.0, color="grey", lw=0.8, ls="--")
+    ax.set_xticks(range(1, len(labels) + 1), [f"{lab}\n(n={len(g)})" for g, lab in keep])
+    ax.tick_params(axis="x", labelrotation=60, labelsize=7)
+
+
+def plot_variants(rows: Sequence[dict[str, Any]], outputs: Sequence[str]) -> Figure:
+    """Improvement over the control per operator variant, one panel per output and the mean."""
+    names = list(dict.fromkeys(r["variant_name"] for r in rows))
+    cols = [*(f"improve.{o}" for o in outputs), "improve"]
+    fig, axes = _panels(len(cols))
+    for ax, col in zip(axes, cols, strict=True):
+        groups = [_col([r for r in rows if r["variant_name"] == n], col) for n in names]
+        _box(ax, groups, names)
+        ax.set_title(col.replace("improve.", "") if "." in col else "mean over outputs")
+    axes[0].set_ylabel(_LABEL)
+    fig.suptitle("Improvement over the control per operator variant")
+    fig.tight_layout()
+    return fig
+
+
+def plot_gentle_vs_aggressive(report: dict[str, Any], outputs: Sequence[str]) -> Figure | None:
+    """Fig. 5: improve(gentle) - improve(aggressive), paired on model and target, per operator."""
+    pairs = report["gentle_vs_aggressive"]
+    if not pairs:
+        return None
+    ops = list(pairs)
+    cols = [*outputs, "mean"]
+    fig, axes = _panels(len(cols))
+    for ax, col in zip(axes, cols, strict=True):
+        groups = [np.asarray(pairs[op][col]["values"], dtype=np.float64) for op in ops]
+        _box(ax, groups, ops)
+        ax.set_title(col if col != "mean" else "mean over outputs")
+    axes[0].set_ylabel("improve(gentle) - improve(aggressive)")
+    fig.suptitle("Gain of the gentle over the aggressive variant (> 0: gentle better)")
+    fig.tight_layout()
+    return fig
+
+
+def plot_against(
+    rows: Sequence[dict[str, Any]],
+    outputs: Sequence[str],
+    x_prefix: str,
+    xlabel: str,
+    corr: dict[str, dict[str, float]],
+    xscale: str = "linear",
+) -> Figure:
+    """Figs. 6/7: ``improve.<o>`` against ``<x_prefix>.<o>``, one panel per output, one colour
+    per operator variant, Spearman's rho in each title."""
+    names = list(dict.fromkeys(r["variant_name"] for r in rows))
+    cmap = plt.get_cmap("tab10" if len(names) <= 10 else "tab20")
+    fig, axes = _panels(len(outputs))
+    for ax, o in zip(axes, outputs, strict=True):
+        for k, name in enumerate(names):
+            sub = [r for r in rows if r["variant_name"] == name]
+            x, y = _col(sub, f"{x_prefix}.{o}"), _col(sub, f"improve.{o}")
+            ok = np.isfinite(x) & np.isfinite(y)
+            ax.scatter(x[ok], y[ok], s=12, alpha=0.7, color=cmap(k % cmap.N), label=name)
+        ax.axhline(0.0, color="grey", lw=0.8, ls="--")
+        ax.set_xscale(xscale)
+        c = corr.get(o, {})
+        rho = c.get("rho", math.nan)
+        ax.set_title(
+            f"{o}: Spearman rho={rho:.2f}, p={c.get('p', math.nan):.2g}, n={c.get('n', 0)}"
+        )
+        ax.set_xlabel(f"{xlabel} ({o})")
+    axes[0].set_ylabel(_LABEL)
+    axes[-1].legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    return fig
+
+
+def plot_all(
+    rows: Sequence[dict[str, Any]],
+    outputs: Sequence[str],
+    report: dict[str, Any],
+    out_dir: Path | str,
+) -> list[Path]:
+    """Write every figure of the study as PNG into ``out_dir``; the paths written."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    figures = {
+        "improve_by_variant": plot_variants(rows, outputs),
+        "fig5_gentle_vs_aggressive": plot_gentle_vs_aggressive(report, outputs),
+        "fig6_improve_vs_gain": plot_against(
+            rows, outputs, "gain_before", "projected gain before", report["vs_gain"], "symlog"
+        ),
+        "fig7_improve_vs_relevance": plot_against(
+            rows,
+            outputs,
+            "target.relevance",
+            "relevance of the target",
+            report["vs_relevance"],
+            "log",
+        ),
+    }
+    paths = []
+    for stem, fig in figures.items():
+        if fig is None:
+            continue
+        path = out / f"{stem}.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        paths.append(path)
+    return paths
