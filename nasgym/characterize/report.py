@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from nasgym.characterize.study import variant_order
 from nasgym.diagnostics.calibrate import calibrate_thresholds, write_thresholds
 
 #: the smallest number of applications per group a test is run on
@@ -62,7 +63,7 @@ def variant_table(rows: Sequence[dict[str, Any]], outputs: Sequence[str]) -> lis
     """Per operator variant: n, diverged, share beating the control on most objectives, and per
     output (and ``mean`` over outputs) the median improvement, Wilcoxon p and rank-biserial r."""
     table = []
-    for name in dict.fromkeys(r["variant_name"] for r in rows):
+    for name in variant_order(rows):
         sub = [r for r in rows if r["variant_name"] == name]
         entry: dict[str, Any] = {
             "variant": name,
@@ -88,7 +89,7 @@ def kruskal_dunn(rows: Sequence[dict[str, Any]], col: str) -> dict[str, Any]:
     import scikit_posthocs as sp
 
     names, groups = [], []
-    for name in dict.fromkeys(r["variant_name"] for r in rows):
+    for name in variant_order(rows):
         x = _finite(_values([r for r in rows if r["variant_name"] == name], col))
         if len(x) >= MIN_N:
             names.append(name)
@@ -197,6 +198,7 @@ def write_report(
         "kruskal": {o: kruskal_dunn(rows, f"improve.{o}") for o in outputs},
         "gentle_vs_aggressive": gentle_vs_aggressive(rows, outputs),
         "vs_gain": correlations(rows, outputs, "gain_before"),
+        "vs_slope": correlations(rows, outputs, "rel_slope_before"),
         "vs_relevance": correlations(rows, outputs, "target.relevance"),
     }
     report["kruskal"]["mean"] = kruskal_dunn(rows, "improve")
@@ -290,7 +292,11 @@ def markdown(report: dict[str, Any]) -> str:
         ]
         lines.append(f"| {op} | " + " | ".join(cells) + " |")
     lines += ["", "## Improvement against the trend and the relevance (Figs. 6, 7)", ""]
-    for key, label in [("vs_gain", "projected gain before"), ("vs_relevance", "target relevance")]:
+    for key, label in [
+        ("vs_gain", "projected gain before"),
+        ("vs_slope", "relative loss slope before"),
+        ("vs_relevance", "target relevance"),
+    ]:
         parts = [
             f"{o}: rho = {_f(v['rho'], 2)} (p = {_f(v['p'])}, n = {v['n']})"
             for o, v in report[key].items()

@@ -91,6 +91,15 @@ class Unit:
         return STUDY_ENV, self.config.key(), self.seed
 
 
+def variant_order(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The ``variant_name`` values of ``rows`` in the operators' fixed order (gentle first)."""
+    from nasgym.valp.operators import operator_variants
+
+    fixed = [op if v is None else f"{op}:{v}" for op, v in operator_variants()]
+    names = dict.fromkeys(r["variant_name"] for r in rows)
+    return sorted(names, key=lambda n: fixed.index(n) if n in fixed else len(fixed))
+
+
 def select_moves(moves: Sequence[Any], limit: int | None, rng: np.random.Generator) -> list[Any]:
     """The applications studied on one model: every move, or a sample of at most ``limit``.
 
