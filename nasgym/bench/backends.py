@@ -226,8 +226,8 @@ def run_tasks(
 ) -> None:
     """Run ``tasks`` on ``backend``: ``local`` (serial for 1 worker, the default, else a process
     pool of ``workers``) or ``ray`` (``workers`` CPUs of a local Ray; default all). Each task's
-    job is run by ``runner`` (default :func:`~nasgym.bench.runner.run_job`; a job then needs
-    ``imports`` and ``label`` like :class:`~nasgym.bench.jobs.Job`)."""
+    job is run by ``runner`` (default :func:`~nasgym.bench.runner.run_job`; another runner's
+    jobs need the ``imports`` attribute of :class:`~nasgym.bench.jobs.Job` for Ray)."""
     if backend == "ray":
         run_ray(tasks, sink, on_error, workers=workers, address=ray_address, runner=runner)
     elif workers is None or workers <= 1 or len(tasks) <= 1:

@@ -14,7 +14,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.ticker import NullFormatter, ScalarFormatter  # noqa: E402
+from matplotlib.ticker import FuncFormatter, LogLocator  # noqa: E402
 
 from nasgym.characterize.study import variant_order  # noqa: E402
 
@@ -102,8 +102,10 @@ def plot_against(
             ax.axhline(0.0, color="grey", lw=0.8, ls="--")
             if scale == "log":
                 ax.set_xscale("log")
-                ax.xaxis.set_major_formatter(ScalarFormatter())
-                ax.xaxis.set_minor_formatter(NullFormatter())
+                ax.xaxis.set_minor_locator(LogLocator(subs=(2.0, 5.0)))
+                plain = FuncFormatter(lambda v, _: f"{v:g}")
+                ax.xaxis.set_major_formatter(plain)
+                ax.xaxis.set_minor_formatter(plain)
             c = corr.get(o, {})
             ax.set_title(
                 f"{o}: rho={c.get('rho', math.nan):.2f}, p={c.get('p', math.nan):.2g}, "
