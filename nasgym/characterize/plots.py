@@ -14,7 +14,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.ticker import FuncFormatter, LogLocator  # noqa: E402
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator  # noqa: E402
 
 from nasgym.characterize.study import variant_order  # noqa: E402
 
@@ -100,6 +100,8 @@ def plot_against(
                 ok = np.isfinite(x) & np.isfinite(y)
                 ax.scatter(x[ok], y[ok], s=12, alpha=0.7, color=cmap(k % cmap.N), label=name)
             ax.axhline(0.0, color="grey", lw=0.8, ls="--")
+            if scale == "linear":
+                ax.xaxis.set_major_locator(MaxNLocator(nbins=5))
             if scale == "log":
                 ax.set_xscale("log")
                 ax.xaxis.set_minor_locator(LogLocator(subs=(2.0, 5.0)))
