@@ -46,6 +46,12 @@ class StudyConfig:
             raise ValueError(
                 f"per_model must be an int >= 2 (or None for all), got {self.per_model!r}"
             )
+        if self.eval_samples is not None and (
+            not isinstance(self.eval_samples, int) or self.eval_samples < 4
+        ):
+            raise ValueError(
+                f"eval_samples must be an int >= 4 (or None), got {self.eval_samples!r}"
+            )
         if not self.operators:
             raise ValueError("operators must name at least one operator")
 

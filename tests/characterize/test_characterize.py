@@ -211,6 +211,8 @@ def test_bad_input_is_refused_before_any_work(tmp_path):
     assert len(parse_operators("all")) == 12
     with pytest.raises(ValueError, match="per_model"):
         StudyConfig(per_model=1)
+    with pytest.raises(ValueError, match="eval_samples"):
+        StudyConfig(eval_samples=2)
     with pytest.raises(BenchError, match="data set|dataset"):
         run_characterize(StudyConfig(dataset="no-such-set"), [0], tmp_path / "x", quiet=True)
     assert not (tmp_path / "x").exists()
