@@ -28,6 +28,19 @@ SMALL_KWARGS: dict[str, dict] = {
         # the checkers step random, possibly masked-out actions: penalise instead of raising
         "invalid_action": "penalize",
     },
+    # the paper presets, on the bundled digits instead of Fashion-MNIST
+    **{
+        env_id: {
+            "dataset": "digits",
+            "initial_batches": 4,
+            "step_batches": 2,
+            "max_steps": 4,
+            "eval_samples": 48,
+            "diagnostics": {"samples": 48},
+            "invalid_action": "penalize",
+        }
+        for env_id in ("nasgym/VALP-Paper-v0", "nasgym/VALP-PaperScaled-v0")
+    },
     "nasgym/Cell-v0": {
         "channels": 4,
         "stage_cells": (3,),
