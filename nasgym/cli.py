@@ -287,6 +287,9 @@ def build_parser() -> argparse.ArgumentParser:
             )
     _add_bench(sub)
     _add_sweep(sub)
+    from nasgym.characterize.command import add_parser as add_characterize
+
+    add_characterize(sub)
     p = sub.add_parser("plot", help=_first_line(cmd_plot), description=_first_line(cmd_plot))
     p.add_argument("dir", help="a bench output folder (holding results.jsonl)")
     p.add_argument("--no-summary", action="store_true", help="do not rewrite summary.md/json")

@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,9 @@ Task = tuple[Job, frozenset[int], dict[int, Any]]
 Sink = Callable[[dict[str, Any]], None]
 #: called when a job raised (job, traceback text)
 OnError = Callable[[Job, str], None]
+#: runs one task's job and yields its records (``run_job`` for a bench; a study passes its own,
+#: a module-level function so that worker processes can import it)
+Runner = Callable[..., Iterator[dict[str, Any]]]
 
 
 def available_cpus() -> int:
@@ -62,11 +65,13 @@ def _libc() -> Any:
 _LIBC = _libc()
 
 
-def run_serial(tasks: Sequence[Task], sink: Sink, on_error: OnError) -> None:
+def run_serial(
+    tasks: Sequence[Task], sink: Sink, on_error: OnError, runner: Runner = run_job
+) -> None:
     """Run the jobs one after another in this process, releasing each job's memory after it."""
     for job, have, stored in tasks:
         try:
-            for rec in run_job(job, have, stored):
+            for rec in runner(job, have, stored):
                 sink(rec)
         except Exception:  # noqa: BLE001 - one failing job must not stop the others
             on_error(job, traceback.format_exc())
@@ -94,10 +99,10 @@ def _exit_with_parent(parent: int) -> None:
         time.sleep(0.5)
 
 
-def _pool_job(index: int, task: Task) -> None:
+def _pool_job(index: int, task: Task, runner: Runner = run_job) -> None:
     job, have, stored = task
     try:
-        for rec in run_job(job, have, stored):
+        for rec in runner(job, have, stored):
             _QUEUE.put(("rec", index, rec))
         _QUEUE.put(("end", index, None))
     except BaseException:  # noqa: BLE001 - reported to the parent, which decides
@@ -106,7 +111,9 @@ def _pool_job(index: int, task: Task) -> None:
         release()
 
 
-def run_pool(tasks: Sequence[Task], sink: Sink, on_error: OnError, workers: int) -> None:
+def run_pool(
+    tasks: Sequence[Task], sink: Sink, on_error: OnError, workers: int, runner: Runner = run_job
+) -> None:
     """Run the jobs in a pool of ``workers`` processes (spawned, so nothing is inherited)."""
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
@@ -114,7 +121,7 @@ def run_pool(tasks: Sequence[Task], sink: Sink, on_error: OnError, workers: int)
     with ProcessPoolExecutor(
         max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(q, os.getpid())
     ) as pool:
-        futures = [pool.submit(_pool_job, i, t) for i, t in enumerate(tasks)]
+        futures = [pool.submit(_pool_job, i, t, runner) for i, t in enumerate(tasks)]
         try:
             while pending:
                 try:
@@ -153,9 +160,9 @@ def _reap_crashed(
 
 
 # ------------------------------------------------------------------ Ray
-def _ray_job(task: Task):  # type: ignore[no-untyped-def]
+def _ray_job(task: Task, runner: Runner = run_job):  # type: ignore[no-untyped-def]
     job, have, stored = task
-    yield from run_job(job, have, stored)
+    yield from runner(job, have, stored)
 
 
 def _module_roots(modules: Sequence[str]) -> list[str]:
@@ -184,6 +191,7 @@ def run_ray(
     on_error: OnError,
     workers: int | None = None,
     address: str | None = None,
+    runner: Runner = run_job,
 ) -> None:
     """Run each job as a Ray task (a streaming generator), on local Ray or the cluster at ``address``."""
     import ray
@@ -206,7 +214,7 @@ def run_ray(
         started = True
     try:
         remote = ray.remote(num_cpus=1)(_ray_job)
-        gens = {remote.remote(t): i for i, t in enumerate(tasks)}
+        gens = {remote.remote(t, runner): i for i, t in enumerate(tasks)}
         while gens:
             ready, _ = ray.wait(list(gens), num_returns=1, timeout=1.0)
             for gen in ready:
@@ -242,13 +250,16 @@ def run_tasks(
     backend: str = "local",
     workers: int | None = None,
     ray_address: str | None = None,
+    runner: Runner = run_job,
 ) -> None:
     """Run ``tasks`` on ``backend``: ``local`` (serial for 1 worker, the default, else a process
-    pool of ``workers``) or ``ray`` (``workers`` CPUs of a local Ray; default all)."""
+    pool of ``workers``) or ``ray`` (``workers`` CPUs of a local Ray; default all). Each task's
+    job is run by ``runner`` (default :func:`~nasgym.bench.runner.run_job`; another runner's
+    jobs need the ``imports`` attribute of :class:`~nasgym.bench.jobs.Job` for Ray)."""
     if backend == "ray":
-        run_ray(tasks, sink, on_error, workers=workers, address=ray_address)
+        run_ray(tasks, sink, on_error, workers=workers, address=ray_address, runner=runner)
     elif workers is None or workers <= 1 or len(tasks) <= 1:
-        run_serial(tasks, sink, on_error)
+        run_serial(tasks, sink, on_error, runner)
     else:
-        run_pool(tasks, sink, on_error, min(workers, len(tasks)))
+        run_pool(tasks, sink, on_error, min(workers, len(tasks)), runner)
     sys.stdout.flush()

@@ -7,7 +7,8 @@ see :func:`nasgym.diagnostics.slope.loss_trend`). An output is *stuck* when its 
 ``stuck_gain`` and its trend is not significantly negative (t > -2), *steep* when its gain is
 above ``steep_gain``, *moderate* otherwise. Calibrated per output from the gains observed in a
 run (e.g. ``nasgym bench --agent random``, whose steps record ``info["loss_gain"]``, or the
-``gain_before_*`` columns of ``nasgym characterize``): ``stuck_gain`` is the ``low`` quantile
+``gain_before.<output>`` / ``gain_after.<output>`` columns of ``nasgym characterize``, which
+writes its own ``thresholds.json``): ``stuck_gain`` is the ``low`` quantile
 (default 0.2) and ``steep_gain`` the ``high`` quantile (default 0.8) of that output's gains, so
 that about a fifth of the states read stuck and a fifth steep.
 

@@ -1,0 +1,175 @@
+"""``run_characterize``: run the study's missing models on a bench backend, durably; rebuild the
+columnar table and the report."""
+
+from __future__ import annotations
+
+import csv
+import math
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nasgym.bench.jobs import BenchError
+from nasgym.bench.records import canonical_kwargs
+from nasgym.bench.store import ResultsStore, read_records
+from nasgym.characterize.study import STUDY_AGENT, STUDY_ENV, StudyConfig, Unit, run_unit
+
+BACKENDS = ("local", "ray")
+TABLE_CSV, TABLE_PARQUET = "records.csv", "records.parquet"
+
+
+@dataclass
+class StudyReport:
+    """What a run did: models skipped (already stored), run now, failed; the files written."""
+
+    out_dir: Path
+    skipped: int = 0
+    completed: int = 0
+    failed: list[tuple[Unit, str]] = field(default_factory=list)
+    rows: int = 0
+    files: list[Path] = field(default_factory=list)
+    report: dict[str, Any] | None = None
+
+
+def stored_units(records: Sequence[dict[str, Any]], config: StudyConfig) -> dict[int, dict]:
+    """The stored unit records of ``config`` by seed (records of another setting are ignored)."""
+    key = canonical_kwargs(config.key())
+    return {
+        int(r["seed"]): r
+        for r in records
+        if r.get("env") == STUDY_ENV
+        and r.get("agent") == STUDY_AGENT
+        and canonical_kwargs(r.get("env_kwargs") or {}) == key
+    }
+
+
+def run_characterize(
+    config: StudyConfig,
+    seeds: Sequence[int],
+    out_dir: Path | str,
+    *,
+    backend: str = "local",
+    workers: int | None = None,
+    ray_address: str | None = None,
+    progress: bool = True,
+    report: bool = True,
+    quiet: bool = False,
+) -> StudyReport:
+    """Study every model of ``seeds`` not stored yet in ``out_dir``; write the table and report.
+
+    Records go to ``OUT/results.jsonl`` (one fsync'ed line per finished model; a rerun skips
+    the stored ones), the table to ``OUT/records.csv`` (and ``records.parquet`` when pyarrow is
+    installed), the report to ``OUT/report.md``, ``report.json``, ``thresholds.json`` and
+    ``plots/``. Arguments are checked before ``out_dir`` is touched (:class:`BenchError`).
+    """
+    _validate(config, seeds, backend)
+    out = Path(out_dir)
+    result = StudyReport(out)
+    store = ResultsStore(out)
+    try:
+        stored = store.open()
+    except RuntimeError as err:
+        raise BenchError(str(err)) from None
+    except OSError as err:
+        raise BenchError(f"cannot use {str(out_dir)!r} as the output folder: {err}") from None
+    try:
+        have = stored_units(stored, config)
+        todo = [Unit(int(s), config) for s in seeds if int(s) not in have]
+        result.skipped = len(seeds) - len(todo)
+        if result.skipped and not quiet:
+            print(f"resuming {store.path}: {result.skipped} of {len(seeds)} models stored")
+        from tqdm.auto import tqdm
+
+        from nasgym.bench.backends import run_tasks
+
+        bar = tqdm(total=len(seeds), initial=result.skipped, unit="model", disable=not progress)
+
+        def sink(rec: dict[str, Any]) -> None:
+            store.append(rec)
+            result.completed += 1
+            bar.update(1)
+
+        def on_error(unit: Unit, text: str) -> None:
+            result.failed.append((unit, text))
+            bar.write(f"{unit.label} failed:\n{text}", file=sys.stderr)
+
+        try:
+            tasks = [(u, frozenset(), {}) for u in todo]
+            run_tasks(tasks, sink, on_error, backend, workers, ray_address, runner=run_unit)
+        finally:
+            bar.close()
+    finally:
+        store.close()
+    rows = load_rows(out, config, seeds)
+    result.rows = len(rows)
+    result.files = write_table(rows, out)
+    if report and rows:
+        from nasgym.characterize.report import write_report
+
+        result.report, files = write_report(rows, out, config)
+        result.files += files
+    if not quiet:
+        print(f"{len(rows)} applications on {len(seeds) - len(result.failed)} models")
+        for path in result.files:
+            print(f"wrote {path}")
+    return result
+
+
+def _validate(config: StudyConfig, seeds: Sequence[int], backend: str) -> None:
+    from nasgym.data import load_dataset
+    from nasgym.valp.operators import OPERATORS
+
+    if backend not in BACKENDS:
+        raise BenchError(f"--backend must be one of {BACKENDS}, got {backend!r}")
+    if not seeds:
+        raise BenchError("no models to study: give --models N (>= 1)")
+    for name in config.operators:
+        try:
+            OPERATORS.get(name)
+        except KeyError as err:
+            raise BenchError(f"--operators: {err.args[0]}") from None
+    try:
+        load_dataset(config.dataset, config.data_dir)
+    except (FileNotFoundError, KeyError, ValueError) as err:
+        raise BenchError(f"--dataset {config.dataset!r}: {err}") from None
+
+
+def load_rows(
+    out_dir: Path | str, config: StudyConfig, seeds: Sequence[int] | None = None
+) -> list[dict[str, Any]]:
+    """The flat application records stored in ``out_dir`` for ``config`` (those of ``seeds``
+    only, when given), in seed then application order; stored nulls read back as NaN."""
+    units = stored_units(read_records(Path(out_dir) / "results.jsonl"), config)
+    wanted = sorted(units) if seeds is None else [int(s) for s in seeds if int(s) in units]
+    rows = []
+    for seed in wanted:
+        for app in units[seed].get("applications") or []:
+            rows.append({k: (math.nan if v is None else v) for k, v in app.items()})
+    return rows
+
+
+def columns(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """Every column of ``rows``, in first-seen order."""
+    return list(dict.fromkeys(k for r in rows for k in r))
+
+
+def write_table(rows: Sequence[dict[str, Any]], out_dir: Path | str) -> list[Path]:
+    """Write ``rows`` as ``records.csv`` and, with pyarrow installed, ``records.parquet``."""
+    out = Path(out_dir)
+    cols = columns(rows)
+    path = out / TABLE_CSV
+    with open(path, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=cols, restval="")
+        writer.writeheader()
+        writer.writerows(rows)
+    files = [path]
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        return files
+    table = pa.table({c: [r.get(c) for r in rows] for c in cols})
+    pq.write_table(table, out / TABLE_PARQUET)
+    return [*files, out / TABLE_PARQUET]

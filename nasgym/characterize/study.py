@@ -1,0 +1,313 @@
+"""One unit of the characterization study: one random VALP, every sampled operator application on
+clones of it, one shared control, one flat record per application (schema in
+:mod:`nasgym.characterize`)."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from nasgym.registration import ENV_KWARGS, PAPER_OPERATORS
+
+#: the preset whose setting the study takes (batch size 200, 1-2 networks per output, control
+#: credit); data set, budgets and operators are the study's own
+PRESET = "nasgym/VALP-Paper-v0"
+#: the record type of one finished model in the results store (the bench's run-marker shape)
+STUDY_ENV, STUDY_AGENT = "nasgym/characterize", "characterize"
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    """The study's setting; every field but ``data_dir`` is part of a unit's stored key."""
+
+    dataset: str = "mnist"
+    data_dir: str | None = None
+    initial_batches: int = 250
+    step_batches: int = 50
+    operators: tuple[str, ...] = PAPER_OPERATORS
+    per_model: int | None = None
+    eval_samples: int | None = 2000
+    diag_samples: int = 200
+    batch_size: int = 200
+
+    def __post_init__(self) -> None:
+        for name in ("initial_batches", "step_batches", "diag_samples", "batch_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        if self.per_model is not None and (
+            not isinstance(self.per_model, int) or self.per_model < 2
+        ):
+            raise ValueError(
+                f"per_model must be an int >= 2 (or None for all), got {self.per_model!r}"
+            )
+        if self.eval_samples is not None and (
+            not isinstance(self.eval_samples, int) or self.eval_samples < 4
+        ):
+            raise ValueError(
+                f"eval_samples must be an int >= 4 (or None), got {self.eval_samples!r}"
+            )
+        if not self.operators:
+            raise ValueError("operators must name at least one operator")
+
+    def key(self) -> dict[str, Any]:
+        """The fields that identify the study's results (``data_dir`` left out: same data)."""
+        out = asdict(self)
+        out.pop("data_dir")
+        out["operators"] = list(self.operators)
+        return out
+
+    def env_kwargs(self) -> dict[str, Any]:
+        """The VALP env's arguments: the paper preset with the study's data and budgets."""
+        kw = dict(ENV_KWARGS[PRESET])
+        kw.update(
+            dataset=self.dataset,
+            data_dir=self.data_dir,
+            initial_batches=self.initial_batches,
+            step_batches=self.step_batches,
+            operators=tuple(self.operators),
+            eval_samples=self.eval_samples,
+            batch_size=self.batch_size,
+            diagnostics={"samples": self.diag_samples},
+        )
+        return kw
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One model of the study: the random VALP drawn and trained from ``seed``."""
+
+    seed: int
+    config: StudyConfig
+    imports: tuple[str, ...] = field(default=())
+
+    @property
+    def label(self) -> str:
+        """``characterize / seed N``."""
+        return f"characterize / seed {self.seed}"
+
+    @property
+    def key(self) -> tuple[str, dict[str, Any], int]:
+        """(env, kwargs, seed) as the results store keys it."""
+        return STUDY_ENV, self.config.key(), self.seed
+
+
+def variant_order(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The ``variant_name`` values of ``rows`` in the operators' fixed order (gentle first)."""
+    from nasgym.valp.operators import operator_variants
+
+    fixed = [op if v is None else f"{op}:{v}" for op, v in operator_variants()]
+    names = dict.fromkeys(r["variant_name"] for r in rows)
+    return sorted(names, key=lambda n: fixed.index(n) if n in fixed else len(fixed))
+
+
+def select_moves(moves: Sequence[Any], limit: int | None, rng: np.random.Generator) -> list[Any]:
+    """The applications studied on one model: every move, or a sample of at most ``limit``.
+
+    The sample keeps whole (operator, target) groups, so gentle and aggressive variants stay
+    paired on the same target, and is balanced across operators: groups are shuffled within each
+    operator, then taken round-robin over the operators (in random order) while they fit."""
+    if limit is None or len(moves) <= limit:
+        return list(moves)
+    groups: dict[str, dict[str, list[Any]]] = {}
+    for m in moves:
+        groups.setdefault(m.operator, {}).setdefault(m.target, []).append(m)
+    queues = []
+    for op in sorted(groups):
+        targets = sorted(groups[op])
+        queues.append([groups[op][targets[i]] for i in rng.permutation(len(targets))])
+    queues = [queues[i] for i in rng.permutation(len(queues))]
+    chosen: list[Any] = []
+    while any(queues):
+        for q in queues:
+            if q and len(chosen) + len(q[0]) <= limit:
+                chosen.extend(q.pop(0))
+            elif q:
+                q.pop(0)
+    return chosen
+
+
+def run_unit(unit: Unit, have: Any = (), stored: Any = None) -> Iterator[dict[str, Any]]:
+    """The backend runner of the study: yields the unit's one store record (``have`` and
+    ``stored`` are the bench runner's resume arguments; a stored unit is never rerun)."""
+    import nasgym.valp.operators  # noqa: F401  (registers the operators in worker processes)
+    from nasgym.bench.jobs import import_modules
+
+    import_modules(unit.imports)
+    t0 = time.perf_counter()
+    apps = study_model(unit.config, unit.seed)
+    env, kwargs, seed = unit.key
+    yield {
+        "type": "done",
+        "env": env,
+        "env_kwargs": kwargs,
+        "agent": STUDY_AGENT,
+        "seed": seed,
+        "applications": apps,
+        "wall_s": round(time.perf_counter() - t0, 3),
+    }
+
+
+def study_model(config: StudyConfig, seed: int) -> list[dict[str, Any]]:
+    """Draw and train the model of ``seed``, apply the sampled operator variants to clones,
+    retrain each with one shared control on the same batches; one record per application."""
+    from nasgym.envs.valp import VALPEnv
+
+    env = VALPEnv(**config.env_kwargs())
+    env.reset(seed=int(seed))
+    model, diag, rng, gen = env._model, env._diagnosis, env.np_random, env._gen
+    before = dict(env._objectives)
+    moves = select_moves(list(env._plan()[1].values()), config.per_model, rng)
+    with env._threads():
+        candidates = [(m, _apply(env, m)) for m in moves]
+        bs = max([model.valp.batch_size] + [c.valp.batch_size for _, c in candidates])
+        order = env._batch_order(config.step_batches * bs)
+        state = gen.get_state()
+        control = model.clone()
+        t0 = time.perf_counter()
+        control_obj, control_gain, control_div = _train_eval(env, control, order, state)
+        control_s = time.perf_counter() - t0
+        base = _state_columns(env, model, diag, before, seed)
+        records = []
+        for i, (move, cand) in enumerate(candidates):
+            t0 = time.perf_counter()
+            obj, gain, diverged = _train_eval(env, cand, order, state)
+            rec = {**base, "app": i, **_move_columns(env, move, diag)}
+            for name in env.output_names:
+                rec[f"obj_after.{name}"] = obj[name]
+                rec[f"obj_control.{name}"] = control_obj[name]
+                rec[f"improve.{name}"] = _log_ratio(control_obj[name], obj[name])
+                rec[f"gain_after.{name}"] = gain[name]
+                rec[f"gain_control.{name}"] = control_gain[name]
+            _summary_columns(rec, env.output_names, diverged, control_div)
+            rec["train_s"] = round(time.perf_counter() - t0, 4)
+            rec["control_train_s"] = round(control_s, 4)
+            records.append(rec)
+    return records
+
+
+def _apply(env: Any, move: Any) -> Any:
+    """``move`` applied to a clone of the env's model (a choice inside the target drawn as the
+    env draws it)."""
+    choice = move.choices[int(env.np_random.integers(len(move.choices)))]
+    cand = env._ops[move.operator].apply(
+        env._model,
+        move.target,
+        env.np_random,
+        variant=move.variant,
+        choice=choice,
+        donor=move.donor,
+    )
+    return cand.to(env.device) if cand.device != env.device else cand
+
+
+def _train_eval(
+    env: Any, model: Any, order: Any, state: Any
+) -> tuple[dict[str, float], dict[str, float], bool]:
+    """Train ``model`` on ``order`` and evaluate it, each from the generator state ``state`` (the
+    same sampler noise for every model); its objectives, lineage gains, and whether it diverged."""
+    from nasgym.diagnostics.slope import loss_trend
+    from nasgym.valp.train import train
+
+    env._gen.set_state(state)
+    result = train(model, env._train, env.step_batches, env._gen, order=order)
+    env._gen.set_state(state)
+    obj = env._evaluate(model)
+    floors = env._diag_data.floors
+    gains = {
+        name: loss_trend(
+            [*env._lineage.get(name, []), *result.losses.get(name, [])],
+            floors.get(name, 0.0),
+            env.step_batches,
+        )[0]
+        for name in env.output_names
+    }
+    diverged = bool(result.diverged) or any(math.isinf(v) for v in obj.values())
+    return obj, gains, diverged
+
+
+def _state_columns(
+    env: Any, model: Any, diag: Any, before: Mapping[str, float], seed: int
+) -> dict[str, Any]:
+    valp = model.valp
+    rec: dict[str, Any] = {
+        "seed": int(seed),
+        "dataset": str(env._kwargs["dataset"]),
+        "initial_batches": env.initial_batches,
+        "step_batches": env.step_batches,
+        "n_networks": len(valp.networks),
+        "n_connections": len(valp.connections),
+        "model_key": valp.key,
+    }
+    for name in env.output_names:
+        rec[f"obj_before.{name}"] = before[name]
+        rec[f"gain_before.{name}"] = diag.gains.get(name, math.nan)
+        rec[f"gain_t_before.{name}"] = diag.gain_t.get(name, math.nan)
+        rec[f"loss_slope_before.{name}"] = diag.slopes.get(name, math.nan)
+        rec[f"rel_slope_before.{name}"] = diag.relative_slopes.get(name, math.nan)
+    return rec
+
+
+def _move_columns(env: Any, move: Any, diag: Any) -> dict[str, Any]:
+    op = env._ops[move.operator]
+    name = move.operator if move.variant is None else f"{move.operator}:{move.variant}"
+    target = move.target
+    kind = (
+        "network" if target.startswith("n:") else "output" if target.startswith("o:") else "model"
+    )
+    rec: dict[str, Any] = {
+        "operator": move.operator,
+        "variant": move.variant or "",
+        "variant_name": name,
+        "effect": op.effect,
+        "target": target,
+        "target_type": kind,
+        "target.kind": "",
+        "target.depth": math.nan,
+        "target.width": math.nan,
+    }
+    valp = env._model.valp
+    reached: set[str] = set()
+    if kind == "network":
+        net = next(n for n in valp.networks if n.id == target)
+        rec["target.kind"] = net.kind
+        rec["target.depth"] = len(net.layers)
+        rec["target.width"] = sum(layer.width for layer in net.layers)
+        reached = {o[2:] for o in valp.descendants(target) if o.startswith("o:")}
+    for out in env.output_names:
+        on = out in reached
+        rec[f"target.relevance.{out}"] = (
+            diag.relevance.get(target, {}).get(out, math.nan) if on else math.nan
+        )
+        rec[f"target.dependency_gain.{out}"] = (
+            diag.dependency_gain.get((target, out), math.nan) if on else math.nan
+        )
+        rec[f"target.dependency_error.{out}"] = (
+            diag.dependency_error.get((target, out), math.nan) if on else math.nan
+        )
+    return rec
+
+
+def _log_ratio(control: float, after: float) -> float:
+    """log(control / after): positive when the operator's model beats the control."""
+    if not (math.isfinite(control) and math.isfinite(after)) or control <= 0 or after <= 0:
+        return math.nan
+    return math.log(control / after)
+
+
+def _summary_columns(
+    rec: dict[str, Any], outputs: Sequence[str], diverged: bool, control_div: bool
+) -> None:
+    gains = [rec[f"improve.{o}"] for o in outputs]
+    finite = [g for g in gains if math.isfinite(g)]
+    rec["improve"] = float(np.mean(finite)) if len(finite) == len(gains) else math.nan
+    better = sum(rec[f"obj_after.{o}"] < rec[f"obj_control.{o}"] for o in outputs)
+    rec["better_outputs"] = int(better)
+    rec["beats_control"] = bool(not diverged and better > len(outputs) / 2)
+    rec["diverged"] = bool(diverged)
+    rec["control_diverged"] = bool(control_div)

@@ -1,0 +1,222 @@
+"""`nasgym characterize`: the records' schema, the shared control, the report, resuming after
+kill -9 (nothing lost, nothing duplicated, same records on any backend), bad input."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nasgym.bench.jobs import BenchError
+from nasgym.characterize import StudyConfig, load_rows, run_characterize, select_moves
+from nasgym.characterize.command import parse_operators
+from nasgym.diagnostics.calibrate import read_thresholds
+from nasgym.envs.valp_mask import Move
+from nasgym.registration import PAPER_OPERATORS
+
+ROOT = Path(__file__).resolve().parents[2]
+OUTPUTS = ("class", "hist", "sample")
+#: tiny budgets on digits: a model takes a few seconds
+TINY = {"dataset": "digits", "initial_batches": 20, "step_batches": 5, "per_model": 6}
+TIMING = ("train_s", "control_train_s")
+
+
+def _cli(out: Path, models: int, workers: int = 1) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "nasgym.cli",
+        "characterize",
+        "--dataset=digits",
+        "--initial-batches=20",
+        "--step-batches=5",
+        "--per-model=6",
+        f"--models={models}",
+        f"--workers={workers}",
+        "--eval-samples=2000",
+        "--no-progress",
+        f"--out={out}",
+    ]
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    """Two models studied in this process; (out folder, report, rows)."""
+    out = tmp_path_factory.mktemp("characterize")
+    result = run_characterize(StudyConfig(**TINY), [0, 1], out, progress=False, quiet=True)
+    assert not result.failed, result.failed
+    return out, result, load_rows(out, StudyConfig(**TINY))
+
+
+def test_records_have_the_documented_schema(study):
+    out, result, rows = study
+    assert result.completed == 2 and result.rows == len(rows) > 0
+    required = {
+        "seed",
+        "app",
+        "operator",
+        "variant",
+        "variant_name",
+        "effect",
+        "target",
+        "target.kind",
+        "target.depth",
+        "target.width",
+        "improve",
+        "beats_control",
+        "diverged",
+    }
+    for o in OUTPUTS:
+        required |= {
+            f"obj_before.{o}",
+            f"obj_after.{o}",
+            f"obj_control.{o}",
+            f"improve.{o}",
+            f"gain_before.{o}",
+            f"gain_t_before.{o}",
+            f"loss_slope_before.{o}",
+            f"target.relevance.{o}",
+            f"target.dependency_gain.{o}",
+            f"gain_after.{o}",
+        }
+    for row in rows:
+        assert required <= set(row), sorted(required - set(row))
+        assert row["operator"] in PAPER_OPERATORS
+    assert {r["seed"] for r in rows} == {0, 1}
+    assert all(len([r for r in rows if r["seed"] == s]) <= TINY["per_model"] for s in (0, 1))
+    with open(out / "records.csv") as fh:
+        assert len(fh.readlines()) == len(rows) + 1
+    # the Parquet file holds the same rows and columns
+    pq = pytest.importorskip("pyarrow.parquet")
+    table = pq.read_table(out / "records.parquet")
+    assert table.num_rows == len(rows) and required <= set(table.column_names)
+
+
+def test_one_control_per_model_and_improvement_against_it(study):
+    _, _, rows = study
+    for seed in (0, 1):
+        mine = [r for r in rows if r["seed"] == seed]
+        for o in OUTPUTS:
+            # the control is shared by every application on the model
+            assert len({r[f"obj_control.{o}"] for r in mine}) == 1
+            assert len({r[f"obj_before.{o}"] for r in mine}) == 1
+            for r in mine:
+                expect = math.log(r[f"obj_control.{o}"] / r[f"obj_after.{o}"])
+                assert r[f"improve.{o}"] == pytest.approx(expect)
+    # the control trained on: it differs from the model before the step
+    assert any(r["obj_control.hist"] != r["obj_before.hist"] for r in rows)
+
+
+def test_relevance_only_for_outputs_a_network_target_reaches(study):
+    _, _, rows = study
+    nets = [r for r in rows if r["target_type"] == "network"]
+    assert nets
+    for r in nets:
+        assert r["target.depth"] >= 1 and r["target.width"] >= 1
+        reached = [o for o in OUTPUTS if math.isfinite(r[f"target.relevance.{o}"])]
+        assert reached, r["target"]  # every network reaches some output
+
+
+def test_report_has_kruskal_dunn_figures_and_thresholds(study):
+    out, result, rows = study
+    report = json.loads((out / "report.json").read_text())
+    for key in (*OUTPUTS, "mean"):
+        k = report["kruskal"][key]
+        assert {"H", "p", "dunn", "groups"} <= set(k)
+        if len(k["groups"]) >= 2 and k["H"] is not None:
+            assert 0.0 <= k["p"] <= 1.0
+            assert len(k["dunn"]) == len(k["groups"]) * (len(k["groups"]) - 1) // 2
+            assert all(0.0 <= d["p_holm"] <= 1.0 for d in k["dunn"])
+    names = {v["variant"] for v in report["variants"]}
+    assert names == {r["variant_name"] for r in rows}
+    assert "Kruskal-Wallis" in (out / "report.md").read_text()
+    pngs = sorted(p.name for p in (out / "plots").glob("*.png"))
+    assert "fig6_improve_vs_trend.png" in pngs and "fig7_improve_vs_relevance.png" in pngs
+    th = read_thresholds(out / "thresholds.json")
+    for o in OUTPUTS:
+        assert th["outputs"][o]["stuck_gain"] < th["outputs"][o]["steep_gain"]
+
+
+def test_select_moves_keeps_pairs_and_the_limit():
+    moves = [
+        Move(op, v, f"n:{t}", (0,))
+        for op, variants in [("a", ("gentle", "aggressive")), ("b", (None,)), ("c", ("g", "x"))]
+        for t in range(5)
+        for v in variants
+    ]
+    rng = np.random.default_rng(0)
+    for limit in (2, 5, 9, 24):
+        chosen = select_moves(moves, limit, rng)
+        assert len(chosen) <= limit
+        groups = {(m.operator, m.target) for m in chosen}
+        for op, target in groups:  # whole groups: both variants of a two-variant operator
+            n = sum(m.operator == op and m.target == target for m in chosen)
+            assert n == (1 if op == "b" else 2)
+    assert {m.operator for m in select_moves(moves, 6, rng)} == {"a", "b", "c"}
+    assert select_moves(moves, None, rng) == moves
+
+
+@pytest.mark.slow
+def test_kill_9_then_rerun_loses_and_duplicates_nothing(tmp_path, study):
+    out = tmp_path / "run"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        _cli(out, 4), cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    store = out / "results.jsonl"
+    try:
+        deadline = time.time() + 240
+        while time.time() < deadline and not (store.exists() and store.read_bytes().count(b"\n")):
+            assert proc.poll() is None, proc.stderr.read().decode()
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    before = store.read_bytes()
+    assert 1 <= before.count(b"\n") < 4, "killed mid-run"
+    # rerun on the process pool: the stored models are skipped, the others run
+    done = subprocess.run(
+        _cli(out, 4, workers=2), cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"resuming {store}" in done.stdout
+    after = store.read_bytes()
+    assert after.startswith(before[: before.rfind(b"\n") + 1])  # nothing stored is lost
+    seeds = [json.loads(line)["seed"] for line in after.splitlines() if line.strip()]
+    assert sorted(seeds) == [0, 1, 2, 3]  # nothing duplicated
+    rows = load_rows(out, StudyConfig(**TINY))
+    assert len(rows) == sum(len(json.loads(x)["applications"]) for x in after.splitlines())
+    # a model's records do not depend on the process or backend that ran it
+    ref = study[2]
+    for seed in (0, 1):
+        a = [{k: v for k, v in r.items() if k not in TIMING} for r in rows if r["seed"] == seed]
+        b = [{k: v for k, v in r.items() if k not in TIMING} for r in ref if r["seed"] == seed]
+        assert json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+
+
+def test_bad_input_is_refused_before_any_work(tmp_path):
+    with pytest.raises(BenchError, match="did you mean|add_conection"):
+        parse_operators("add_conection")
+    assert parse_operators("paper") == PAPER_OPERATORS
+    assert len(parse_operators("all")) == 12
+    with pytest.raises(ValueError, match="per_model"):
+        StudyConfig(per_model=1)
+    with pytest.raises(ValueError, match="eval_samples"):
+        StudyConfig(eval_samples=2)
+    with pytest.raises(BenchError, match="data set|dataset"):
+        run_characterize(StudyConfig(dataset="no-such-set"), [0], tmp_path / "x", quiet=True)
+    assert not (tmp_path / "x").exists()
+    from nasgym.cli import main
+
+    assert main(["characterize", "--operators", "nope", "--out", str(tmp_path / "y")]) == 2
+    assert not (tmp_path / "y").exists()
