@@ -156,8 +156,8 @@ class VALPEnv(gym.Env):
     ``data_dir`` / ``$NASGYM_DATA_DIR``, batch size 200, 1-2 networks per output, the five macro
     operators (:data:`nasgym.registration.PAPER_OPERATORS`), 2-of-3 acceptance, 60 steps,
     ``credit="control"``, 2,500 initial batches and 500 per step (the paper's 5,000 / 1,000
-    scaled by 1/2; about 25 s a step on one 2-core CPU). ``nasgym/VALP-PaperScaled-v0`` is the
-    same at 1,000 / 200 (scaled by 1/5, about 4 s a step): fast enough to learn on.
+    scaled by 1/2; about 10 s a step on a 2-core CPU, extrapolated). ``nasgym/VALP-PaperScaled-v0`` is the
+    same at 1,000 / 200 (scaled by 1/5, about 4 s a step measured): fast enough to learn on.
     ``reset(options={"valp": VALP or JSON})`` starts from a given model instead of a random one.
 
     ## Version History
