@@ -6,8 +6,6 @@ writer of the results file; so records are the same whichever backend ran them.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import gc
 import multiprocessing as mp
 import os
@@ -21,6 +19,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from nasgym._memory import trim
 from nasgym.bench.jobs import BenchError, Job
 from nasgym.bench.runner import run_job
 
@@ -49,20 +48,7 @@ def release() -> None:
     late) and the allocator's free pages. Called after every job, so memory stays bounded over
     many runs in one process."""
     gc.collect()
-    if _LIBC is not None:
-        _LIBC.malloc_trim(0)
-
-
-def _libc() -> Any:
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        libc.malloc_trim  # noqa: B018 - glibc only
-        return libc
-    except (OSError, AttributeError):
-        return None
-
-
-_LIBC = _libc()
+    trim()
 
 
 def run_serial(

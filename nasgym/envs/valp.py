@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from gymnasium import spaces
 
+from nasgym._memory import trim
 from nasgym.data import Dataset, load_dataset
 from nasgym.diagnostics import Diagnosis, DiagnosticData, ObjectiveArchive, diagnose
 from nasgym.diagnostics.dependency import single_threaded_blas
@@ -378,6 +379,7 @@ class VALPEnv(gym.Env):
         )
         if control is not None:
             info["control_objectives"] = dict(baseline)
+        trim()  # the discarded models' memory goes back to the system (bounded episodes)
         return self._observation(), float(reward), False, truncated, info
 
     def _apply_and_train(self, move: Move) -> tuple[VALPModel, Any, tuple[VALPModel, Any] | None]:
