@@ -194,16 +194,7 @@ def study_model(config: StudyConfig, seed: int) -> list[dict[str, Any]]:
 def _apply(env: Any, move: Any) -> Any:
     """``move`` applied to a clone of the env's model (a choice inside the target drawn as the
     env draws it)."""
-    choice = move.choices[int(env.np_random.integers(len(move.choices)))]
-    cand = env._ops[move.operator].apply(
-        env._model,
-        move.target,
-        env.np_random,
-        variant=move.variant,
-        choice=choice,
-        donor=move.donor,
-    )
-    return cand.to(env.device) if cand.device != env.device else cand
+    return env.apply_move(move)
 
 
 def _train_eval(

@@ -386,19 +386,7 @@ class VALPEnv(gym.Env):
         """The candidate trained for ``step_batches``; with ``credit="control"`` also a copy of
         the current model (fresh optimizer state, like the candidate's) trained on the same
         batches in the same order, from the same generator state."""
-        choice = move.choices[int(self.np_random.integers(len(move.choices)))]
-        op = self._ops[move.operator]
-        candidate = op.apply(
-            self._model,
-            move.target,
-            self.np_random,
-            variant=move.variant,
-            choice=choice,
-            donor=move.donor,
-        )
-        assert self.padding.fits(candidate.valp), self.padding.why_not(candidate.valp)
-        if candidate.device != self.device:  # operators build on the parent's device
-            candidate = candidate.to(self.device)
+        candidate = self.apply_move(move)
         if self.credit == "parent":
             result = train(candidate, self._train, self.step_batches, self._gen)
             self._cost += self._batches(result)
@@ -414,6 +402,23 @@ class VALPEnv(gym.Env):
         self._gen.set_state(after)
         self._cost += self._batches(result) + self._batches(control_result)
         return candidate, result, (control, control_result)
+
+    def apply_move(self, move: Move) -> VALPModel:
+        """The current model with ``move`` applied (untrained), the choice inside the target
+        drawn uniformly with ``np_random``; the current model is left as it is."""
+        choice = move.choices[int(self.np_random.integers(len(move.choices)))]
+        candidate = self._ops[move.operator].apply(
+            self._model,
+            move.target,
+            self.np_random,
+            variant=move.variant,
+            choice=choice,
+            donor=move.donor,
+        )
+        assert self.padding.fits(candidate.valp), self.padding.why_not(candidate.valp)
+        if candidate.device != self.device:  # operators build on the parent's device
+            candidate = candidate.to(self.device)
+        return candidate
 
     def _batch_order(self, rows: int) -> torch.Tensor:
         """``rows`` training-row indices: shuffled epochs, concatenated, drawn from the env's
