@@ -3,7 +3,8 @@
 An action is valid exactly when its slot holds a component, the operator lists that component
 among its targets (:meth:`~nasgym.valp.operators.Operator.choices` non-empty), at least one of
 those choices keeps the model within the env's padding (networks, connections, layers per
-network), and, for crossover, a donor exists. The plan keeps the padding-respecting choices so
+network; checked for every structural operator, reducers included, since deleting a network
+reconnects its predecessors to its successors), and, for crossover, a donor exists. The plan keeps the padding-respecting choices so
 ``step`` applies exactly what the mask promised.
 """
 
@@ -144,14 +145,16 @@ def plan_actions(
             per_op[name] = []
             continue
         op = operators[name]
-        grows = op.scope != "hyperparameter" and op.effect != "reducer"
+        # every structural edit is size-checked: even a reducer can grow the model
+        # (delete_network reconnects each predecessor to each successor)
+        sized = op.scope != "hyperparameter"
         found = []
         for target in op.candidates(valp):  # what op.targets() checks, one target at a time
             donor = donor_for(target) if op.needs_donor else None
             if op.needs_donor and donor is None:
                 continue
             donor_valp = donor.valp if donor is not None else None
-            choices = _choices(op, valp, target, donor_valp, padding if grows else None, known)
+            choices = _choices(op, valp, target, donor_valp, padding if sized else None, known)
             if choices:
                 found.append((target, slot_of(valp, table, target), tuple(choices), donor))
         per_op[name] = found

@@ -95,12 +95,12 @@ def test_mask_equals_the_actions_step_accepts_exhaustively() -> None:
 
 def _reference_plan(valp, table, operators, padding, donor):  # noqa: ANN001, ANN202
     """The slow definition of the mask: build every edit, check it rule by rule and against the
-    padding (growing operators), keep the targets with a surviving choice."""
+    padding (every structural operator), keep the targets with a surviving choice."""
     from nasgym.valp._validation import rule_by_rule
 
     found = {}
     for name, op in operators.items():
-        grows = op.scope != "hyperparameter" and op.effect != "reducer"
+        sized = op.scope != "hyperparameter"
         d = donor.valp if op.needs_donor else None
         for target in op.candidates(valp):
             if name == "change_lr":  # decides its choices itself: [None] on every output
@@ -112,7 +112,7 @@ def _reference_plan(valp, table, operators, padding, donor):  # noqa: ANN001, AN
                         edited = op.edit(valp, target, c, d)
                     except ValueError:
                         continue
-                    if not rule_by_rule(edited) and (not grows or padding.fits(edited)):
+                    if not rule_by_rule(edited) and (not sized or padding.fits(edited)):
                         kept.append(c)
             if kept:
                 found[name, target] = tuple(kept)
@@ -443,3 +443,44 @@ def test_paper_preset_settings() -> None:
         _env(credit="other")
     with pytest.raises(ValueError, match="start_networks"):
         _env(start_networks=(2, 1))
+
+
+def test_a_reducer_that_would_exceed_the_padding_is_masked() -> None:
+    """delete_network reconnects every predecessor to every successor, so it can add
+    connections; at the connection limit such a deletion is not offered (it used to be, and
+    the step then failed on the padding)."""
+    from types import SimpleNamespace
+
+    from nasgym.tasks import make_task
+    from nasgym.valp import random_valp
+    from nasgym.valp.operators import make_operator, operator_variants
+
+    task = make_task("image-multitask", SimpleNamespace(name="f", image_shape=(8, 8), n_classes=10))
+    op = make_operator("delete_network")
+    operators = {"delete_network": op}
+    rng = np.random.default_rng(3)
+    found = 0
+    for _ in range(2000):
+        valp = random_valp(task, rng, max_layers=1, n_networks=int(rng.integers(5, 9)))
+        growing = [
+            t
+            for t in op.targets(valp)
+            if len(op.edit(valp, t, None).connections) > len(valp.connections)
+        ]
+        if not growing:
+            continue
+        padding = Padding(8, len(valp.connections), 4)
+        table = ActionTable(
+            tuple(p for p in operator_variants() if p[0] == "delete_network"),
+            ("reducer",),
+            padding.max_networks,
+            tuple(task.output_names),
+        )
+        mask, moves = plan_actions(valp, table, operators, padding, lambda o: None)
+        planned = {m.target for m in moves.values()}
+        assert not planned & set(growing)
+        assert planned == set(op.targets(valp)) - set(growing)
+        found += 1
+        if found == 3:
+            break
+    assert found == 3

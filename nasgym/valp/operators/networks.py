@@ -174,6 +174,16 @@ class DeleteNetwork(Operator):
     ) -> bool:
         return _reconnect_is_valid(valp, target)
 
+    def edit_size(
+        self, valp: VALP, target: str, choice: Any, donor: VALP | None = None
+    ) -> EditSize:
+        preds, succs = valp.predecessors(target), valp.successors(target)
+        new = sum(
+            not valp.has_connection(p, s) and _may_feed(valp, p, s) for p in preds for s in succs
+        )
+        links = len(valp.connections) - len(preds) - len(succs) + new
+        return EditSize(len(valp.networks) - 1, links, 0)
+
     def edit(self, valp: VALP, target: str, choice: Any, donor: VALP | None = None) -> VALP:
         return _reconnect(valp, target)
 
