@@ -31,6 +31,7 @@ _BUILTIN_MODULES: tuple[str, ...] = (
     "agents.rules",
     "agents.sb3",
     "agents.bandit",
+    "agents.metamodel",
 )
 
 

@@ -10,9 +10,13 @@ reward since the start, so it forgets nothing and is scale-dependent.
 
 Each step:
 
-1. **Target** as the rules agent picks it: :func:`agents.rules.rule_candidates` on the
-   observation's :class:`~agents.rules.Situation` gives the candidate actions of the highest
-   applying priority; one is drawn uniformly and its component slot is the target.
+1. **Target** as the rules agent picks it (by default its paper mode: the §V-C mapping with
+   the MNIST-calibrated thresholds; ``mode``, ``thresholds``, ``slopes`` and
+   ``threshold_scale`` are passed to :class:`~agents.rules.RulesAgent`):
+   :func:`agents.rules.rule_candidates` on the observation's :class:`~agents.rules.Situation`
+   gives the candidate actions of the highest applying priority (the rules' exclusion of
+   failed operators is left out: learning what fails is the bandit's job); one is drawn
+   uniformly and its component slot is the target.
 2. **Operator**: among the operator variants valid on that slot (the action mask), the bandit
    takes an arm not applied within the window if there is one (uniformly), else the arm
    maximising ``FRR_i + scaling * sqrt(2 ln(sum_j n_j) / n_i)``, ``n_i`` its applications in
@@ -30,6 +34,7 @@ variants; they were set a priori, not tuned on any evaluation. Everything is per
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Mapping
 from typing import Any
 
 import gymnasium as gym
@@ -37,7 +42,7 @@ import numpy as np
 
 from agents import register_agent
 from agents.base import Agent
-from agents.rules import SLOPE_KINDS, Situation, Thresholds, _table_of, rule_candidates
+from agents.rules import RulesAgent, Situation, rule_candidates
 
 
 class FRRMAB:
@@ -99,20 +104,23 @@ class BanditAgent(Agent):
         window: int = 20,
         scaling: float = 0.5,
         decay: float = 1.0,
-        slopes: str = "absolute",
+        mode: str = "paper",
+        thresholds: str | Mapping[str, Any] | None = None,
+        slopes: str | None = None,
         threshold_scale: float = 1.0,
     ) -> None:
         super().__init__(env, seed=seed)
-        if slopes not in SLOPE_KINDS:
-            raise ValueError(f"slopes must be one of {SLOPE_KINDS}, got {slopes!r}")
-        if not threshold_scale > 0:
-            raise ValueError(f"threshold_scale must be > 0, got {threshold_scale!r}")
-        self.table = _table_of(env)
-        self.slopes = slopes
-        base = Thresholds()
-        self.thresholds = Thresholds(
-            stuck=base.stuck * threshold_scale, steep=base.steep * threshold_scale
+        # the target comes from the rules agent's own reading of the diagnostics (same mode,
+        # thresholds and mapping as ``make_agent("rules", env, ...)`` with these arguments)
+        self.rules = RulesAgent(
+            env,
+            seed=seed,
+            mode=mode,
+            thresholds=thresholds,
+            slopes=slopes,
+            threshold_scale=threshold_scale,
         )
+        self.table = self.rules.table
         self.params = {"window": window, "scaling": scaling, "decay": decay}
         self.bandit = FRRMAB(len(self.table.pairs), **self.params)
 
@@ -130,8 +138,16 @@ class BanditAgent(Agent):
                 f"bandit agent: expected one observation with a {self.table.n_actions}-action "
                 f"mask, got mask shape {mask.shape} (batches are not supported)"
             )
-        situation = Situation.from_observation(observation, self.slopes)
-        _, candidates = rule_candidates(situation, self.table, mask, self.thresholds)
+        situation = Situation.from_observation(observation, self.rules.slopes)
+        paper = self.rules.mode == "paper"
+        _, candidates = rule_candidates(
+            situation,
+            self.table,
+            mask,
+            self.rules.thresholds,
+            mapping="paper" if paper else "v0",
+            rng=self.rng if paper else None,
+        )
         _, slot = self.table.decode(candidates[int(self.rng.integers(len(candidates)))])
         allowed = np.array([mask[self.table.encode(v, slot)] for v in range(len(self.table.pairs))])
         return self.table.encode(self.bandit.select(allowed, self.rng), slot), state

@@ -16,6 +16,7 @@ _HERE = Path(__file__).resolve().parent
 #: shipped policy name -> its SB3 model file in this folder
 SHIPPED: dict[str, str] = {
     "ppo-nb201": "ppo_nb201_cifar10.zip",
+    "metamodel": "metamodel_valp.skops",
 }
 
 

@@ -38,7 +38,7 @@ class Trainer:
 
 TRAINERS: Registry[type[Trainer]] = Registry("trainer")
 
-_BUILTIN_MODULES: tuple[str, ...] = ("nasgym.training.sb3",)
+_BUILTIN_MODULES: tuple[str, ...] = ("nasgym.training.sb3", "nasgym.training.metamodel")
 
 
 def list_trainers() -> list[str]:

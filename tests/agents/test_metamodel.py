@@ -1,0 +1,144 @@
+"""The operator metamodel: features (records = observation), fit/save/load, refused pickles,
+``nasgym train metamodel``, and the ``metamodel`` agent through ``nasgym bench``."""
+
+from __future__ import annotations
+
+import json
+import pickle
+import subprocess
+import sys
+
+import gymnasium as gym
+import numpy as np
+import pandas as pd
+import pytest
+
+import nasgym  # noqa: F401  (registers the envs)
+from agents import make_agent
+from nasgym.bench import BenchEntry, read_records, run_bench
+from nasgym.characterize import StudyConfig
+from nasgym.characterize.study import study_model
+from nasgym.envs.valp import VALPEnv
+from policies.metamodel import Metamodel, observation_features, record_features
+
+OUTPUTS = ["class", "hist", "sample"]
+TINY_STUDY = {"dataset": "digits", "initial_batches": 20, "step_batches": 5, "per_model": 8}
+TINY_ENV = {"dataset": "digits", "initial_batches": 5, "step_batches": 3, "max_steps": 3}
+
+
+@pytest.fixture(scope="module")
+def records() -> pd.DataFrame:
+    """Characterize records of two tiny digits models."""
+    config = StudyConfig(**TINY_STUDY)
+    return pd.DataFrame([r for seed in (0, 1) for r in study_model(config, seed)])
+
+
+def test_record_and_observation_features_agree(records):
+    """The metamodel is trained on records and acts on observations: the same state and move
+    must give the same features either way."""
+    variants = sorted(records["variant_name"].unique())
+    config = StudyConfig(**TINY_STUDY)
+    checked = 0
+    for seed in (0, 1):
+        env = VALPEnv(**config.env_kwargs())
+        obs, _ = env.reset(seed=seed)
+        rows = records[records["seed"] == seed].reset_index(drop=True)
+        x_rec, _ = record_features(rows, variants, OUTPUTS)
+        nets = env._model.valp.network_ids
+        moves = [
+            (v, nets.index(t)) for v, t in zip(rows["variant_name"], rows["target"], strict=True)
+        ]
+        x_obs = observation_features(obs, variants, OUTPUTS, moves)
+        np.testing.assert_allclose(x_obs, x_rec, rtol=1e-5, atol=1e-6, equal_nan=True)
+        checked += len(rows)
+    assert checked >= 10
+
+
+def test_fit_save_load_round_trips_exactly(tmp_path, records):
+    variants = sorted(records["variant_name"].unique())
+    x, y = record_features(records, variants, OUTPUTS)
+    model = Metamodel(variants, OUTPUTS, max_iter=30, min_samples_leaf=2, meta={"note": "t"})
+    model.fit(x, y)
+    path = model.save(tmp_path / "m")
+    assert path.suffix == ".skops" and path.with_suffix(".json").is_file()
+    loaded = Metamodel.load(path)
+    assert np.array_equal(loaded.predict(x), model.predict(x))
+    assert (loaded.variants, loaded.outputs, loaded.params) == (
+        model.variants,
+        model.outputs,
+        model.params,
+    )
+    assert loaded.meta["note"] == "t"
+    # and the fit itself is reproducible under the same seed
+    again = Metamodel(variants, OUTPUTS, max_iter=30, min_samples_leaf=2).fit(x, y)
+    assert np.array_equal(again.predict(x), model.predict(x))
+
+
+def test_a_pickle_is_refused_with_a_clear_error(tmp_path, records):
+    variants = sorted(records["variant_name"].unique())
+    x, y = record_features(records, variants, OUTPUTS)
+    model = Metamodel(variants, OUTPUTS, max_iter=5, min_samples_leaf=2).fit(x, y)
+    good = model.save(tmp_path / "m.skops")
+    for name in ("m.pkl", "evil.skops"):
+        bad = tmp_path / name
+        bad.write_bytes(pickle.dumps(model.models))
+        bad.with_suffix(".json").write_text(good.with_suffix(".json").read_text())
+        with pytest.raises(ValueError, match="refusing to load"):
+            Metamodel.load(bad)
+
+
+def test_bad_shapes_are_refused(records):
+    model = Metamodel(["a"], OUTPUTS)
+    with pytest.raises(RuntimeError, match="not fitted"):
+        model.predict(np.zeros((1, 5)))
+    with pytest.raises(ValueError, match="shape"):
+        model.fit(np.zeros((30, 3)), np.zeros((30, 3)))
+
+
+def test_train_command_writes_a_loadable_model_with_its_figures(tmp_path, records):
+    data = tmp_path / "records.csv"
+    records.to_csv(data, index=False)
+    out = tmp_path / "mm.skops"
+    cmd = [sys.executable, "-m", "nasgym.cli", "train", "metamodel", "--data", str(data)]
+    cmd += ["--out", str(out), "--folds", "2", "--max-iter", "20", "--min-samples-leaf", "2"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "grouped 2-fold CV" in done.stdout
+    meta = json.loads(out.with_suffix(".json").read_text())
+    assert meta["rows"] == len(records) and meta["models"] == 2
+    assert set(meta["cv"]["spearman"]) == set(OUTPUTS)
+    assert meta["command"].startswith("nasgym train metamodel --data")
+    Metamodel.load(out)
+    bad = subprocess.run(
+        [*cmd[:6], str(tmp_path / "nothing"), "--out", str(out)], capture_output=True, text=True
+    )
+    assert bad.returncode != 0 and "no characterize records" in bad.stderr
+
+
+def test_the_agent_picks_the_best_scored_valid_action():
+    env = gym.make("nasgym/VALP-Paper-v0", **TINY_ENV)
+    obs, _ = env.reset(seed=0)
+    for scal in ("hypervolume", "mean", {"class": 1.0}):
+        agent = make_agent("metamodel", env, seed=0, scalarisation=scal)
+        actions, pred, score = agent.scores(obs)
+        action, _ = agent.predict(obs)
+        assert obs["action_mask"][action] and action in actions
+        assert score[actions.index(action)] == pytest.approx(score.max())
+        assert pred.shape == (len(actions), 3)
+    mean = make_agent("metamodel", env, seed=0, scalarisation="mean")
+    _, pred, score = mean.scores(obs)
+    assert np.allclose(score, pred.mean(axis=1))
+    with pytest.raises(ValueError, match="scalarisation"):
+        make_agent("metamodel", env, scalarisation="median")
+
+
+@pytest.mark.slow
+def test_metamodel_agent_runs_through_bench_and_replays(tmp_path):
+    entry = BenchEntry("nasgym/VALP-Paper-v0", ("metamodel",), (0,), TINY_ENV, 3)
+    for out in ("a", "b"):
+        report = run_bench([entry], tmp_path / out, progress=False, plots=False, quiet=True)
+        assert report.completed == 1 and not report.failed
+    a, b = (read_records(tmp_path / o / "results.jsonl") for o in ("a", "b"))
+    steps = [r for r in a if r["type"] == "step"]
+    assert len(steps) == 3 and all(r["agent"] == "metamodel" for r in steps)
+    assert [r["action"] for r in steps] == [r["action"] for r in b if r["type"] == "step"]
