@@ -54,6 +54,19 @@ def test_histogram_counts_pixels_per_bin():
     assert np.allclose(h, [[0.5, 0.0, 0.25, 0.25]])
 
 
+def test_histogram_is_the_same_in_chunks():
+    """The histogram is computed a chunk of images at a time (bounded memory on large splits);
+    chunk boundaries must not change a single count."""
+    rng = np.random.default_rng(0)
+    img = rng.random((103, 5, 5)).astype(np.float32)
+    img[0], img[1] = 1.0, 0.0  # the edges of [0, 1]
+    whole = pixel_histogram(img, 6, chunk=1000)
+    for chunk in (1, 7, 50, 103):
+        assert np.array_equal(pixel_histogram(img, 6, chunk=chunk), whole)
+    bins = np.clip((img.reshape(103, -1) * 6).astype(int), 0, 5)
+    assert np.allclose(whole, np.stack([(bins == b).mean(1) for b in range(6)], axis=1))
+
+
 def test_task_arguments_change_the_outputs(digits):
     task = make_task("image-multitask", digits, bins=4, latent=3)
     assert task.output("hist").size == 4 and task.output("sample").latent == 3

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from bench_replay import assert_benches_and_replays
 
 from agents.bandit import FRRMAB
-from nasgym.bench import BenchEntry, read_records, run_bench
 
 TINY = {"initial_batches": 5, "step_batches": 3, "max_steps": 3}
 
@@ -40,11 +40,4 @@ def test_rejects_bad_parameters():
 
 @pytest.mark.slow
 def test_bandit_runs_through_bench_and_replays(tmp_path):
-    entry = BenchEntry("nasgym/VALP-v0", ("bandit",), (0,), TINY, 3)
-    for out in ("a", "b"):
-        report = run_bench([entry], tmp_path / out, progress=False, plots=False, quiet=True)
-        assert report.completed == 1 and not report.failed
-    a, b = (read_records(tmp_path / o / "results.jsonl") for o in ("a", "b"))
-    steps = [r for r in a if r["type"] == "step"]
-    assert len(steps) == 3 and all(r["agent"] == "bandit" for r in steps)
-    assert [r["action"] for r in steps] == [r["action"] for r in b if r["type"] == "step"]
+    assert_benches_and_replays(tmp_path, "nasgym/VALP-v0", "bandit", TINY, 3)

@@ -12,10 +12,10 @@ import gymnasium as gym
 import numpy as np
 import pandas as pd
 import pytest
+from bench_replay import assert_benches_and_replays
 
 import nasgym  # noqa: F401  (registers the envs)
 from agents import make_agent
-from nasgym.bench import BenchEntry, read_records, run_bench
 from nasgym.characterize import StudyConfig
 from nasgym.characterize.study import study_model
 from nasgym.envs.valp import VALPEnv
@@ -134,11 +134,4 @@ def test_the_agent_picks_the_best_scored_valid_action():
 
 @pytest.mark.slow
 def test_metamodel_agent_runs_through_bench_and_replays(tmp_path):
-    entry = BenchEntry("nasgym/VALP-Paper-v0", ("metamodel",), (0,), TINY_ENV, 3)
-    for out in ("a", "b"):
-        report = run_bench([entry], tmp_path / out, progress=False, plots=False, quiet=True)
-        assert report.completed == 1 and not report.failed
-    a, b = (read_records(tmp_path / o / "results.jsonl") for o in ("a", "b"))
-    steps = [r for r in a if r["type"] == "step"]
-    assert len(steps) == 3 and all(r["agent"] == "metamodel" for r in steps)
-    assert [r["action"] for r in steps] == [r["action"] for r in b if r["type"] == "step"]
+    assert_benches_and_replays(tmp_path, "nasgym/VALP-Paper-v0", "metamodel", TINY_ENV, 3)
