@@ -23,13 +23,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from nasgym import indicators as ind
 from nasgym.bench.fronts import true_front
 from nasgym.bench.records import canonical_kwargs
 from nasgym.bench.results import Run
 from nasgym.envs.nb201 import OBJECTIVE_SPECS
+from nasgym.stats import paired_wilcoxon
 from nasgym.sweep.grid import calibration
 from nasgym.sweep.study import SWEEP_ENV, SweepConfig
 from nasgym.tables.nb201 import load_nb201
@@ -56,17 +56,17 @@ def _stat(values: list[float]) -> dict[str, float] | None:
 def paired_test(x: list[float], y: list[float]) -> dict[str, Any]:
     """Two-sided Wilcoxon signed-rank test of paired samples ``x`` vs ``y`` with effect sizes:
     mean and median of ``x - y`` and the matched-pairs rank-biserial correlation (-1: every
-    ``x`` lower)."""
+    ``x`` lower); :func:`nasgym.stats.paired_wilcoxon` under the sweep's key names."""
     d = np.asarray(x, dtype=float) - np.asarray(y, dtype=float)
-    out: dict[str, Any] = {"n": int(d.size), "mean_diff": float(d.mean()) if d.size else None}
-    out["median_diff"] = float(np.median(d)) if d.size else None
-    nz = d[d != 0]
-    if nz.size == 0:
-        return {**out, "wilcoxon_p": 1.0, "rank_biserial": 0.0, "lower": 0}
-    ranks = stats.rankdata(np.abs(nz))
-    r = float((ranks[nz > 0].sum() - ranks[nz < 0].sum()) / ranks.sum())
-    p = float(stats.wilcoxon(nz).pvalue) if nz.size >= 1 else 1.0
-    return {**out, "wilcoxon_p": p, "rank_biserial": r, "lower": int((d < 0).sum())}
+    test = paired_wilcoxon(x, y)
+    return {
+        "n": int(d.size),
+        "mean_diff": float(d.mean()) if d.size else None,
+        "median_diff": test["median_diff"],
+        "wilcoxon_p": 1.0 if test["p"] is None else test["p"],
+        "rank_biserial": test["effect"] if test["effect"] is not None else 0.0,
+        "lower": int((d < 0).sum()),
+    }
 
 
 def _table_arrays(dataset: str, table_path: str | None) -> tuple[np.ndarray, np.ndarray]:

@@ -57,9 +57,10 @@ def _outputs(records: Any) -> list[str]:
 
 def cross_validate(records: Any, folds: int, **params: Any) -> dict[str, Any]:
     """Grouped cross-validation figures (module docstring)."""
-    from scipy.stats import spearmanr, wilcoxon
+    from scipy.stats import spearmanr
     from sklearn.model_selection import GroupKFold
 
+    from nasgym.stats import paired_wilcoxon
     from policies.metamodel import Metamodel, record_features
 
     outputs = _outputs(records)
@@ -86,8 +87,8 @@ def cross_validate(records: Any, folds: int, **params: Any) -> dict[str, Any]:
     picked, average, constant = np.array(picked), np.array(average), np.array(constant)
 
     def paired_p(a: np.ndarray, b: np.ndarray) -> float:
-        d = (a - b)[np.isfinite(a - b)]
-        return float(wilcoxon(d).pvalue) if np.any(d != 0) else 1.0
+        p = paired_wilcoxon(a, b)["p"]  # None: no finite pair to test
+        return float("nan") if p is None else p
 
     diff = picked - average
     return {
