@@ -42,7 +42,7 @@ import numpy as np
 
 from agents import register_agent
 from agents.base import Agent
-from agents.rules import RulesAgent, Situation, rule_candidates
+from agents.rules import RulesAgent, Situation, rule_candidates, single_mask
 
 
 class FRRMAB:
@@ -132,12 +132,7 @@ class BanditAgent(Agent):
         deterministic: bool = False,
     ) -> tuple[Any, Any]:
         """The bandit's operator variant on the rules' target component."""
-        mask = np.asarray(observation["action_mask"]).astype(bool).reshape(-1)
-        if mask.shape != (self.table.n_actions,):
-            raise ValueError(
-                f"bandit agent: expected one observation with a {self.table.n_actions}-action "
-                f"mask, got mask shape {mask.shape} (batches are not supported)"
-            )
+        mask = single_mask(observation, self.table, "bandit")
         situation = Situation.from_observation(observation, self.rules.slopes)
         paper = self.rules.mode == "paper"
         _, candidates = rule_candidates(

@@ -30,7 +30,7 @@ import numpy as np
 
 from agents import register_agent
 from agents.base import Agent
-from agents.rules import _table_of
+from agents.rules import _table_of, single_mask
 from nasgym.indicators import hypervolume
 from policies.metamodel import Metamodel, observation_features, variant_name
 
@@ -98,12 +98,7 @@ class MetamodelAgent(Agent):
     def scores(self, observation: Mapping[str, Any]) -> tuple[list[int], np.ndarray, np.ndarray]:
         """The scored valid actions, their predicted improvements (actions, outputs) and their
         primary scores (the scalarisation)."""
-        mask = np.asarray(observation["action_mask"]).astype(bool).reshape(-1)
-        if mask.shape != (self.table.n_actions,):
-            raise ValueError(
-                f"metamodel agent: expected one observation with a {self.table.n_actions}-action "
-                f"mask, got mask shape {mask.shape} (batches are not supported)"
-            )
+        mask = single_mask(observation, self.table, "metamodel")
         actions, moves = self._moves(mask)
         x = observation_features(observation, self.model.variants, self.model.outputs, moves)
         pred = self.model.predict(x)

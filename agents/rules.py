@@ -417,6 +417,17 @@ def _improved(observation: Any, info: Mapping[str, Any], table: ActionTable) -> 
     return better > len(table.outputs) / 2
 
 
+def single_mask(observation: Mapping[str, Any], table: ActionTable, agent: str) -> np.ndarray:
+    """The bool action mask of one observation; ValueError naming ``agent`` for a batch."""
+    mask = np.asarray(observation["action_mask"]).astype(bool).reshape(-1)
+    if mask.shape != (table.n_actions,):
+        raise ValueError(
+            f"{agent} agent: expected one observation with a {table.n_actions}-action "
+            f"mask, got mask shape {mask.shape} (batches are not supported)"
+        )
+    return mask
+
+
 def _table_of(env: gym.Env) -> ActionTable:
     table = getattr(getattr(env, "unwrapped", env), "action_table", None)
     if not isinstance(table, ActionTable):
@@ -437,4 +448,5 @@ __all__ = [
     "Thresholds",
     "load_thresholds",
     "rule_candidates",
+    "single_mask",
 ]
