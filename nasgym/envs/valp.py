@@ -140,7 +140,9 @@ class VALPEnv(gym.Env):
     ## Arguments
     ``dataset`` (name or :class:`~nasgym.data.Dataset`, default ``"digits"``), ``data_dir``,
     ``task`` (default ``"image-multitask"``), ``max_networks`` (8), ``max_connections`` (24),
-    ``max_layers`` (4), ``initial_batches`` (100), ``step_batches`` (40, about two epochs of
+    ``max_layers`` (4), ``max_width`` (None: no limit; an int masks edits whose gentle form has
+    a wider layer, e.g. an identity network on the 784-pixel input, and caps the widths
+    aggressive edits draw), ``initial_batches`` (100), ``step_batches`` (40, about two epochs of
     digits at batch size 64), ``acceptance``
     (``"paper"``), ``reward`` (``"log-ratio"``), ``reward_clip`` (5.0), ``operators`` (subset of
     operator names; default all registered), ``max_steps`` (60), ``diagnostics`` (dict overriding
@@ -181,6 +183,7 @@ class VALPEnv(gym.Env):
         max_networks: int = 8,
         max_connections: int = 24,
         max_layers: int = 4,
+        max_width: int | None = None,
         initial_batches: int = 100,
         step_batches: int = 40,
         acceptance: str = "paper",
@@ -215,6 +218,8 @@ class VALPEnv(gym.Env):
         ]:
             if not isinstance(value, int | np.integer) or value < 1:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
+        if max_width is not None and (not isinstance(max_width, int | np.integer) or max_width < 1):
+            raise ValueError(f"max_width must be a positive int or None, got {max_width!r}")
         if not isinstance(initial_batches, int | np.integer) or initial_batches < 0:
             raise ValueError(f"initial_batches must be an int >= 0, got {initial_batches!r}")
         unknown = sorted(set(diagnostics or {}) - set(DIAGNOSTICS_DEFAULTS))
@@ -226,7 +231,12 @@ class VALPEnv(gym.Env):
         self.acceptance, self.invalid_action = acceptance, invalid_action
         self.initial_batches, self.step_batches = int(initial_batches), int(step_batches)
         self.max_steps, self.reward_clip = int(max_steps), float(reward_clip)
-        self.padding = Padding(int(max_networks), int(max_connections), int(max_layers))
+        self.padding = Padding(
+            int(max_networks),
+            int(max_connections),
+            int(max_layers),
+            None if max_width is None else int(max_width),
+        )
         self.device = resolve_device(device)
         self._setup_data(dataset, data_dir, task, eval_samples)
         names = list(operators) if operators is not None else list(OPERATORS.names())
@@ -327,7 +337,7 @@ class VALPEnv(gym.Env):
                 return valp
         raise ValueError(
             f"no random VALP within the padding after 100 draws "
-            f"({self.padding.why_not(valp)}); raise max_connections or max_layers"
+            f"({self.padding.why_not(valp)}); raise the limits"
         )
 
     def step(self, action: Any) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
@@ -407,13 +417,16 @@ class VALPEnv(gym.Env):
         """The current model with ``move`` applied (untrained), the choice inside the target
         drawn uniformly with ``np_random``; the current model is left as it is."""
         choice = move.choices[int(self.np_random.integers(len(move.choices)))]
-        candidate = self._ops[move.operator].apply(
+        op = self._ops[move.operator]
+        cap = {"max_width": self.padding.max_width} if op.draws_width else {}
+        candidate = op.apply(
             self._model,
             move.target,
             self.np_random,
             variant=move.variant,
             choice=choice,
             donor=move.donor,
+            **cap,
         )
         assert self.padding.fits(candidate.valp), self.padding.why_not(candidate.valp)
         if candidate.device != self.device:  # operators build on the parent's device
@@ -558,7 +571,7 @@ class VALPEnv(gym.Env):
         elif op.choices(valp, target, donor=None if donor is None else donor.valp):
             why = (
                 f"every way of applying it to {target!r} would exceed the padding "
-                f"(max_networks, max_connections, max_layers)"
+                f"(max_networks, max_connections, max_layers, max_width)"
             )
         else:
             why = op.why_not(valp, target, None if donor is None else donor.valp)

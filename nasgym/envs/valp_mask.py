@@ -3,8 +3,11 @@
 An action is valid exactly when its slot holds a component, the operator lists that component
 among its targets (:meth:`~nasgym.valp.operators.Operator.choices` non-empty), at least one of
 those choices keeps the model within the env's padding (networks, connections, layers per
-network; checked for every structural operator, reducers included, since deleting a network
-reconnects its predecessors to its successors), and, for crossover, a donor exists. The plan keeps the padding-respecting choices so
+network and, when set, layer width; checked for every structural operator, reducers included,
+since deleting a network reconnects its predecessors to its successors), and, for crossover, a
+donor exists. The width limit reads the edit at its gentle (default) widths: an insert whose
+identity layer would be wider than ``max_width`` (a network reading the 784-pixel input) is
+masked, and the widths an aggressive edit draws are capped at ``max_width``. The plan keeps the padding-respecting choices so
 ``step`` applies exactly what the mask promised.
 """
 
@@ -19,6 +22,7 @@ import numpy as np
 from nasgym.envs.valp_actions import ActionTable
 from nasgym.valp.descriptor import VALP
 from nasgym.valp.operators import EditSize, Operator
+from nasgym.valp.operators.base import widest_layer
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,11 @@ class Padding:
     max_networks: int
     max_connections: int
     max_layers: int
+    #: widest layer (units) a network may have; None: no limit
+    max_width: int | None = None
+
+    def _wide_enough(self, widest: int) -> bool:
+        return self.max_width is None or widest <= self.max_width
 
     def fits(self, valp: VALP) -> bool:
         """Whether ``valp`` stays within the limits."""
@@ -35,6 +44,7 @@ class Padding:
             len(valp.networks) <= self.max_networks
             and len(valp.connections) <= self.max_connections
             and all(len(n.layers) <= self.max_layers for n in valp.networks)
+            and self._wide_enough(widest_layer(*valp.networks))
         )
 
     def fits_size(self, size: EditSize) -> bool:
@@ -43,11 +53,13 @@ class Padding:
             size.networks <= self.max_networks
             and size.connections <= self.max_connections
             and size.deepest <= self.max_layers
+            and self._wide_enough(size.widest)
         )
 
     def why_not(self, valp: VALP) -> str:
         """What ``valp`` exceeds (empty when it fits)."""
         deep = max((len(n.layers) for n in valp.networks), default=0)
+        wide = widest_layer(*valp.networks)
         parts = [
             f"{len(valp.networks)} networks > max_networks={self.max_networks}"
             if len(valp.networks) > self.max_networks
@@ -57,6 +69,9 @@ class Padding:
             else "",
             f"a network with {deep} layers > max_layers={self.max_layers}"
             if deep > self.max_layers
+            else "",
+            f"a layer of {wide} units > max_width={self.max_width}"
+            if not self._wide_enough(wide)
             else "",
         ]
         return "; ".join(p for p in parts if p)

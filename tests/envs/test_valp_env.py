@@ -139,7 +139,7 @@ def test_fast_plan_equals_the_slow_definition_of_the_mask() -> None:
     rng = np.random.default_rng(11)
     donor = build_model(random_valp(task, rng))
     compared = 0
-    for limits in [(8, 24, 4), (5, 12, 2), (6, 9, 3), (3, 30, 1)]:
+    for limits in [(8, 24, 4), (5, 12, 2), (6, 9, 3), (3, 30, 1), (8, 24, 4, 48), (6, 12, 3, 70)]:
         padding = Padding(*limits)
         table = ActionTable(
             tuple(operator_variants()),
@@ -484,3 +484,26 @@ def test_a_reducer_that_would_exceed_the_padding_is_masked() -> None:
         if found == 3:
             break
     assert found == 3
+
+
+def test_max_width_bounds_every_model_of_an_episode() -> None:
+    from dataclasses import replace
+
+    from nasgym.valp.operators.base import widest_layer
+
+    # digits: the input is 64 pixels wide; the random start uses widths 16, 32 and 64
+    ops = ["insert_network", "add_layer", "extend_layer"]
+    env = _env(max_width=64, max_steps=12, operators=ops)
+    env.reset(seed=2)
+    unlimited = replace(env.padding, max_width=None)
+    rng = np.random.default_rng(0)
+    masked = 0
+    for _ in range(12):
+        free, _ = plan_actions(env._model.valp, env.action_table, env._ops, unlimited, env._donor)
+        assert not (env.action_masks() & ~free).any()  # the limit only removes actions
+        masked += int((free & ~env.action_masks()).sum())
+        env.step(int(rng.choice(_valid(env))))
+        assert widest_layer(*env._model.valp.networks) <= 64
+    assert masked > 0  # e.g. widening a 64-unit layer
+    with pytest.raises(ValueError, match="max_width"):
+        _env(max_width=0)

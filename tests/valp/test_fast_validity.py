@@ -19,6 +19,7 @@ from nasgym.valp import VALP, Connection, Layer, OutputHParams, random_valp
 from nasgym.valp._validation import find_violations, passes_all_rules, rule_by_rule
 from nasgym.valp.descriptor import NETWORK_KINDS
 from nasgym.valp.operators import make_operator, operator_names
+from nasgym.valp.operators.base import widest_layer
 from nasgym.valp.subgraphs import exclusive_subgraph
 
 from .conftest import FAKE_DIGITS
@@ -185,11 +186,12 @@ def test_known_validity_and_edit_size_agree_with_building_the_edit(valps):
                             continue
                         counts["sized"] += 1
                         before = set(valp.networks)
-                        changed = [len(n.layers) for n in edited.networks if n not in before]
-                        assert (size.networks, size.connections, size.deepest) == (
+                        changed = [n for n in edited.networks if n not in before]
+                        assert (size.networks, size.connections, size.deepest, size.widest) == (
                             len(edited.networks),
                             len(edited.connections),
-                            max(changed, default=0),
+                            max((len(n.layers) for n in changed), default=0),
+                            widest_layer(*changed),
                         ), (name, target, choice)
     assert counts["fast"] > 2000 and counts["fast_invalid"] > 50 and counts["sized"] > 1000
 

@@ -566,3 +566,37 @@ def test_crossover_targets_need_exclusive_parts_on_both_sides(task):
     donor = build_model(shared, gen(0))
     with pytest.raises(ValueError, match="exclusive"):
         op.apply(host, "o:class", np.random.default_rng(0), donor=donor)
+
+
+# ---------------------------------------------------------------------------- width cap
+def test_draw_width_is_unchanged_without_a_binding_cap_and_capped_otherwise():
+    from nasgym.valp.operators.base import draw_width
+
+    for w in (1, 3, 16, 784):
+        a, b, c = (np.random.default_rng(w) for _ in range(3))
+        old = [int(a.integers(max(1, w // 2), 2 * w + 1)) for _ in range(50)]
+        assert [draw_width(b, w) for _ in range(50)] == old
+        assert [draw_width(c, w, 2 * w) for _ in range(50)] == old  # a cap that cannot bind
+        assert a.random() == c.random()  # one draw each: the generators stay in step
+        capped = [draw_width(np.random.default_rng(i), w, 20) for i in range(50)]
+        assert max(capped) <= 20 and min(capped) >= min(max(1, w // 2), 20)
+
+
+@pytest.mark.parametrize("name", ["insert_network", "add_layer", "extend_layer"])
+def test_aggressive_widths_respect_max_width(task, name):
+    op = make_operator(name)
+    seen = 0
+    for seed in range(4):
+        model, donor = model_pair(task, seed)
+        rng = np.random.default_rng(seed)
+        for target in op.targets(model.valp):
+            for choice in op.choices(model.valp, target):
+                size = op.edit_size(model.valp, target, choice)
+                if size.widest > 70:  # its gentle form is too wide: the env masks it
+                    continue
+                new = op.apply(
+                    model, target, rng, variant="aggressive", choice=choice, max_width=70
+                )
+                assert max(layer.width for n in new.valp.networks for layer in n.layers) <= 70
+                seen += 1
+    assert seen > 20

@@ -44,13 +44,26 @@ class EditSize:
     """Sizes of an edited descriptor, read off the model before the edit.
 
     ``networks`` and ``connections`` count the edited model's; ``deepest`` is the largest
-    number of layers among the networks the edit adds or changes (0 when none): every other
-    network keeps its layers.
+    number of layers and ``widest`` the largest layer width among the networks the edit adds or
+    changes (0 when none): every other network keeps its layers.
     """
 
     networks: int
     connections: int
     deepest: int = 0
+    widest: int = 0
+
+
+def widest_layer(*networks: Any) -> int:
+    """The largest layer width among ``networks`` (0 when they have no layers)."""
+    return max((layer.width for net in networks for layer in net.layers), default=0)
+
+
+def draw_width(rng: np.random.Generator, w: int, max_width: int | None = None) -> int:
+    """A width drawn uniformly from ``[w // 2, 2 w]``, capped at ``max_width`` (one draw of
+    ``rng`` either way, so a cap that does not bind leaves the trajectory as it was)."""
+    hi = 2 * w if max_width is None else max(1, min(2 * w, int(max_width)))
+    return int(rng.integers(min(max(1, w // 2), hi), hi + 1))
 
 
 class Operator:
@@ -70,6 +83,8 @@ class Operator:
     scope: ClassVar[str] = "macro"
     #: whether :meth:`apply` needs a ``donor`` model
     needs_donor: ClassVar[bool] = False
+    #: True when :meth:`_apply` draws layer widths and takes a ``max_width`` cap (keyword)
+    draws_width: ClassVar[bool] = False
     #: True when the edit never changes the graph (only layer widths/hyperparameters), so every
     #: raw choice on a valid model is valid (:meth:`known_validity` says so without checking)
     keeps_graph: ClassVar[bool] = False
@@ -200,12 +215,15 @@ class Operator:
         variant: str | None = None,
         choice: Any = None,
         donor: VALPModel | None = None,
+        max_width: int | None = None,
     ) -> VALPModel:
         """Return a new model with the operator applied to ``target``; ``model`` is untouched.
 
         ``choice=None`` draws one of :meth:`choices` with ``rng``; ``variant=None`` means the
-        first of :attr:`variants`. Raises ``ValueError`` naming why when ``target``, ``choice``
-        or ``variant`` cannot be applied.
+        first of :attr:`variants`. ``max_width`` caps the widths an aggressive edit draws (the
+        env's ``Padding.max_width``); a result whose widest layer exceeds both ``max_width`` and
+        ``model``'s widest raises. Raises ``ValueError``
+        naming why when ``target``, ``choice`` or ``variant`` cannot be applied.
         """
         variant = self.check_variant(variant)
         if self.needs_donor and donor is None:
@@ -222,8 +240,17 @@ class Operator:
                 f"choice {choice!r} is not valid for {self.name!r} on {target!r}; "
                 f"valid choices are {options}"
             )
-        new = self._apply(model, target, choice, rng, variant, donor if self.needs_donor else None)
+        cap = {"max_width": max_width} if self.draws_width else {}
+        new = self._apply(
+            model, target, choice, rng, variant, donor if self.needs_donor else None, **cap
+        )
         new.valp.validate()
+        widest = widest_layer(*new.valp.networks)
+        if max_width is not None and widest > max(max_width, widest_layer(*valp.networks)):
+            raise ValueError(
+                f"{self.name!r} on {target!r} (choice {choice!r}) gives a layer of "
+                f"{widest} units > max_width={max_width}"
+            )
         return new
 
     def __repr__(self) -> str:

@@ -27,7 +27,14 @@ from nasgym.valp.operators._weights import (
     set_identity,
     stage,
 )
-from nasgym.valp.operators.base import EXTENDER_VARIANTS, GENTLE, EditSize, Operator
+from nasgym.valp.operators.base import (
+    EXTENDER_VARIANTS,
+    GENTLE,
+    EditSize,
+    Operator,
+    draw_width,
+    widest_layer,
+)
 
 if TYPE_CHECKING:
     from nasgym.valp.model import NetworkModule, VALPModel
@@ -76,6 +83,7 @@ class AddLayer(Operator):
     """
 
     keeps_graph = True
+    draws_width = True
     effect = "extender"
     variants = EXTENDER_VARIANTS
     scope = "micro"
@@ -89,8 +97,9 @@ class AddLayer(Operator):
     def edit_size(
         self, valp: VALP, target: str, choice: Any, donor: VALP | None = None
     ) -> EditSize:
-        depth = len(valp.network(target).layers) + 1
-        return EditSize(len(valp.networks), len(valp.connections), depth)
+        net = valp.network(target)
+        widest = max(widest_layer(net), gentle_layer(net, int(choice)).width)
+        return EditSize(len(valp.networks), len(valp.connections), len(net.layers) + 1, widest)
 
     def edit(self, valp: VALP, target: str, choice: Any, donor: VALP | None = None) -> VALP:
         net = valp.network(target)
@@ -106,15 +115,13 @@ class AddLayer(Operator):
         rng: np.random.Generator,
         variant: str | None,
         donor: VALPModel | None,
+        max_width: int | None = None,
     ) -> VALPModel:
         valp, p = model.valp, int(choice)
         net = valp.network(target)
         layer = gentle_layer(net, p)
         if variant != GENTLE:
-            w = layer.width
-            layer = Layer(
-                int(rng.integers(max(1, w // 2), 2 * w + 1)), str(rng.choice(ACTIVATIONS))
-            )
+            layer = Layer(draw_width(rng, layer.width, max_width), str(rng.choice(ACTIVATIONS)))
         layers = list(net.layers)
         layers.insert(p, layer)
         new = fresh_model(_with_layers(valp, net, layers), rng, model)
@@ -230,6 +237,7 @@ class ExtendLayer(Operator):
     """
 
     keeps_graph = True
+    draws_width = True
     effect = "extender"
     variants = EXTENDER_VARIANTS
     scope = "micro"
@@ -243,8 +251,9 @@ class ExtendLayer(Operator):
     def edit_size(
         self, valp: VALP, target: str, choice: Any, donor: VALP | None = None
     ) -> EditSize:
-        depth = len(valp.network(target).layers)
-        return EditSize(len(valp.networks), len(valp.connections), depth)
+        net = valp.network(target)
+        widest = max(widest_layer(net), net.layers[int(choice)].width + 1)
+        return EditSize(len(valp.networks), len(valp.connections), len(net.layers), widest)
 
     def edit(
         self, valp: VALP, target: str, choice: Any, donor: VALP | None = None, extra: int = 1
@@ -263,10 +272,12 @@ class ExtendLayer(Operator):
         rng: np.random.Generator,
         variant: str | None,
         donor: VALPModel | None,
+        max_width: int | None = None,
     ) -> VALPModel:
         k = int(choice)
         w = model.valp.network(target).layers[k].width
-        extra = int(rng.integers(1, w + 1))
+        most = w if max_width is None else max(1, min(w, int(max_width) - w))
+        extra = int(rng.integers(1, most + 1))
         new = fresh_model(self.edit(model.valp, target, k, extra=extra), rng, model)
         inherit_by_name(new, model)
         old_p, new_p = stage(model.network_module(target), k), stage(new.network_module(target), k)

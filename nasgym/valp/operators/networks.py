@@ -21,7 +21,14 @@ from nasgym.valp.operators._weights import (
     set_identity,
     stage,
 )
-from nasgym.valp.operators.base import EXTENDER_VARIANTS, GENTLE, EditSize, Operator
+from nasgym.valp.operators.base import (
+    EXTENDER_VARIANTS,
+    GENTLE,
+    EditSize,
+    Operator,
+    draw_width,
+    widest_layer,
+)
 
 if TYPE_CHECKING:
     from nasgym.valp.model import VALPModel
@@ -59,6 +66,7 @@ class InsertNetwork(Operator):
     effect = "extender"
     variants = EXTENDER_VARIANTS
     scope = "macro"
+    draws_width = True
 
     def candidates(self, valp: VALP) -> list[str]:
         return valp.network_ids
@@ -76,7 +84,8 @@ class InsertNetwork(Operator):
     def edit_size(
         self, valp: VALP, target: str, choice: Any, donor: VALP | None = None
     ) -> EditSize:
-        return EditSize(len(valp.networks) + 1, len(valp.connections) + 1, 1)
+        width = valp.emit_size(str(choice))
+        return EditSize(len(valp.networks) + 1, len(valp.connections) + 1, 1, width)
 
     def edit(self, valp: VALP, target: str, choice: Any, donor: VALP | None = None) -> VALP:
         return _insert(valp, target, str(choice), Layer(valp.emit_size(str(choice)), "identity"))
@@ -89,6 +98,7 @@ class InsertNetwork(Operator):
         rng: np.random.Generator,
         variant: str | None,
         donor: VALPModel | None,
+        max_width: int | None = None,
     ) -> VALPModel:
         valp, src = model.valp, str(choice)
         new_id = valp.next_network_id()
@@ -96,9 +106,7 @@ class InsertNetwork(Operator):
             layer = Layer(valp.emit_size(src), "identity")
         else:
             w = _first_width(valp.network(target))
-            layer = Layer(
-                int(rng.integers(max(1, w // 2), 2 * w + 1)), str(rng.choice(ACTIVATIONS))
-            )
+            layer = Layer(draw_width(rng, w, max_width), str(rng.choice(ACTIVATIONS)))
         new = fresh_model(_insert(valp, target, src, layer), rng, model)
         inherit_by_name(new, model)
         if variant == GENTLE:
@@ -240,8 +248,13 @@ class CloneNetwork(Operator):
         self, valp: VALP, target: str, choice: Any, donor: VALP | None = None
     ) -> EditSize:
         links = len(valp.predecessors(target)) + len(valp.successors(target))
-        depth = len(valp.network(target).layers)
-        return EditSize(len(valp.networks) + 1, len(valp.connections) + links, depth)
+        net = valp.network(target)
+        return EditSize(
+            len(valp.networks) + 1,
+            len(valp.connections) + links,
+            len(net.layers),
+            widest_layer(net),
+        )
 
     def edit(self, valp: VALP, target: str, choice: Any, donor: VALP | None = None) -> VALP:
         return _clone(valp, target)[0]
