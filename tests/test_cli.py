@@ -273,3 +273,19 @@ def test_default_bench_uses_the_cpus_this_process_may_run_on(tmp_path, monkeypat
     monkeypatch.setattr(os, "cpu_count", lambda: 64)
     assert cli.main(["bench", "--out", str(tmp_path / "d"), "--no-progress"]) == 0
     assert seen["workers"] == 1  # one CPU allowed of a 64-CPU host
+
+
+def test_search_leaves_the_over_budget_step_out():
+    from nasgym.bench.search import best_of
+
+    def step(i, reward, in_budget=True):
+        objectives = {"test_error": 10.0 - i, "params": 1.0} if in_budget else {}
+        info = {"in_budget": in_budget, "best_reward": 0.5, "arch": f"cell{i}"}
+        return {"type": "step", "step": i, "reward": reward, "objectives": objectives, "info": info}
+
+    # the last evaluation would overrun the budget: it has the highest reward but was never run
+    res = best_of([step(0, 0.4), step(1, 0.5), step(2, 0.9, in_budget=False)])
+    assert res["steps"] == 2 and res["over_budget"] == 1
+    assert res["best_reward"]["step"] == 1
+    assert [r["step"] for r in res["front"]] == [1]
+    assert res["incumbent"] == {"best_reward": 0.5}

@@ -12,12 +12,26 @@ from nasgym.bench.records import agent_label
 
 def best_of(records: list[dict[str, Any]]) -> dict[str, Any]:
     """The best model of a run: its incumbent (``best_*`` info of the last step), the step of
-    highest reward, and the steps on the Pareto front of the objectives (distinct points)."""
-    steps = [r for r in records if r["type"] == "step"]
-    if not steps:
-        return {"steps": 0, "incumbent": {}, "best_reward": None, "front": []}
-    last = steps[-1].get("info") or {}
+    highest reward, and the steps on the Pareto front of the objectives (distinct points).
+
+    A step whose ``info["in_budget"]`` is False (NB201's evaluation that would overrun the time
+    budget: not performed, not charged) counts in none of them; ``over_budget`` counts those.
+    """
+    every = [r for r in records if r["type"] == "step"]
+    steps = [r for r in every if (r.get("info") or {}).get("in_budget", True) is not False]
+    over = len(every) - len(steps)
+    if not every:
+        return {"steps": 0, "over_budget": 0, "incumbent": {}, "best_reward": None, "front": []}
+    last = every[-1].get("info") or {}
     incumbent = {k: v for k, v in last.items() if k.startswith("best")}
+    if not steps:
+        return {
+            "steps": 0,
+            "over_budget": over,
+            "incumbent": incumbent,
+            "best_reward": None,
+            "front": [],
+        }
     rewards = [r["reward"] if r["reward"] is not None else -np.inf for r in steps]
     best = steps[int(np.argmax(rewards))]
     names = list(steps[0].get("objectives") or {})
@@ -33,7 +47,13 @@ def best_of(records: list[dict[str, Any]]) -> dict[str, Any]:
                 seen.add(tuple(p))
                 front.append(r)
         front.sort(key=lambda r: r["objectives"][names[0]])
-    return {"steps": len(steps), "incumbent": incumbent, "best_reward": best, "front": front}
+    return {
+        "steps": len(steps),
+        "over_budget": over,
+        "incumbent": incumbent,
+        "best_reward": best,
+        "front": front,
+    }
 
 
 def _num(value: Any) -> float:
@@ -61,7 +81,8 @@ def print_search_result(records: list[dict[str, Any]]) -> None:
     res = best_of(records)
     head = records[0] if records else {}
     agent = agent_label(str(head.get("agent")), head.get("agent_kwargs") or {})
-    print(f"{head.get('env')} / {agent} / seed {head.get('seed')}: {res['steps']} steps")
+    over = f" (+{res['over_budget']} over the budget, not evaluated)" if res["over_budget"] else ""
+    print(f"{head.get('env')} / {agent} / seed {head.get('seed')}: {res['steps']} steps{over}")
     if res["incumbent"]:
         print("incumbent (the env's choice):")
         for k, v in res["incumbent"].items():
