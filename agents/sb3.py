@@ -16,7 +16,7 @@ from ``obs["action_mask"]``, else from the env's ``action_masks()``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
@@ -122,17 +122,39 @@ class SB3Agent(Agent):
         raise ValueError(f"sb3 agent cannot sample a {kind}; build it with deterministic=True")
 
 
-@register_agent("ppo-nb201")
-class PPONB201Agent(SB3Agent):
-    """The shipped MaskablePPO policy for nasgym/NB201Seq-v0 (trained on CIFAR-10's table)."""
+class ShippedSB3Agent(SB3Agent):
+    """A shipped SB3 policy (:data:`policies.SHIPPED`), loaded by name with no path."""
+
+    #: its name in :data:`policies.SHIPPED`
+    shipped: ClassVar[str] = ""
+    #: its algorithm's name
+    algo_name: ClassVar[str] = "maskableppo"
 
     def __init__(
         self, env: gym.Env, seed: int | None = None, *, deterministic: bool = False
     ) -> None:
         from policies import shipped_path
 
-        path = shipped_path("ppo-nb201")
-        super().__init__(env, seed, path=str(path), algo="maskableppo", deterministic=deterministic)
+        path = shipped_path(self.shipped)
+        super().__init__(
+            env, seed, path=str(path), algo=self.algo_name, deterministic=deterministic
+        )
 
 
-__all__ = ["PPONB201Agent", "SB3Agent"]
+@register_agent("ppo-nb201")
+class PPONB201Agent(ShippedSB3Agent):
+    """The shipped MaskablePPO policy for nasgym/NB201Seq-v0 (trained on CIFAR-10's table)."""
+
+    shipped = "ppo-nb201"
+
+
+@register_agent("ppo-valp")
+class PPOVALPAgent(ShippedSB3Agent):
+    """The shipped MaskablePPO policy for the VALP paper preset (trained on MNIST at
+    ``nasgym/VALP-PaperScaled-v0`` with 250 / 50 batches; it reads diagnostics, so it acts on any
+    data set of the image multitask; see ``policies/ppo_valp_mnist.json``)."""
+
+    shipped = "ppo-valp"
+
+
+__all__ = ["PPONB201Agent", "PPOVALPAgent", "SB3Agent", "ShippedSB3Agent"]

@@ -17,6 +17,7 @@ _HERE = Path(__file__).resolve().parent
 SHIPPED: dict[str, str] = {
     "ppo-nb201": "ppo_nb201_cifar10.zip",
     "metamodel": "metamodel_valp.skops",
+    "ppo-valp": "ppo_valp_mnist.zip",
 }
 
 

@@ -166,7 +166,8 @@ class VALPEnv(gym.Env):
     ## Version History
     - v0: initial version. Unreleased changes, still v0: ``loss_gain``/``loss_gain_t``
       observations, ``credit``, ``batch_size``, ``start_networks``, per-data-set objective
-      boxes, crossover donors kept as weights only (the best two per output).
+      boxes, crossover donors kept as weights only (the best two per output), ``max_width``
+      (off by default, so trajectories do not change).
     """
 
     metadata = {"render_modes": []}

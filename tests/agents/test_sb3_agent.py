@@ -88,3 +88,18 @@ def test_shipped_nb201_policy_loads_by_name_and_benches(tmp_path):
     assert report.completed == 2 and not report.failed
     steps = [r for r in read_records(tmp_path / "results.jsonl") if r["type"] == "step"]
     assert len(steps) == 24 and all(0 <= r["action"] < 5 for r in steps)
+
+
+def test_shipped_valp_policy_acts_on_another_data_set_through_bench(tmp_path):
+    from nasgym.bench import BenchEntry, read_records, run_bench
+
+    valp = "nasgym/VALP-Paper-v0"
+    tiny = {"dataset": "digits", "initial_batches": 5, "step_batches": 2, "eval_samples": 48}
+    tiny["diagnostics"] = {"samples": 48}
+    agent = make_agent("ppo-valp", gym.make(valp, **tiny), seed=0)
+    assert agent.model.num_timesteps >= 1000  # trained on MNIST, read here on digits
+    entry = BenchEntry(valp, ("ppo-valp",), (0, 1), tiny, 4)
+    report = run_bench([entry], tmp_path, progress=False, plots=False, quiet=True)
+    assert report.completed == 2 and not report.failed
+    steps = [r for r in read_records(tmp_path / "results.jsonl") if r["type"] == "step"]
+    assert len(steps) == 8 and len({r["action"] for r in steps}) > 1
