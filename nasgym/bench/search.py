@@ -24,17 +24,9 @@ def best_of(records: list[dict[str, Any]]) -> dict[str, Any]:
         return {"steps": 0, "over_budget": 0, "incumbent": {}, "best_reward": None, "front": []}
     last = every[-1].get("info") or {}
     incumbent = {k: v for k, v in last.items() if k.startswith("best")}
-    if not steps:
-        return {
-            "steps": 0,
-            "over_budget": over,
-            "incumbent": incumbent,
-            "best_reward": None,
-            "front": [],
-        }
     rewards = [r["reward"] if r["reward"] is not None else -np.inf for r in steps]
-    best = steps[int(np.argmax(rewards))]
-    names = list(steps[0].get("objectives") or {})
+    best = steps[int(np.argmax(rewards))] if steps else None
+    names = list(steps[0].get("objectives") or {}) if steps else []
     front: list[dict[str, Any]] = []
     if names:
         pts = np.array([[_num(r["objectives"].get(n)) for n in names] for r in steps])

@@ -222,8 +222,8 @@ class Operator:
         ``choice=None`` draws one of :meth:`choices` with ``rng``; ``variant=None`` means the
         first of :attr:`variants`. ``max_width`` caps the widths an aggressive edit draws (the
         env's ``Padding.max_width``); a result whose widest layer exceeds both ``max_width`` and
-        ``model``'s widest raises. Raises ``ValueError``
-        naming why when ``target``, ``choice`` or ``variant`` cannot be applied.
+        ``model``'s widest raises. Raises ``ValueError`` naming why when ``target``, ``choice``
+        or ``variant`` cannot be applied.
         """
         variant = self.check_variant(variant)
         if self.needs_donor and donor is None:
