@@ -244,7 +244,7 @@ def _checkpoint_axes(
     """Figure, axes, objective names, checkpoints, colours and group width of a per-checkpoint
     figure (one group of boxes or bars per checkpoint, one member per agent)."""
     names, _ = objective_bounds([r for lst in by_agent.values() for r in lst])
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = plt.subplots(figsize=(8.5, 4.5))
     width = 0.8 / max(len(by_agent), 1)
     return fig, ax, names, checkpoints(max_steps(by_agent)), _colors(list(by_agent)), width
 
@@ -262,7 +262,8 @@ def _finish_checkpoint_axes(
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3, axis="y")
-    ax.legend(title="agent")
+    # outside the axes: with five or more agents a legend inside hides bars and outliers
+    ax.legend(title="agent", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     return fig
 
