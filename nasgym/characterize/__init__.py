@@ -6,7 +6,9 @@
 
 Each *model* (one per seed) is the random VALP that ``nasgym/VALP-Paper-v0``'s setting draws
 (batch size 200, 1-2 networks per output) on ``dataset``, trained ``initial_batches`` and
-diagnosed by the env's own ``reset(seed)``. Every applicable (operator variant, component) move
+diagnosed by the env's own ``reset(seed)``; with ``episode_steps`` = K it then takes K steps of
+an episode with uniformly random valid actions (its own stream, seeded by the model seed), so the
+state studied is one an agent meets mid-episode rather than a fresh model. Every applicable (operator variant, component) move
 of the env's action plan is applied to a clone (a choice inside the target drawn as the env
 draws it), or a sample of at most ``per_model`` moves that keeps gentle/aggressive pairs on the
 same target together and is balanced over operators (:func:`~.study.select_moves`). Each clone
@@ -14,7 +16,7 @@ is retrained ``step_batches`` on one row order; one *control* per model (a clone
 unchanged model, fresh optimizer like the candidates') is trained once on the same order and
 shared by all its applications. Training and evaluation of every model start from the same
 generator state, so they see the same sampler noise. Crossover has no donor on a fresh model
-and never appears.
+and is not among the paper's five macro operators.
 
 Store and resume: ``OUT/results.jsonl`` (the bench's :class:`~nasgym.bench.store.ResultsStore`)
 gets one fsync'ed line per finished model, in the bench's run-marker shape (``"type": "done"``,
@@ -31,6 +33,8 @@ column                              meaning
 ``seed``, ``app``                   model seed; application index within the model
 ``dataset``, ``initial_batches``,   the setting
 ``step_batches``
+``episode_step``                    steps of the random-agent episode before the state (0:
+                                    the freshly trained model)
 ``n_networks``, ``n_connections``,  the model before the step (``model_key``: its canonical
 ``model_key``                       descriptor key)
 ``obj_before.<o>``                  validation objective before the step (lower is better)

@@ -48,6 +48,7 @@ def cmd_characterize(args: argparse.Namespace) -> int:
             operators=parse_operators(args.operators),
             per_model=args.per_model,
             eval_samples=args.eval_samples,
+            episode_steps=args.episode_steps,
         )
     except ValueError as err:
         raise BenchError(str(err)) from None
@@ -97,6 +98,14 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--first-seed", type=int, default=0, metavar="S", help="seeds S..S+N-1")
     p.add_argument("--initial-batches", type=int, default=250, help="batches before (default 250)")
     p.add_argument("--step-batches", type=int, default=50, help="batches after (default 50)")
+    p.add_argument(
+        "--episode-steps",
+        type=int,
+        default=0,
+        metavar="K",
+        help="study the state after K random-agent steps of an episode (default 0: the freshly "
+        "trained model)",
+    )
     p.add_argument(
         "--operators",
         default="paper",

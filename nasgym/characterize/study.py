@@ -34,8 +34,11 @@ class StudyConfig:
     eval_samples: int | None = 2000
     diag_samples: int = 200
     batch_size: int = 200
+    episode_steps: int = 0
 
     def __post_init__(self) -> None:
+        if not isinstance(self.episode_steps, int) or self.episode_steps < 0:
+            raise ValueError(f"episode_steps must be an int >= 0, got {self.episode_steps!r}")
         for name in ("initial_batches", "step_batches", "diag_samples", "batch_size"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
@@ -56,9 +59,12 @@ class StudyConfig:
             raise ValueError("operators must name at least one operator")
 
     def key(self) -> dict[str, Any]:
-        """The fields that identify the study's results (``data_dir`` left out: same data)."""
+        """The fields that identify the study's results (``data_dir`` left out: same data;
+        ``episode_steps`` only when set, so studies stored before it existed still resume)."""
         out = asdict(self)
         out.pop("data_dir")
+        if not self.episode_steps:
+            out.pop("episode_steps")
         out["operators"] = list(self.operators)
         return out
 
@@ -154,12 +160,21 @@ def run_unit(unit: Unit, have: Any = (), stored: Any = None) -> Iterator[dict[st
 
 
 def study_model(config: StudyConfig, seed: int) -> list[dict[str, Any]]:
-    """Draw and train the model of ``seed``, apply the sampled operator variants to clones,
-    retrain each with one shared control on the same batches; one record per application."""
+    """Draw and train the model of ``seed`` (then, with ``config.episode_steps`` = K, take K
+    steps of an episode with uniformly random valid actions, so the state studied is one an
+    agent meets mid-episode), apply the sampled operator variants to clones, retrain each with
+    one shared control on the same batches; one record per application."""
     from nasgym.envs.valp import VALPEnv
 
     env = VALPEnv(**config.env_kwargs())
     env.reset(seed=int(seed))
+    if config.episode_steps >= env.max_steps:
+        raise ValueError(
+            f"episode_steps ({config.episode_steps}) must be below the episode's {env.max_steps} steps"
+        )
+    walk = np.random.default_rng([int(seed), 1])  # the warm-up's own stream
+    for _ in range(config.episode_steps):
+        env.step(int(walk.choice(np.flatnonzero(env.action_masks()))))
     model, diag, rng, gen = env._model, env._diagnosis, env.np_random, env._gen
     before = dict(env._objectives)
     moves = select_moves(list(env._plan()[1].values()), config.per_model, rng)
@@ -229,6 +244,7 @@ def _state_columns(
     rec: dict[str, Any] = {
         "seed": int(seed),
         "dataset": str(env._kwargs["dataset"]),
+        "episode_step": int(env._steps),
         "initial_batches": env.initial_batches,
         "step_batches": env.step_batches,
         "n_networks": len(valp.networks),

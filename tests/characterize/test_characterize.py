@@ -220,3 +220,26 @@ def test_bad_input_is_refused_before_any_work(tmp_path):
 
     assert main(["characterize", "--operators", "nope", "--out", str(tmp_path / "y")]) == 2
     assert not (tmp_path / "y").exists()
+
+
+def test_episode_steps_studies_a_mid_episode_state_reproducibly():
+    """With episode_steps = K the studied state is the model after K random-agent steps of an
+    episode: its record says so, the model differs from the fresh one, and reruns repeat."""
+    from nasgym.characterize import study_model
+
+    fresh = study_model(StudyConfig(**TINY), 3)
+    walked = study_model(StudyConfig(**TINY, episode_steps=4), 3)
+    again = study_model(StudyConfig(**TINY, episode_steps=4), 3)
+    assert {r["episode_step"] for r in fresh} == {0}
+    assert {r["episode_step"] for r in walked} == {4}
+    # the same drawn model, trained further by the walk: different objectives before the step
+    assert fresh[0]["obj_before.class"] != walked[0]["obj_before.class"]
+    strip = [{k: v for k, v in r.items() if k not in TIMING} for r in walked]
+    assert strip == [{k: v for k, v in r.items() if k not in TIMING} for r in again]
+    # the key of a study without the walk is the key it always had (stored studies resume)
+    assert "episode_steps" not in StudyConfig(**TINY).key()
+    assert StudyConfig(**TINY, episode_steps=4).key()["episode_steps"] == 4
+    with pytest.raises(ValueError, match="episode_steps"):
+        StudyConfig(episode_steps=-1)
+    with pytest.raises(ValueError, match="episode_steps"):
+        study_model(StudyConfig(**TINY, episode_steps=60), 3)
