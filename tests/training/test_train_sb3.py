@@ -71,3 +71,38 @@ def test_bad_arguments_fail_clearly_before_training(tmp_path, capsys, args, mess
     assert main(["train", "sb3", *args, "--out", str(tmp_path / "x")]) == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "x" / "config.json").exists()  # a corrected rerun is not refused
+
+
+@pytest.mark.parametrize(
+    ("algo", "env_id", "env_kwargs", "n_envs"),
+    [
+        ("ppo", ENV, {}, 1),
+        (
+            "maskableppo",
+            "nasgym/VALP-Paper-v0",
+            {"dataset": "digits", "initial_batches": 3, "step_batches": 1, "max_steps": 4},
+            2,
+        ),
+    ],
+)
+def test_same_seed_trains_the_same_policy(tmp_path, algo, env_id, env_kwargs, n_envs):
+    """Reproducible on CPU: two trainings with one seed end with identical weights (a shipped
+    policy can be rebuilt from its command), and another seed gives other weights."""
+    import io
+    import zipfile
+
+    import torch
+
+    def weights(name: str, seed: int) -> dict[str, torch.Tensor]:
+        result = train_sb3(
+            algo, env_id, tmp_path / name, env_kwargs=env_kwargs, timesteps=16, n_envs=n_envs,
+            seed=seed, algo_kwargs={"n_steps": 8, "batch_size": 8, "n_epochs": 2},
+            checkpoint_every=1000, progress=False, tensorboard=False,
+        )  # fmt: skip
+        with zipfile.ZipFile(result.path) as archive:  # SB3 keeps the policy's state_dict here
+            return torch.load(io.BytesIO(archive.read("policy.pth")), weights_only=True)
+
+    a, b, other = weights("a", 5), weights("b", 5), weights("c", 6)
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not all(torch.equal(a[k], other[k]) for k in a)
