@@ -102,7 +102,9 @@ def test_same_seed_trains_the_same_policy(tmp_path, algo, env_id, env_kwargs, n_
         with zipfile.ZipFile(result.path) as archive:  # SB3 keeps the policy's state_dict here
             return torch.load(io.BytesIO(archive.read("policy.pth")), weights_only=True)
 
-    a, b, other = weights("a", 5), weights("b", 5), weights("c", 6)
+    a, b = weights("a", 5), weights("b", 5)
     assert a.keys() == b.keys()
     assert all(torch.equal(a[k], b[k]) for k in a)
-    assert not all(torch.equal(a[k], other[k]) for k in a)
+    if n_envs == 1:  # another seed's weights: checked on the quick NB201Seq case only
+        other = weights("c", 6)
+        assert not all(torch.equal(a[k], other[k]) for k in a)
