@@ -49,6 +49,7 @@ def cmd_characterize(args: argparse.Namespace) -> int:
             per_model=args.per_model,
             eval_samples=args.eval_samples,
             episode_steps=args.episode_steps,
+            warmup_batches=args.warmup_batches,
         )
     except ValueError as err:
         raise BenchError(str(err)) from None
@@ -105,6 +106,14 @@ def add_parser(sub: Any) -> None:
         metavar="K",
         help="study the state after K random-agent steps of an episode (default 0: the freshly "
         "trained model)",
+    )
+    p.add_argument(
+        "--warmup-batches",
+        type=int,
+        default=0,
+        metavar="W",
+        help="candidates and controls train their first W batches at a rising learning rate "
+        "(the env's warmup_batches; default 0)",
     )
     p.add_argument(
         "--operators",

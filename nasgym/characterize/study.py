@@ -35,8 +35,11 @@ class StudyConfig:
     diag_samples: int = 200
     batch_size: int = 200
     episode_steps: int = 0
+    warmup_batches: int = 0
 
     def __post_init__(self) -> None:
+        if not isinstance(self.warmup_batches, int) or self.warmup_batches < 0:
+            raise ValueError(f"warmup_batches must be an int >= 0, got {self.warmup_batches!r}")
         if not isinstance(self.episode_steps, int) or self.episode_steps < 0:
             raise ValueError(f"episode_steps must be an int >= 0, got {self.episode_steps!r}")
         for name in ("initial_batches", "step_batches", "diag_samples", "batch_size"):
@@ -60,11 +63,13 @@ class StudyConfig:
 
     def key(self) -> dict[str, Any]:
         """The fields that identify the study's results (``data_dir`` left out: same data;
-        ``episode_steps`` only when set, so studies stored before it existed still resume)."""
+        ``episode_steps`` and ``warmup_batches`` only when set, so studies stored before they
+        existed still resume)."""
         out = asdict(self)
         out.pop("data_dir")
-        if not self.episode_steps:
-            out.pop("episode_steps")
+        for name in ("episode_steps", "warmup_batches"):
+            if not out[name]:
+                out.pop(name)
         out["operators"] = list(self.operators)
         return out
 
@@ -80,6 +85,7 @@ class StudyConfig:
             eval_samples=self.eval_samples,
             batch_size=self.batch_size,
             diagnostics={"samples": self.diag_samples},
+            warmup_batches=self.warmup_batches,
         )
         return kw
 
@@ -221,7 +227,9 @@ def _train_eval(
     from nasgym.valp.train import train
 
     env._gen.set_state(state)
-    result = train(model, env._train, env.step_batches, env._gen, order=order)
+    result = train(
+        model, env._train, env.step_batches, env._gen, order=order, warmup=env.warmup_batches
+    )
     env._gen.set_state(state)
     obj = env._evaluate(model)
     floors = env._diag_data.floors

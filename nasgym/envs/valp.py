@@ -151,7 +151,11 @@ class VALPEnv(gym.Env):
     ``invalid_action`` (``"raise"``), ``eval_samples`` (validation rows evaluated; None = all),
     ``device`` (``"cpu"``; ``"auto"`` picks CUDA), ``credit`` (``"parent"``; see *Rewards*),
     ``batch_size`` (of the starting models; None = 64), ``start_networks`` ((1, 2): the starting
-    model has between 1 and 2 networks per output). ``diagnostics`` also takes ``trend_window``
+    model has between 1 and 2 networks per output), ``warmup_batches`` (0; W > 0: after each
+    edit, the candidate and the control, which start fresh optimizers, train their first W
+    batches at a learning rate rising linearly to the outputs' own, so the first full-size Adam
+    steps do not undo a gentle edit; see ``benchmarks/gentle_drift.py``; the starting model's
+    training is unchanged). ``diagnostics`` also takes ``trend_window``
     (None = the lineage's whole loss history; an int keeps its last values). Seed only through
     ``reset(seed=...)``. :meth:`fork` copies an env in its state, sharing the data.
 
@@ -167,7 +171,7 @@ class VALPEnv(gym.Env):
     - v0: initial version. Unreleased changes, still v0: ``loss_gain``/``loss_gain_t``
       observations, ``credit``, ``batch_size``, ``start_networks``, per-data-set objective
       boxes, crossover donors kept as weights only (the best two per output), ``max_width``
-      (off by default, so trajectories do not change).
+      and ``warmup_batches`` (both off by default, so trajectories do not change).
     """
 
     metadata = {"render_modes": []}
@@ -199,6 +203,7 @@ class VALPEnv(gym.Env):
         credit: str = "parent",
         batch_size: int | None = None,
         start_networks: tuple[int, int] = (1, 2),
+        warmup_batches: int = 0,
     ) -> None:
         self._kwargs = {k: v for k, v in locals().items() if k not in ("self", "__class__")}
         _check_choice("acceptance", acceptance, ACCEPTANCE_RULES)
@@ -223,6 +228,9 @@ class VALPEnv(gym.Env):
             raise ValueError(f"max_width must be a positive int or None, got {max_width!r}")
         if not isinstance(initial_batches, int | np.integer) or initial_batches < 0:
             raise ValueError(f"initial_batches must be an int >= 0, got {initial_batches!r}")
+        if not isinstance(warmup_batches, int | np.integer) or warmup_batches < 0:
+            raise ValueError(f"warmup_batches must be an int >= 0, got {warmup_batches!r}")
+        self.warmup_batches = int(warmup_batches)
         unknown = sorted(set(diagnostics or {}) - set(DIAGNOSTICS_DEFAULTS))
         if unknown:
             raise ValueError(
@@ -399,17 +407,20 @@ class VALPEnv(gym.Env):
         batches in the same order, from the same generator state."""
         candidate = self.apply_move(move)
         if self.credit == "parent":
-            result = train(candidate, self._train, self.step_batches, self._gen)
+            result = train(
+                candidate, self._train, self.step_batches, self._gen, warmup=self.warmup_batches
+            )
             self._cost += self._batches(result)
             return candidate, result, None
         rows = self.step_batches * max(candidate.valp.batch_size, self._model.valp.batch_size)
         order = self._batch_order(rows)
         control = self._model.clone()
         state = self._gen.get_state()
-        result = train(candidate, self._train, self.step_batches, self._gen, order=order)
+        warm = {"order": order, "warmup": self.warmup_batches}
+        result = train(candidate, self._train, self.step_batches, self._gen, **warm)
         after = self._gen.get_state()
         self._gen.set_state(state)
-        control_result = train(control, self._train, self.step_batches, self._gen, order=order)
+        control_result = train(control, self._train, self.step_batches, self._gen, **warm)
         self._gen.set_state(after)
         self._cost += self._batches(result) + self._batches(control_result)
         return candidate, result, (control, control_result)

@@ -153,6 +153,8 @@ class Trainer:
                 self.optimizers[name] = make_optimizer(h.optimizer, params, h.lr)
         self.groups = self._gradient_groups([n for n in names if n in self.optimizers])
         self.steps_done = 0
+        #: the first ``warmup`` batches of this trainer's life run at lr * (k + 1) / warmup
+        self.warmup = 0
         self.diverged = False
         self.diverged_output: str | None = None
         # the data being trained on is referenced weakly and the epoch is a permutation of row
@@ -177,6 +179,13 @@ class Trainer:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._model = weakref.ref(state["_model"])
+
+    def _scale_lr(self, factor: float) -> None:
+        """Every optimizer at ``factor`` times its output's learning rate."""
+        valp = self.model.valp
+        for name, opt in self.optimizers.items():
+            for group in opt.param_groups:
+                group["lr"] = valp.hparam(name).lr * factor
 
     def _weighted(self, losses: dict[str, Tensor], name: str) -> Tensor:
         w = self.weights[name]
@@ -279,6 +288,8 @@ class Trainer:
                     batch = self._next_batch(data, bs, generator)
                 else:
                     batch = data.subset(order[k * bs : (k + 1) * bs].to(data.device))
+                if self.warmup and self.steps_done <= self.warmup:  # rising, then the outputs' lr
+                    self._scale_lr(min(1.0, (self.steps_done + 1) / max(self.warmup, 1)))
                 values = self._step(batch, generator)
                 history.append(values)
                 if not bool(torch.isfinite(values).all()):
@@ -319,6 +330,7 @@ def train(
     loss_weights: Mapping[str, float] | None = None,
     threads: int | None = 1,
     order: Tensor | None = None,
+    warmup: int = 0,
 ) -> TrainResult:
     """Train ``model`` on ``data`` for ``steps`` batches with its per-output optimizers.
 
@@ -332,7 +344,11 @@ def train(
     A NaN/inf loss stops training without updating on it: the result has ``diverged=True`` and the
     model keeps its last finite weights. Never raises for divergence. On CPU, training runs with
     ``threads`` torch threads (restored afterwards; None keeps the current setting).
+    ``warmup`` = W > 0: the first W batches of the model's optimizers (counted from their
+    creation, so after an edit, whose model starts fresh ones) run at ``lr * (k + 1) / W``.
     """
+    if not isinstance(warmup, int) or warmup < 0:
+        raise ValueError(f"warmup must be an int >= 0, got {warmup!r}")
     trainer = model._trainer
     if (
         trainer is None
@@ -341,4 +357,5 @@ def train(
     ):
         trainer = Trainer(model, loss_weights)
         model._trainer = trainer
+    trainer.warmup = warmup
     return trainer.run(data, steps, generator, batch_size, threads, order)

@@ -507,3 +507,18 @@ def test_max_width_bounds_every_model_of_an_episode() -> None:
     assert masked > 0  # e.g. widening a 64-unit layer
     with pytest.raises(ValueError, match="max_width"):
         _env(max_width=0)
+
+
+def test_warmup_batches_change_only_the_training_after_an_edit() -> None:
+    """The starting model is trained as before (same first observation); the steps' training
+    differs (other candidate objectives); a bad value is refused."""
+    plain, warm = _env(credit="control"), _env(credit="control", warmup_batches=5)
+    obs_a, _ = plain.reset(seed=4)
+    obs_b, _ = warm.reset(seed=4)
+    assert all(np.array_equal(obs_a[k], obs_b[k]) for k in obs_a)
+    action = int(np.flatnonzero(plain.action_masks())[0])
+    *_, info_a = plain.step(action)
+    *_, info_b = warm.step(action)
+    assert info_a["objectives"] != info_b["objectives"]
+    with pytest.raises(ValueError, match="warmup_batches"):
+        _env(warmup_batches=-1)

@@ -265,3 +265,26 @@ def test_evaluate_without_sampling_outputs(digits):
     ev = evaluate(model, task.prepare(digits.val), gen(0))
     assert set(ev.objectives) == {"class", "parity"}
     assert all(0 <= x <= 1 for x in ev.objectives.values())
+
+
+def test_warmup_scales_the_first_steps_then_restores_each_outputs_lr(task, data):
+    """warmup=W: the k-th batch of a fresh trainer runs at lr * k / W (SGD: the first update is
+    exactly 1/W of the full one), and from batch W on every optimizer is back at its lr."""
+    v = base(task).with_hparams(
+        {name: OutputHParams(0.05, "sgd") for name, _ in base(task).hparams}
+    )
+    init = build_model(v, gen(0)).state_dict()
+    full, warm = build_model(v, gen(0)), build_model(v, gen(0))
+    train(full, data[0], 1, gen(3))
+    train(warm, data[0], 1, gen(3), warmup=4)
+    moved = 0
+    for k, p0 in init.items():
+        d_full, d_warm = full.state_dict()[k] - p0, warm.state_dict()[k] - p0
+        assert torch.allclose(d_warm, d_full / 4, rtol=1e-4, atol=1e-7), k
+        moved += int(d_full.abs().max() > 0)
+    assert moved > 0
+    assert all(o.param_groups[0]["lr"] == 0.05 / 4 for o in warm._trainer.optimizers.values())
+    train(warm, data[0], 4, gen(4), warmup=4)
+    assert all(o.param_groups[0]["lr"] == 0.05 for o in warm._trainer.optimizers.values())
+    with pytest.raises(ValueError, match="warmup"):
+        train(warm, data[0], 1, gen(4), warmup=-1)
