@@ -49,20 +49,6 @@ def ratios(env, control, candidate) -> dict[str, float]:
     return out
 
 
-def scale_lr(model, batch: int | None, warmup: int) -> None:
-    """Before ``batch``: each optimizer's lr at ``min(1, (batch + 1) / warmup)`` of the output's
-    own (``batch`` None or ``warmup`` 0: left as it is)."""
-    from nasgym.valp.train import Trainer
-
-    if batch is None or not warmup:
-        return
-    if model._trainer is None:
-        model._trainer = Trainer(model)
-    for name, opt in model._trainer.optimizers.items():
-        for group in opt.param_groups:
-            group["lr"] = model.valp.hparam(name).lr * min(1.0, (batch + 1) / warmup)
-
-
 def main(argv: list[str] | None = None) -> dict:
     """Run the check; print the figures and one JSON line."""
     from nasgym.envs.valp import VALPEnv
@@ -105,14 +91,10 @@ def main(argv: list[str] | None = None) -> dict:
                     row["0"] = ratios(env, control, candidate)
                     done = 0
                     for c in checkpoints:
-                        for k in range(done, c) if args.warmup else [None]:
-                            lo, hi = (k, k + 1) if k is not None else (done, c)
-                            part = order[lo * bs : hi * bs]
-                            state = env._gen.get_state()
-                            for m in (control, candidate):  # same batches, same noise
-                                env._gen.set_state(state)
-                                scale_lr(m, k, args.warmup)
-                                train(m, env._train, hi - lo, env._gen, order=part)
+                        part, state = order[done * bs : c * bs], env._gen.get_state()
+                        for m in (control, candidate):  # same batches, same noise
+                            env._gen.set_state(state)
+                            train(m, env._train, c - done, env._gen, order=part, warmup=args.warmup)
                         done = c
                         row[str(c)] = ratios(env, control, candidate)
                     rows.append(row)

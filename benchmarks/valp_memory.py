@@ -6,7 +6,8 @@ process's resident set size (``/proc/self/statm``) after reset and after every s
 RSS after reset, the peak over the episode and the growth (peak over the episode minus the RSS
 after the first step, when every lazily built piece exists), and the current model's parameter
 count and widest layer after step 1 and at the peak (the memory the live model itself needs:
-its weights, the candidate's and the control's, their optimiser states and activations). Target (issue 8): growth <= 50 MB.
+its weights, the candidate's and the control's, their optimiser states and activations).
+Target (issue 8): growth <= 50 MB.
 Budgets can be lowered with ``--env-kwargs`` (memory does not grow with the training budget: the
 lineage's loss history is 3 floats a batch); the figures in the README say which were used.
 

@@ -8,9 +8,9 @@ Each *model* (one per seed) is the random VALP that ``nasgym/VALP-Paper-v0``'s s
 (batch size 200, 1-2 networks per output) on ``dataset``, trained ``initial_batches`` and
 diagnosed by the env's own ``reset(seed)``; with ``episode_steps`` = K it then takes K steps of
 an episode with uniformly random valid actions (its own stream, seeded by the model seed), so the
-state studied is one an agent meets mid-episode rather than a fresh model. Every applicable (operator variant, component) move
-of the env's action plan is applied to a clone (a choice inside the target drawn as the env
-draws it), or a sample of at most ``per_model`` moves that keeps gentle/aggressive pairs on the
+state studied is one an agent meets mid-episode rather than a fresh model. Every applicable
+(operator variant, component) move of the env's action plan is applied to a clone (a choice
+inside the target drawn as the env draws it), or a sample of at most ``per_model`` moves that keeps gentle/aggressive pairs on the
 same target together and is balanced over operators (:func:`~.study.select_moves`). Each clone
 is retrained ``step_batches`` on one row order; one *control* per model (a clone of the
 unchanged model, fresh optimizer like the candidates') is trained once on the same order and

@@ -178,7 +178,7 @@ def study_model(config: StudyConfig, seed: int) -> list[dict[str, Any]]:
         raise ValueError(
             f"episode_steps ({config.episode_steps}) must be below the episode's {env.max_steps} steps"
         )
-    walk = np.random.default_rng([int(seed), 1])  # the warm-up's own stream
+    walk = np.random.default_rng([int(seed), 1])  # the walk's own stream
     for _ in range(config.episode_steps):
         env.step(int(walk.choice(np.flatnonzero(env.action_masks()))))
     model, diag, rng, gen = env._model, env._diagnosis, env.np_random, env._gen

@@ -289,7 +289,7 @@ class Trainer:
                 else:
                     batch = data.subset(order[k * bs : (k + 1) * bs].to(data.device))
                 if self.warmup and self.steps_done <= self.warmup:  # rising, then the outputs' lr
-                    self._scale_lr(min(1.0, (self.steps_done + 1) / max(self.warmup, 1)))
+                    self._scale_lr(min(1.0, (self.steps_done + 1) / self.warmup))
                 values = self._step(batch, generator)
                 history.append(values)
                 if not bool(torch.isfinite(values).all()):
@@ -357,5 +357,7 @@ def train(
     ):
         trainer = Trainer(model, loss_weights)
         model._trainer = trainer
+    if trainer.warmup and not warmup:  # a warm-up given up midway: back at the outputs' lr
+        trainer._scale_lr(1.0)
     trainer.warmup = warmup
     return trainer.run(data, steps, generator, batch_size, threads, order)

@@ -286,5 +286,10 @@ def test_warmup_scales_the_first_steps_then_restores_each_outputs_lr(task, data)
     assert all(o.param_groups[0]["lr"] == 0.05 / 4 for o in warm._trainer.optimizers.values())
     train(warm, data[0], 4, gen(4), warmup=4)
     assert all(o.param_groups[0]["lr"] == 0.05 for o in warm._trainer.optimizers.values())
+    # a warm-up given up midway (the next call without it) is back at the outputs' lr
+    midway = build_model(v, gen(0))
+    train(midway, data[0], 1, gen(3), warmup=4)
+    train(midway, data[0], 1, gen(3))
+    assert all(o.param_groups[0]["lr"] == 0.05 for o in midway._trainer.optimizers.values())
     with pytest.raises(ValueError, match="warmup"):
         train(warm, data[0], 1, gen(4), warmup=-1)
