@@ -476,7 +476,9 @@ class VALPEnv(gym.Env):
 
     def _set_current(self, model: VALPModel, losses: Mapping[str, Sequence[float]]) -> None:
         """Make ``model`` current: its training ``losses`` extend the lineage's loss history, and
-        it is diagnosed."""
+        it is diagnosed. Its optimizer state is freed: a step trains an edited copy or a control
+        clone, each with fresh optimizers, never the current model itself."""
+        model.release_training_state()
         self._model = model
         window = self.diag_options["trend_window"]
         for name, values in losses.items():

@@ -351,6 +351,15 @@ class VALPModel(nn.Module):
             raise KeyError(f"no network {net_id!r}; networks: {self.valp.network_ids}")
         return self.nets[key]
 
+    def release_training_state(self) -> None:
+        """Free what only further training of this model needs: its optimizers' state (Adam's
+        moments are twice the weights per output) and gradients. Weights and whether training
+        diverged are kept; a later :func:`~nasgym.valp.train.train` starts fresh optimizers."""
+        if self._trainer is not None and not self._trainer.diverged:
+            self._trainer = None
+        for p in self.parameters():
+            p.grad = None
+
     def clone(self) -> VALPModel:
         """An independent copy (same descriptor and weights, no optimizer state)."""
         return model_from(self.valp, self.state_dict(), device=self.device)

@@ -303,6 +303,8 @@ class Trainer:
                 self.steps_done += 1
         finally:
             model.train(was_training)
+            for p in model.parameters():  # each batch sets every gradient afresh: hold none
+                p.grad = None
         table = torch.stack(history).cpu().tolist() if history else []
         losses = {n: [row[k] for row in table] for k, n in enumerate(self.names)}
         done = len(history) - (1 if self.diverged and history else 0)

@@ -379,9 +379,11 @@ def test_kept_models_hold_weights_and_descriptors_only(credit: str) -> None:
     assert kept and all(m._trainer is None for m in kept)  # no optimizer, no data position
     assert len({id(m) for m in kept}) <= 2 * len(env.output_names)
     assert not any(_holds_training_rows(m, env._train) for m in kept)
-    # the current model's trainer keeps row indices, never a copy of the training split
-    trainer = env._model._trainer
-    assert trainer is not None and not _holds_training_rows(vars(trainer), env._train)
+    # the current model is never trained again (a step trains an edited copy or a control
+    # clone): it holds no optimizer state, no gradients and no training rows
+    current = env._model
+    assert current._trainer is None and all(p.grad is None for p in current.parameters())
+    assert not _holds_training_rows(current, env._train)
 
 
 def test_control_credit_trains_a_control_on_the_same_batches() -> None:

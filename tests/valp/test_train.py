@@ -132,6 +132,21 @@ def test_repeated_calls_continue_training(task, data):
         assert np.allclose(ra.losses[name], rb1.losses[name] + rb2.losses[name])
     sa, sb = a.state_dict(), b.state_dict()
     assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    assert all(p.grad is None for p in b.parameters())  # gradients are not held between calls
+
+
+def test_released_training_state_keeps_weights_and_restarts_optimizers(task, data):
+    v = random_valp(task, np.random.default_rng(2))
+    a, b = build_model(v, gen(0)), build_model(v, gen(0))
+    train(a, data[0], 10, gen(1))
+    before = {k: t.clone() for k, t in a.state_dict().items()}
+    a.release_training_state()
+    assert a._trainer is None
+    assert all(torch.equal(before[k], t) for k, t in a.state_dict().items())
+    # trained on from here, it matches a model given these weights and fresh optimizers
+    b.load_state_dict(before)
+    ra, rb = train(a, data[0], 5, gen(2)), train(b, data[0], 5, gen(2))
+    assert all(np.allclose(ra.losses[n], rb.losses[n]) for n in ra.losses)
 
 
 def test_divergence_is_reported_not_raised(task, data, reference):
