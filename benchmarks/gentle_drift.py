@@ -17,7 +17,11 @@ steps on the edit's new weights.
 linearly over the first W batches (``train(..., warmup=W)``), side by side with the run without
 (same application, batches and noise), and adds paired Wilcoxon tests over the applications of
 the log ratio with against without the warm-up, after the first and the last checkpoint: a
-check of whether the first, full-size optimiser steps cause the gap.
+check of whether the first, full-size optimiser steps cause the gap. ``--detach-gentle`` does the
+same for ``add_connection:gentle`` with its new connection *detached* (the same weights; the
+target's losses no longer train the source, ``make_operator("add_connection",
+detach_gentle=True)``), and reports its applications by the kind of source (model input,
+sampler, other network).
 
 Prints per variant and checkpoint the median and the 10th percentile of the log ratio per output
 and the share below -0.2 (more than 18 % worse than the control), then one JSON line.
@@ -68,6 +72,42 @@ def drift(env, model, candidate, order, bs, checkpoints, warmup) -> dict[str, di
     return out
 
 
+def figures(values) -> dict[str, float]:
+    """Median, 10th percentile and share below -0.2 of the finite ``values``."""
+    v = np.array(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if not len(v):
+        return {"median": math.nan, "p10": math.nan, "share_below": math.nan}
+    return {
+        "median": float(np.median(v)),
+        "p10": float(np.percentile(v, 10)),
+        "share_below": float((v < -0.2).mean()),
+    }
+
+
+def detached_copy(candidate, before):
+    """``candidate`` with the connections it has and ``before`` has not made detached (same
+    weights): what ``add_connection`` builds with ``detach_gentle=True``."""
+    from nasgym.valp.descriptor import Connection
+    from nasgym.valp.model import model_from
+
+    old = {(c.src, c.dst) for c in before.connections}
+    valp = candidate.valp.with_connections(
+        Connection(c.src, c.dst, c.detached or (c.src, c.dst) not in old)
+        for c in candidate.valp.connections
+    )
+    return model_from(valp, candidate.state_dict(), device=candidate.device)
+
+
+def source_kind(candidate, before) -> str:
+    """``input``, ``sampler`` or ``network``: what the connection ``candidate`` added reads."""
+    old = {(c.src, c.dst) for c in before.connections}
+    (src,) = {c.src for c in candidate.valp.connections if (c.src, c.dst) not in old}
+    if src.startswith("i:"):
+        return "input"
+    return "sampler" if before.network(src).kind == "sampler" else "network"
+
+
 def main(argv: list[str] | None = None) -> dict:
     """Run the check; print the figures and one JSON line."""
     from nasgym.envs.valp import VALPEnv
@@ -89,11 +129,19 @@ def main(argv: list[str] | None = None) -> dict:
         help="W > 0: also train every application and its control with their learning rates "
         "rising linearly over the first W batches, side by side with no warm-up",
     )
+    parser.add_argument(
+        "--detach-gentle",
+        action="store_true",
+        help="also train every add_connection:gentle application with its new connection "
+        "detached (same weights), side by side with the plain connection",
+    )
     args = parser.parse_args(argv)
     checkpoints = sorted({int(c) for c in args.checkpoints.split(",")})
     variants = args.variants.split(",")
     config = StudyConfig(dataset=args.dataset, initial_batches=args.initial_batches)
-    conditions = [0, args.warmup] if args.warmup else [0]
+    conditions = ["no warm-up"] + ([f"warm-up {args.warmup}"] if args.warmup else [])
+    conditions += ["detached"] if args.detach_gentle else []
+    warm = {"no warm-up": 0, f"warm-up {args.warmup}": args.warmup, "detached": 0}
     rows = []
     for seed in range(args.first_seed, args.first_seed + args.models):
         env = VALPEnv(**{**config.env_kwargs(), "step_batches": checkpoints[-1]})
@@ -104,17 +152,25 @@ def main(argv: list[str] | None = None) -> dict:
             for variant in variants:
                 mine = [m for m in moves if f"{m.operator}:{m.variant}" == variant]
                 for i in rng.permutation(len(mine))[: args.per_model]:
-                    candidate = env.apply_move(mine[i])
+                    move = mine[i]
+                    candidate = env.apply_move(move)
                     bs = max(model.valp.batch_size, candidate.valp.batch_size)
                     order, state = env._batch_order(checkpoints[-1] * bs), env._gen.get_state()
-                    row = {"seed": seed, "variant": variant, "target": mine[i].target}
-                    for w in conditions:  # the same application, batches and noise in each
+                    row = {"seed": seed, "variant": variant, "target": move.target}
+                    if variant == "add_connection:gentle":
+                        row["source"] = source_kind(candidate, model.valp)
+                    for label in conditions:  # the same application, batches and noise in each
+                        if label == "detached" and variant != "add_connection:gentle":
+                            continue
+                        this = candidate
+                        if label == "detached":
+                            this = detached_copy(candidate, model.valp)
                         env._gen.set_state(state)
-                        row[w] = drift(env, model, candidate, order, bs, checkpoints, w)
+                        row[label] = drift(env, model, this, order, bs, checkpoints, warm[label])
                     rows.append(row)
         env.close()
     steps = ["0", *map(str, checkpoints)]
-    outputs = list(rows[0][0]["0"]) if rows else []
+    outputs = list(rows[0]["no warm-up"]["0"]) if rows else []
     print(f"{len(rows)} applications on {args.models} {args.dataset} models")
     summary: dict[str, dict] = {}
     for variant in variants:
@@ -122,41 +178,50 @@ def main(argv: list[str] | None = None) -> dict:
         if not mine:
             continue
         summary[variant] = {}
-        for w in conditions:
-            label = f"warm-up {w}" if w else "no warm-up"
+        for label in [c for c in conditions if c in mine[0]]:
             print(
                 f"{variant} ({len(mine)}, {label}): median / 10th pct / share < -0.2 of log ratio"
             )
             for name in outputs:
                 cells = []
                 for s in steps:
-                    v = np.array([r[w][s][name] for r in mine], dtype=float)
-                    v = v[np.isfinite(v)]
-                    fig = {
-                        "median": float(np.median(v)) if len(v) else math.nan,
-                        "p10": float(np.percentile(v, 10)) if len(v) else math.nan,
-                        "share_below": float((v < -0.2).mean()) if len(v) else math.nan,
-                    }
+                    fig = figures([r[label][s][name] for r in mine])
                     summary[variant].setdefault(label, {}).setdefault(name, {})[s] = fig
                     cells.append(
                         f"{s:>2}: {fig['median']:+.3f} / {fig['p10']:+.3f} / {fig['share_below']:.2f}"
                     )
                 print(f"  {name:>6}  " + "   ".join(cells))
-        if args.warmup:  # paired over the applications: warm-up minus none, per output
+        for label in [c for c in conditions[1:] if c in mine[0]]:  # paired: label minus none
             for s in (steps[1], steps[-1]):
                 for name in outputs:
                     t = paired_wilcoxon(
-                        [r[args.warmup][s][name] for r in mine], [r[0][s][name] for r in mine]
+                        [r[label][s][name] for r in mine], [r["no warm-up"][s][name] for r in mine]
                     )
-                    summary[variant].setdefault("paired", {}).setdefault(name, {})[s] = t
+                    key = "paired" if label.startswith("warm-up") else f"paired {label}"
+                    summary[variant].setdefault(key, {}).setdefault(name, {})[s] = t
                     p = "n/a" if t["p"] is None else f"{t['p']:.2g}"
                     print(
-                        f"  after {s:>2} batches, {name}: warm-up vs none, n {t['n']}, "
+                        f"  after {s:>2} batches, {name}: {label} vs none, n {t['n']}, "
                         f"median diff {t['median_diff']:+.3f}, r {t['effect']:+.2f}, p {p}"
+                    )
+        if "source" in mine[0]:  # after the last checkpoint, by what the connection reads
+            last = steps[-1]
+            for kind in ("input", "network", "sampler"):
+                theirs = [r for r in mine if r["source"] == kind]
+                for label in [c for c in ("no warm-up", "detached") if theirs and c in theirs[0]]:
+                    figs = {n: figures([r[label][last][n] for r in theirs]) for n in outputs}
+                    summary[variant].setdefault("by source", {}).setdefault(kind, {})[label] = figs
+                    cells = [
+                        f"{n} {f['median']:+.3f} / {f['share_below']:.2f}" for n, f in figs.items()
+                    ]
+                    print(
+                        f"  source {kind} ({len(theirs)}), {label}, after {last} batches: "
+                        "median / share < -0.2: " + ", ".join(cells)
                     )
     out = {
         "benchmark": "gentle_drift",
         "warmup": args.warmup,
+        "detach_gentle": args.detach_gentle,
         "applications": len(rows),
         "summary": summary,
     }

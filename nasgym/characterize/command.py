@@ -50,6 +50,7 @@ def cmd_characterize(args: argparse.Namespace) -> int:
             eval_samples=args.eval_samples,
             episode_steps=args.episode_steps,
             warmup_batches=args.warmup_batches,
+            detach_gentle=args.detach_gentle,
         )
     except ValueError as err:
         raise BenchError(str(err)) from None
@@ -114,6 +115,12 @@ def add_parser(sub: Any) -> None:
         metavar="W",
         help="candidates and controls train their first W batches at a rising learning rate "
         "(the env's warmup_batches; default 0)",
+    )
+    p.add_argument(
+        "--detach-gentle",
+        action="store_true",
+        help="a gentle add_connection adds a detached connection: the target's losses do not "
+        "train the source (the env's operator_kwargs; default off)",
     )
     p.add_argument(
         "--operators",

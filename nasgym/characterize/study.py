@@ -36,8 +36,11 @@ class StudyConfig:
     batch_size: int = 200
     episode_steps: int = 0
     warmup_batches: int = 0
+    detach_gentle: bool = False
 
     def __post_init__(self) -> None:
+        if not isinstance(self.detach_gentle, bool):
+            raise ValueError(f"detach_gentle must be True or False, got {self.detach_gentle!r}")
         if not isinstance(self.warmup_batches, int) or self.warmup_batches < 0:
             raise ValueError(f"warmup_batches must be an int >= 0, got {self.warmup_batches!r}")
         if not isinstance(self.episode_steps, int) or self.episode_steps < 0:
@@ -63,11 +66,11 @@ class StudyConfig:
 
     def key(self) -> dict[str, Any]:
         """The fields that identify the study's results (``data_dir`` left out: same data;
-        ``episode_steps`` and ``warmup_batches`` only when set, so studies stored before they
-        existed still resume)."""
+        ``episode_steps``, ``warmup_batches`` and ``detach_gentle`` only when set, so studies
+        stored before they existed still resume)."""
         out = asdict(self)
         out.pop("data_dir")
-        for name in ("episode_steps", "warmup_batches"):
+        for name in ("episode_steps", "warmup_batches", "detach_gentle"):
             if not out[name]:
                 out.pop(name)
         out["operators"] = list(self.operators)
@@ -87,6 +90,8 @@ class StudyConfig:
             diagnostics={"samples": self.diag_samples},
             warmup_batches=self.warmup_batches,
         )
+        if self.detach_gentle and "add_connection" in self.operators:
+            kw["operator_kwargs"] = {"add_connection": {"detach_gentle": True}}
         return kw
 
 

@@ -155,7 +155,9 @@ class VALPEnv(gym.Env):
     edit, the candidate and the control, which start fresh optimizers, train their first W
     batches at a learning rate rising linearly to the outputs' own, so the first full-size Adam
     steps do not undo a gentle edit; see ``benchmarks/gentle_drift.py``; the starting model's
-    training is unchanged). ``diagnostics`` also takes ``trend_window``
+    training is unchanged), ``operator_kwargs`` (operator name -> options it is built with, e.g.
+    ``{"add_connection": {"detach_gentle": True}}``: gentle connections that the target's losses
+    cannot train through; off by default). ``diagnostics`` also takes ``trend_window``
     (None = the lineage's whole loss history; an int keeps its last values). Seed only through
     ``reset(seed=...)``. :meth:`fork` copies an env in its state, sharing the data.
 
@@ -170,8 +172,9 @@ class VALPEnv(gym.Env):
     ## Version History
     - v0: initial version. Unreleased changes, still v0: ``loss_gain``/``loss_gain_t``
       observations, ``credit``, ``batch_size``, ``start_networks``, per-data-set objective
-      boxes, crossover donors kept as weights only (the best two per output), ``max_width``
-      and ``warmup_batches`` (both off by default, so trajectories do not change).
+      boxes, crossover donors kept as weights only (the best two per output), ``max_width``,
+      ``warmup_batches`` and ``operator_kwargs`` (all off by default, so trajectories do not
+      change).
     """
 
     metadata = {"render_modes": []}
@@ -204,6 +207,7 @@ class VALPEnv(gym.Env):
         batch_size: int | None = None,
         start_networks: tuple[int, int] = (1, 2),
         warmup_batches: int = 0,
+        operator_kwargs: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         self._kwargs = {k: v for k, v in locals().items() if k not in ("self", "__class__")}
         _check_choice("acceptance", acceptance, ACCEPTANCE_RULES)
@@ -252,7 +256,17 @@ class VALPEnv(gym.Env):
         for name in names:
             OPERATORS.get(name)  # KeyError with "did you mean" for unknown names
         pairs = tuple(p for p in operator_variants() if p[0] in names)
-        self._ops = {name: make_operator(name) for name in dict.fromkeys(p[0] for p in pairs)}
+        options = {str(k): dict(v) for k, v in (operator_kwargs or {}).items()}
+        unused = sorted(set(options) - {p[0] for p in pairs})
+        if unused:
+            raise ValueError(
+                f"operator_kwargs name operators this env does not use: {unused}; it uses "
+                f"{sorted({p[0] for p in pairs})}"
+            )
+        self._ops = {
+            name: make_operator(name, **options.get(name, {}))
+            for name in dict.fromkeys(p[0] for p in pairs)
+        }
         self.action_table = ActionTable(
             pairs,
             tuple(self._ops[p[0]].effect for p in pairs),

@@ -193,6 +193,23 @@ class GraphQueries:
         """Every component with a path to ``cid`` (``cid`` excluded)."""
         return set(self._reach("pred", cid))
 
+    def trained_ancestors(self, cid: str) -> set[str]:
+        """Every component with a path to ``cid`` through connections that are not detached:
+        the ones whose weights ``cid``'s loss trains (``cid`` excluded)."""
+        key = ("trained", cid)
+        if key not in self._cache:
+            cut = {(c.src, c.dst) for c in self.connections if c.detached}
+            links = self._index["pred"]
+            seen: set[str] = set()
+            stack = [p for p in links.get(cid, ()) if (p, cid) not in cut]
+            while stack:
+                c = stack.pop()
+                if c not in seen:
+                    seen.add(c)
+                    stack.extend(p for p in links.get(c, ()) if (p, c) not in cut)
+            self._cache[key] = frozenset(seen)
+        return set(self._cache[key])
+
     def descendants(self, cid: str) -> set[str]:
         """Every component reachable from ``cid`` (``cid`` excluded)."""
         return set(self._reach("succ", cid))

@@ -62,6 +62,11 @@ def _references(v: VALP) -> list[str]:
     out += [
         f"duplicate connection {p[0]} -> {p[1]}" for p in sorted(set(pairs)) if pairs.count(p) > 1
     ]
+    out += [
+        f"connection {c.src} -> {c.dst}: only a connection into a network can be detached"
+        for c in v.connections
+        if c.detached and not c.dst.startswith("n:")
+    ]
     for src, dst in sorted(set(pairs)):
         for end in (src, dst):
             if not v.has(end):

@@ -133,10 +133,30 @@ class Network:
 
 @dataclass(frozen=True, order=True)
 class Connection:
-    """Data flows from component ``src`` to component ``dst``."""
+    """Data flows from component ``src`` to component ``dst``.
+
+    ``detached``: the forward pass is the same, but no gradient flows back through the
+    connection, so the losses of ``dst``'s outputs never train ``src`` (what a gentle
+    ``add_connection`` adds when built with ``detach_gentle=True``). Only a connection into a
+    network can be detached. JSON: ``[src, dst]``, or ``[src, dst, "detached"]``.
+    """
 
     src: str
     dst: str
+    detached: bool = False
+
+    def to_list(self) -> list[str]:
+        """The JSON form."""
+        return [self.src, self.dst, "detached"] if self.detached else [self.src, self.dst]
+
+    @classmethod
+    def from_list(cls, item: Any) -> Connection:
+        """Inverse of :meth:`to_list` (ValueError naming a malformed entry)."""
+        if isinstance(item, list | tuple) and len(item) == 2:
+            return cls(item[0], item[1])
+        if isinstance(item, list | tuple) and len(item) == 3 and item[2] == "detached":
+            return cls(item[0], item[1], True)
+        raise ValueError(f'a connection is [src, dst] or [src, dst, "detached"], got {item!r}')
 
     def sort_key(self) -> tuple[tuple[int, int, str], tuple[int, int, str]]:
         """Canonical order of connections."""
@@ -209,7 +229,7 @@ class VALP(GraphQueries):
                 for s in self.task_outputs
             ],
             "networks": [n.to_dict() for n in self.networks],
-            "connections": [[c.src, c.dst] for c in self.connections],
+            "connections": [c.to_list() for c in self.connections],
             "hparams": {k: {"lr": h.lr, "optimizer": h.optimizer} for k, h in self.hparams},
             "batch_size": self.batch_size,
         }
@@ -229,7 +249,7 @@ class VALP(GraphQueries):
                     for s in d["outputs"]
                 ),
                 tuple(Network.from_dict(n) for n in d["networks"]),
-                tuple(Connection(src, dst) for src, dst in d["connections"]),
+                tuple(Connection.from_list(c) for c in d["connections"]),
                 {k: OutputHParams(float(h["lr"]), h["optimizer"]) for k, h in d["hparams"].items()},
                 d.get("batch_size", 64),
             )
@@ -313,11 +333,15 @@ class VALP(GraphQueries):
             _cache={},
         )
 
-    def with_connection(self, src: str, dst: str) -> VALP:
+    def with_connection(self, src: str, dst: str, detached: bool = False) -> VALP:
         """A copy with the connection ``src -> dst`` added (no-op if present)."""
         if self.has_connection(src, dst):
             return self
-        return self.with_connections([*self.connections, Connection(src, dst)])
+        return self.with_connections([*self.connections, Connection(src, dst, detached)])
+
+    def detached(self, src: str, dst: str) -> bool:
+        """Whether the connection ``src -> dst`` is detached (False when there is none)."""
+        return any(c.detached and (c.src, c.dst) == (src, dst) for c in self.connections)
 
     def without_connection(self, src: str, dst: str) -> VALP:
         """A copy without the connection ``src -> dst``."""

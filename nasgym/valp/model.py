@@ -127,6 +127,11 @@ def _affine(proj: tuple[tuple[Tensor, ...], Tensor], xs: list[Tensor]) -> Tensor
     return h
 
 
+def _read(em: dict[str, Tensor], srcs: tuple[str, ...], cut: tuple[bool, ...]) -> list[Tensor]:
+    """The sources' emissions, those read through a detached connection without their graph."""
+    return [em[s].detach() if d else em[s] for s, d in zip(srcs, cut, strict=True)]
+
+
 def _run_stages(h: Tensor, stages: list[tuple[Tensor, Tensor, Any]]) -> Tensor:
     for w, b, act in stages:
         h = F.linear(h, w, b)
@@ -283,6 +288,8 @@ class VALPModel(nn.Module):
         self.nets = nn.ModuleDict()
         # (net id, module key, source ids, eps key) in topological order
         self._plan: list[tuple[str, str, tuple[str, ...], str]] = []
+        #: network id -> which of its sources it reads through a detached connection
+        self._cut: dict[str, tuple[bool, ...]] = {}
         for nid in valp.network_order():
             srcs = valp.predecessors(nid)
             key = sanitize(nid)
@@ -290,6 +297,9 @@ class VALPModel(nn.Module):
                 valp.network(nid), {s: valp.emit_size(s) for s in srcs}, g
             )
             self._plan.append((nid, key, tuple(srcs), self._eps_key(nid)))
+            cut = tuple(valp.detached(s, nid) for s in srcs)
+            if any(cut):
+                self._cut[nid] = cut
         #: output name -> (kind, ids of the networks feeding it)
         self.output_sources: dict[str, tuple[str, tuple[str, ...]]] = {
             s.name: (s.kind, tuple(valp.predecessors(f"o:{s.name}"))) for s in valp.task_outputs
@@ -383,7 +393,8 @@ class VALPModel(nn.Module):
         latents: dict[str, tuple[Tensor, Tensor]] = {}
         eps_cache: dict[str, Tensor] = {}
         for nid, srcs, eps_key, c in self._compiled_plan():
-            xs = [em[s] for s in srcs]
+            cut = self._cut.get(nid)
+            xs = [em[s] for s in srcs] if cut is None else _read(em, srcs, cut)
             if c.sampler:
                 mu, logvar = _affine(c.proj, xs), _affine(c.proj2, xs)
                 eps = self._eps(eps_key, c.latent, xs[0], noise, generator, eps_cache)

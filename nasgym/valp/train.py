@@ -145,7 +145,8 @@ class Trainer:
         self.params: dict[str, list[torch.nn.Parameter]] = {}
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
         for name in names:
-            nets = sorted(c for c in valp.ancestors(f"o:{name}") if c.startswith("n:"))
+            # a network read only through detached connections is not trained by this output
+            nets = sorted(c for c in valp.trained_ancestors(f"o:{name}") if c.startswith("n:"))
             params = [p for nid in nets for p in model.network_module(nid).parameters()]
             self.params[name] = params
             h = valp.hparam(name)

@@ -243,3 +243,25 @@ def test_episode_steps_studies_a_mid_episode_state_reproducibly():
         StudyConfig(episode_steps=-1)
     with pytest.raises(ValueError, match="episode_steps"):
         study_model(StudyConfig(**TINY, episode_steps=60), 3)
+
+
+def test_detach_gentle_studies_detached_gentle_connections():
+    """--detach-gentle: the study's gentle add_connection applications add detached connections
+    (the same moves as without it, other outcomes), and the key says so only when set."""
+    from nasgym.characterize import study_model
+    from nasgym.envs.valp import VALPEnv
+
+    config = StudyConfig(**TINY, operators=("add_connection",), detach_gentle=True)
+    env = VALPEnv(**config.env_kwargs())
+    assert env._ops["add_connection"].detach_gentle
+    assert "detach_gentle" not in StudyConfig(**TINY).key() and config.key()["detach_gentle"]
+    plain = study_model(StudyConfig(**TINY, operators=("add_connection",)), 5)
+    cut = study_model(config, 5)
+    key = ("operator", "variant", "target", "obj_before.hist")
+    assert [[r[k] for k in key] for r in plain] == [[r[k] for k in key] for r in cut]
+    gentle = [i for i, r in enumerate(plain) if r["variant"] == "gentle"]
+    assert gentle and any(plain[i]["obj_after.hist"] != cut[i]["obj_after.hist"] for i in gentle)
+    rough = [i for i, r in enumerate(plain) if r["variant"] == "aggressive"]
+    assert rough and all(plain[i]["obj_after.hist"] == cut[i]["obj_after.hist"] for i in rough)
+    with pytest.raises(ValueError, match="detach_gentle"):
+        StudyConfig(detach_gentle="yes")

@@ -524,3 +524,25 @@ def test_warmup_batches_change_only_the_training_after_an_edit() -> None:
     assert info_a["objectives"] != info_b["objectives"]
     with pytest.raises(ValueError, match="warmup_batches"):
         _env(warmup_batches=-1)
+
+
+def test_operator_kwargs_build_the_envs_operators() -> None:
+    """``{"add_connection": {"detach_gentle": True}}``: every gentle connection the env adds is
+    detached; unknown operators or options are refused by name."""
+    env = _env(operator_kwargs={"add_connection": {"detach_gentle": True}})
+    env.reset(seed=3)
+    mask, moves = env._plan()
+    gentle = [
+        a for a, m in moves.items() if (m.operator, m.variant) == ("add_connection", "gentle")
+    ]
+    assert gentle
+    before = {(c.src, c.dst) for c in env._model.valp.connections}
+    candidate = env.apply_move(moves[gentle[0]]).valp
+    new = [c for c in candidate.connections if (c.src, c.dst) not in before]
+    assert len(new) == 1 and new[0].detached
+    *_, info = env.step(gentle[0])  # the step trains and evaluates it like any candidate
+    assert np.isfinite(list(info["objectives"].values())).all()
+    with pytest.raises(ValueError, match="does not use"):
+        _env(operators=["add_layer"], operator_kwargs={"add_connection": {"detach_gentle": True}})
+    with pytest.raises(ValueError, match="takes options"):
+        _env(operator_kwargs={"add_connection": {"detach": True}})

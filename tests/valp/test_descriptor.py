@@ -136,6 +136,27 @@ def test_descriptor_does_not_import_torch():
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
 
+def test_detached_connection_round_trips_and_leaves_plain_json_unchanged(task):
+    v = base(task)
+    cut = v.with_connection("n:3", "n:2", detached=True)
+    d = cut.to_dict()
+    assert ["n:3", "n:2", "detached"] in d["connections"]
+    assert all(len(c) == 2 for c in v.to_dict()["connections"])  # old keys do not move
+    back = VALP.from_json(cut.to_json())
+    assert back == cut and back.key == cut.key != v.with_connection("n:3", "n:2").key
+    assert back.detached("n:3", "n:2") and not back.detached("i:x", "n:0")
+    assert cut.is_valid()
+    # the graph sees the connection; training does not reach through it
+    assert "n:3" in cut.ancestors("o:hist") and "n:3" not in cut.trained_ancestors("o:hist")
+    assert cut.trained_ancestors("o:class") == cut.ancestors("o:class")
+    bad = d | {"connections": [*d["connections"][:-1], ["n:3", "n:2", "frozen"]]}
+    with pytest.raises(ValueError, match='"detached"'):
+        VALP.from_dict(bad)
+    into_output = v.with_connections([*v.connections, Connection("n:0", "o:hist", True)])
+    expect_rule(into_output, "references")
+    assert any("can be detached" in str(e) for e in into_output.violations())
+
+
 def test_malformed_json_raises_value_error():
     with pytest.raises(ValueError, match="parsed"):
         VALP.from_json("{not json")

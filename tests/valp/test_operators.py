@@ -474,6 +474,31 @@ def test_insert_network_and_connections_on_a_known_model(task, batch):
     assert ins.valp.predecessors("n:2") == ["n:5"] and ins.valp.predecessors("n:5") == ["n:1"]
 
 
+def test_detached_gentle_connections_stay_detached_through_later_edits(task, batch):
+    valp = _chain(task, 12)
+    model = build_model(valp, gen(1))
+    rng = np.random.default_rng(1)
+    add = make_operator("add_connection", detach_gentle=True)
+    new = add.apply(model, "n:2", rng, variant="gentle", choice="n:0")
+    assert new.valp.detached("n:0", "n:2")
+    assert all(torch.equal(outputs(new, batch)[k], v) for k, v in outputs(model, batch).items())
+    rough = add.apply(model, "n:2", rng, variant="aggressive", choice="n:0")
+    assert rough.valp.has_connection("n:0", "n:2") and not rough.valp.detached("n:0", "n:2")
+    plain = make_operator("add_connection").apply(model, "n:2", rng, variant="gentle", choice="n:0")
+    assert not plain.valp.detached("n:0", "n:2")  # the default is the paper's connection
+    # an identity network inserted on it keeps its source untrained by the target
+    ins = make_operator("insert_network").apply(new, "n:2", rng, variant="gentle", choice="n:0")
+    (mid,) = set(ins.valp.network_ids) - set(new.valp.network_ids)
+    assert ins.valp.detached("n:0", mid) and not ins.valp.detached(mid, "n:2")
+    clone = make_operator("clone_network").apply(new, "n:2", rng, variant="gentle")
+    (twin,) = set(clone.valp.network_ids) - set(new.valp.network_ids)
+    assert clone.valp.detached("n:0", twin) and clone.valp.detached("n:0", "n:2")
+    with pytest.raises(ValueError, match="detach_gentle"):
+        make_operator("add_connection", detach_gentle="yes")
+    with pytest.raises(ValueError, match="takes options none"):
+        make_operator("delete_connection", detach_gentle=True)
+
+
 def test_gentle_clone_halves_both_copies(task, batch):
     valp = _chain(task, 12)
     model = build_model(valp, gen(2))

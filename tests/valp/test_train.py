@@ -121,6 +121,33 @@ def test_shared_parameters_get_one_update_per_output(task, data):
     assert torch.allclose(model.network_module("n:0").in_bias.detach(), expected, atol=1e-6)
 
 
+def test_a_detached_connection_passes_data_forward_but_trains_nothing_back(task, data):
+    v = base(task).with_connection("n:3", "n:2", detached=True)  # sampler -> regressor
+    plain = base(task).with_connection("n:3", "n:2")
+    trained = {}
+    for name, desc in (("detached", v), ("plain", plain)):
+        model = build_model(desc, gen(0))
+        batch = data[0].subset(slice(0, 32))
+        res = model(batch.inputs, generator=gen(1))
+        loss = output_losses(model, res, batch.targets)["hist"]
+        sampler = list(model.network_module("n:3").parameters())
+        grads = torch.autograd.grad(loss, sampler, allow_unused=True)
+        trained[name] = any(g is not None and bool(g.abs().sum() > 0) for g in grads)
+        # hist's optimizer holds the sampler's weights only through a plain connection
+        train(model, data[0], 1, gen(2))
+        owned = {id(p) for g in model._trainer.optimizers["hist"].param_groups for p in g["params"]}
+        assert (
+            {id(p) for p in sampler} <= owned
+            if name == "plain"
+            else not owned & set(map(id, sampler))
+        )
+    assert trained == {"detached": False, "plain": True}
+    # forward values are the same either way
+    a, b = build_model(v, gen(0)), build_model(plain, gen(0))
+    x = data[1].subset(slice(0, 16)).inputs
+    assert torch.equal(a(x).outputs["hist"], b(x).outputs["hist"])
+
+
 def test_repeated_calls_continue_training(task, data):
     v = random_valp(task, np.random.default_rng(2))
     a, b = build_model(v, gen(0)), build_model(v, gen(0))

@@ -31,6 +31,7 @@ Add an operator by subclassing :class:`Operator` and registering it::
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from nasgym.registry import Registry
@@ -78,9 +79,17 @@ def register_operator(
     return OPERATORS.register_subclass(name, cls, base=Operator, check=check, overwrite=overwrite)
 
 
-def make_operator(name: str) -> Operator:
-    """A fresh instance of the operator registered as ``name``."""
-    return OPERATORS.get(name)()
+def make_operator(name: str, **options: Any) -> Operator:
+    """A fresh instance of the operator registered as ``name``, built with ``options`` (e.g.
+    ``make_operator("add_connection", detach_gentle=True)``); ValueError names a bad option."""
+    cls = OPERATORS.get(name)
+    try:
+        return cls(**options)
+    except TypeError as err:
+        params = [p for p in inspect.signature(cls).parameters if p not in ("args", "kwargs")]
+        raise ValueError(
+            f"operator {name!r} takes options {params or 'none'}, got {sorted(options)} ({err})"
+        ) from None
 
 
 def operator_names() -> list[str]:

@@ -23,11 +23,22 @@ class AddConnection(Operator):
     Target: the receiving network. Choices: the model inputs and networks that do not feed it yet
     and that it does not reach (no cycle). Gentle: the new input projection is zero, so every
     output is unchanged. Aggressive: it is freshly initialised. Every other weight is kept.
+
+    ``detach_gentle=True``: the gentle variant adds a *detached* connection
+    (:class:`~nasgym.valp.descriptor.Connection`), so the gentle edit stays gentle under training:
+    the target's losses cannot train the source. With a plain connection they do, through the
+    target's optimizers; measured on MNIST, a regressor wired into a classifier or a sampler then
+    loses its histogram fit (``benchmarks/gentle_drift.py --detach-gentle``).
     """
 
     effect = "extender"
     variants = EXTENDER_VARIANTS
     scope = "macro"
+
+    def __init__(self, detach_gentle: bool = False) -> None:
+        if not isinstance(detach_gentle, bool):
+            raise ValueError(f"detach_gentle must be True or False, got {detach_gentle!r}")
+        self.detach_gentle = detach_gentle
 
     def candidates(self, valp: VALP) -> list[str]:
         return valp.network_ids
@@ -60,7 +71,9 @@ class AddConnection(Operator):
         variant: str | None,
         donor: VALPModel | None,
     ) -> VALPModel:
-        new = fresh_model(self.edit(model.valp, target, choice), rng, model)
+        detached = variant == GENTLE and self.detach_gentle
+        valp = model.valp.with_connection(str(choice), target, detached)
+        new = fresh_model(valp, rng, model)
         inherit_by_name(new, model)
         if variant == GENTLE:
             with torch.no_grad():

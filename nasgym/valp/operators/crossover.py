@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from nasgym.valp.descriptor import VALP, component_sort_key
+from nasgym.valp.descriptor import VALP, Connection, component_sort_key
 from nasgym.valp.model import sanitize
 from nasgym.valp.operators import register_operator
 from nasgym.valp.operators._weights import copy_module, fresh_model, inherit_by_name
@@ -62,9 +62,9 @@ def donate(host: VALP, donor: VALP, output: str) -> Donation:
                 kept[s] = s
             else:
                 kept.update({i: i for i in host.input_ids if i not in kept})
-        conns += [(s, new_id) for s in kept]
+        conns += [Connection(s, new_id, donor.detached(v, d)) for s, v in kept.items()]
         if output in donor.successors(d):
-            conns.append((new_id, output))
+            conns.append(Connection(new_id, output))
         sources[new_id] = {k: v for k, v in kept.items() if donor.has_connection(v, d)}
     kept_nets = [n for n in host.networks if n.id not in mine]
     kept_conns = [c for c in host.connections if c.src not in mine and c.dst not in mine]

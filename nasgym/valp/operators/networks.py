@@ -46,7 +46,7 @@ def _insert(valp: VALP, target: str, src: str, layer: Layer) -> VALP:
     return (
         valp.without_connection(src, target)
         .with_network(Network(new_id, "mlp", (layer,)))
-        .with_connection(src, new_id)
+        .with_connection(src, new_id, valp.detached(src, target))  # src stays untrained by it
         .with_connection(new_id, target)
     )
 
@@ -138,7 +138,8 @@ def _reconnect(valp: VALP, net_id: str) -> VALP:
     for p in valp.predecessors(net_id):
         for s in valp.successors(net_id):
             if not out.has_connection(p, s) and _may_feed(valp, p, s):
-                out = out.with_connection(p, s)
+                cut = valp.detached(p, net_id) or valp.detached(net_id, s)
+                out = out.with_connection(p, s, cut and s.startswith("n:"))
     return out
 
 
@@ -213,9 +214,9 @@ def _clone(valp: VALP, target: str) -> tuple[VALP, str]:
     new_id = valp.next_network_id()
     out = valp.with_network(replace(valp.network(target), id=new_id))
     for p in valp.predecessors(target):
-        out = out.with_connection(p, new_id)
+        out = out.with_connection(p, new_id, valp.detached(p, target))
     for s in valp.successors(target):
-        out = out.with_connection(new_id, s)
+        out = out.with_connection(new_id, s, valp.detached(target, s))
     return out, new_id
 
 
