@@ -258,6 +258,12 @@ class NB201Env(gym.Env):
             "best_latency": at(self._latency),
         }
 
+    def table_rewards(self) -> np.ndarray:
+        """The reward every table cell (official index order) earns under this env's reward: a
+        search's limit, since with an unlimited budget the chosen cell is their argmax."""
+        fn, cells = self.reward_fn, zip(self._valid, self._params, self._latency, strict=True)
+        return np.array([fn(v / 100.0, p, t) for v, p, t in cells])
+
     def action_masks(self) -> np.ndarray:
         """Per-edge op masks, concatenated (all True: every NB201 cell is valid)."""
         return np.ones(N_EDGES * N_OPS, dtype=bool)

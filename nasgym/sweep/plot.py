@@ -21,8 +21,9 @@ def plot_sweep(
     summary: dict[str, Any], out_dir: Path | str, table_path: str | None = None
 ) -> list[Path]:
     """Draw ``sweep.png`` into ``out_dir``: per data set, every table cell (grey), the true
-    (params, test accuracy) front (black staircase) and, per agent, the mean chosen cell of each
-    grid point with its std over seeds in both directions. Returns the written paths."""
+    (params, test accuracy) front (black staircase), per agent the mean chosen cell of each grid
+    point with its std over seeds in both directions, and the reward's optimum over the whole
+    table per grid point (hollow circles: the protocol's bound). Returns the written paths."""
     datasets = [d for d in summary["datasets"] if d["agents"]]
     if not datasets:
         return []
@@ -82,6 +83,19 @@ def plot_sweep(
                         fontsize=7,
                         color=c,
                     )
+        bound = ds.get("bound") or []
+        if bound:
+            ax.scatter(
+                [b["params"] for b in bound],
+                [b["test_acc"] for b in bound],
+                s=46,
+                facecolors="none",
+                edgecolors="black",
+                lw=1.0,
+                zorder=3,
+                label="reward's table optimum (unlimited budget)",
+            )
+            lows.append(min(b["test_acc"] for b in bound))
         ax.set_xscale("log")
         top = float(acc.max())
         ax.set_ylim(max(min(lows) - 2.0, float(np.nanmin(acc[acc > 0]))), top + 0.6)

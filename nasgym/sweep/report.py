@@ -11,6 +11,12 @@ compared with random search's on the same seeds by a two-sided Wilcoxon signed-r
 (scipy), with the mean and median difference and the matched-pairs rank-biserial correlation
 (negative: the agent's curves are closer to the front).
 
+The protocol's bound (``bound``): per grid point, the reward's optimum over the whole table
+(:meth:`~nasgym.envs.nb201.NB201Env.table_rewards`), the cell any search would choose with an
+unlimited budget, with its params, test accuracy and gap (as ``run_gap``). The reward reads
+12-epoch validation accuracy, a noisy proxy of the 200-epoch test accuracy, so a positive gap
+here is the protocol's, not the search's.
+
 Targets checked (``targets``): the mean params fall monotonically (never rise) as beta grows
 more negative; every grid point's mean test accuracy is within ``GAP_TARGET`` points of
 ``front_acc``; the agent's IGD+ is lower than random search's with Wilcoxon p < 0.05.
@@ -28,7 +34,7 @@ from nasgym import indicators as ind
 from nasgym.bench.fronts import true_front
 from nasgym.bench.records import canonical_kwargs
 from nasgym.bench.results import Run
-from nasgym.envs.nb201 import OBJECTIVE_SPECS
+from nasgym.envs.nb201 import OBJECTIVE_SPECS, NB201Env
 from nasgym.stats import paired_wilcoxon
 from nasgym.sweep.grid import calibration
 from nasgym.sweep.study import SWEEP_ENV, SweepConfig
@@ -88,6 +94,28 @@ def _chosen(run: Run) -> dict[str, Any] | None:
         "params": float(info["best_params"]),
         "test_acc": float(info["best_test_acc_200"]),
     }
+
+
+def protocol_bound(config: SweepConfig, ds: str) -> list[dict[str, Any]]:
+    """Per grid point, the cell of highest reward over the whole table and its gap (see the
+    module docstring)."""
+    test, params = _table_arrays(ds, config.table_path)
+    table = load_nb201(config.table_path)
+    out = []
+    for f in config.fractions:
+        env = NB201Env(**config.env_kwargs(ds, f))
+        i = int(np.argmax(env.table_rewards()))
+        out.append(
+            {
+                "fraction": f,
+                "index": i,
+                "arch": table.arch_str(i),
+                "params": float(params[i]),
+                "test_acc": float(test[i]),
+                "gap": float(test[params <= params[i] + 1e-9].max() - test[i]),
+            }
+        )
+    return out
 
 
 def summarize_sweep(config: SweepConfig, runs: list[Run]) -> dict[str, Any]:
@@ -167,6 +195,7 @@ def _dataset_summary(
                 },
             }
         )
+    bound = protocol_bound(config, ds)
     paired = []
     for agent in agents:
         if agent == BASELINE or BASELINE not in igd:
@@ -188,6 +217,8 @@ def _dataset_summary(
         "front": front.tolist(),
         "agents": out_agents,
         "paired": paired,
+        "bound": bound,
+        "bound_max_gap": max(b["gap"] for b in bound),
     }
 
 
@@ -245,6 +276,17 @@ def format_sweep(summary: dict[str, Any]) -> str:
             for a in ds["agents"]
         ]  # fmt: skip
         parts += _table(head, rows) + [""]
+        parts += [
+            "The reward's optimum over the whole table (what any search chooses with an "
+            "unlimited budget; the reward reads 12-epoch validation accuracy):",
+            "",
+        ]
+        rows = [
+            [f"{b['fraction']:g}", f"`{b['arch']}`".replace("|", "\\|"), f"{b['params']:.3f}", f"{b['test_acc']:.2f}",
+             f"{b['gap']:.2f}"]
+            for b in ds.get("bound", [])
+        ]  # fmt: skip
+        parts += _table(["fraction", "cell", "params (M)", "test acc (%)", "gap"], rows) + [""]
         for t in ds["paired"]:
             parts.append(
                 f"- IGD+ {t['agent']} vs {t['baseline']}: n = {t['n']} paired seeds, mean "

@@ -17,7 +17,7 @@ from scipy import stats
 from nasgym import indicators as ind
 from nasgym.bench import load_runs, read_records
 from nasgym.bench.fronts import true_front
-from nasgym.envs.nb201 import OBJECTIVE_SPECS
+from nasgym.envs.nb201 import OBJECTIVE_SPECS, NB201Env
 from nasgym.sweep import SweepConfig, calibration, reward_params, run_sweep, saturation_exponent
 from nasgym.sweep.report import paired_test
 from nasgym.tables.nb201 import load_nb201
@@ -142,6 +142,35 @@ def test_sweep_summary_agrees_with_the_stored_runs(small_sweep):
     assert json.loads((out / "sweep.json").read_text()) == summary
     assert "IGD+ reinforce vs random" in (out / "sweep.md").read_text()
     assert (out / "plots" / "sweep.png").stat().st_size > 10_000
+
+
+def test_sweep_reports_the_protocols_bound_the_rewards_table_optimum(small_sweep):
+    config, out, _, summary = small_sweep
+    (ds,) = summary["datasets"]
+    table = load_nb201()
+    test, params = table.test_acc_200("cifar100"), table.params("cifar100")
+    for f, b in zip(config.fractions, ds["bound"], strict=True):
+        env = NB201Env(**config.env_kwargs("cifar100", f))
+        i = b["index"]
+        assert b["arch"] == table.arch_str(i)
+        rewards = env.table_rewards()
+        assert rewards[i] == rewards.max() and b["params"] == pytest.approx(params[i])
+        # the bound's gap is measured like a chosen cell's: to the best cell of no more params
+        assert b["gap"] == pytest.approx(test[params <= params[i] + 1e-6].max() - test[i], abs=1e-3)
+        assert b["gap"] >= 0
+    # at beta = 0 the bound is the best 12-epoch validation cell, the NB201 protocol's choice
+    assert ds["bound"][0]["arch"] == table.arch_str(int(np.argmax(table.valid_acc_12("cifar100"))))
+    assert ds["bound_max_gap"] == max(b["gap"] for b in ds["bound"])
+    assert "reward's optimum over the whole table" in (out / "sweep.md").read_text()
+
+
+def test_table_rewards_are_the_rewards_a_step_earns():
+    env = NB201Env(dataset="cifar10", reward="eq9", reward_params={"beta": -0.05})
+    env.reset(seed=0)
+    rewards = env.table_rewards()
+    for _ in range(5):
+        _, reward, *_, info = env.step(env.action_space.sample())
+        assert reward == rewards[info["index"]]
 
 
 def test_sweep_rerun_resumes_without_running_again(small_sweep):
