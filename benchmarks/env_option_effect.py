@@ -1,0 +1,121 @@
+"""The effect of an env option on agents: the same agents and seeds benched without and with it.
+
+Given two bench folders, BASE and OPTION, holding runs of the same agents on the same env id and
+seeds (the env kwargs differ by the option), it labels OPTION's agents ``NAME+option`` and
+compares, on the seeds every compared run shares:
+
+- per agent, with the option against without: hypervolume at the last step (the env's box) and
+  the run's points in the per-seed front of all compared runs (Fig. 9 per seed), by a paired
+  two-sided Wilcoxon signed-rank test with the rank-biserial effect;
+- every pair of agents within and across the conditions on hypervolume
+  (:func:`nasgym.bench.summary.paired_comparisons`, Holm-adjusted over the pairs).
+
+    python benchmarks/env_option_effect.py runs/heldout runs/heldout-detach --agents random,rules
+
+Prints the figures, then one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from nasgym import indicators as ind  # noqa: E402
+from nasgym.bench.results import finite_rows, load_runs, objective_bounds  # noqa: E402
+from nasgym.bench.summary import paired_comparisons  # noqa: E402
+from nasgym.stats import paired_wilcoxon  # noqa: E402
+
+
+def runs_of(folder: str, agents: list[str], suffix: str) -> dict[str, dict[int, object]]:
+    """``label -> seed -> run`` of ``agents`` in ``folder`` (complete runs only)."""
+    out: dict[str, dict[int, object]] = {}
+    envs = set()
+    for run in load_runs(folder):
+        if run.agent_label in agents and run.complete:
+            out.setdefault(run.agent_label + suffix, {})[run.seed] = run
+            envs.add(run.env)
+    missing = sorted(set(agents) - {k[: len(k) - len(suffix)] for k in out})
+    if missing:
+        raise SystemExit(f"{folder} holds no complete runs of {missing}")
+    if len(envs) != 1:
+        raise SystemExit(f"{folder}: the runs are of more than one env: {sorted(envs)}")
+    return out
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """Compare; print the figures and one JSON line."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("base", help="bench folder without the option")
+    parser.add_argument("option", help="bench folder with the option")
+    parser.add_argument("--agents", default="random,rules", help="comma list (agent labels)")
+    parser.add_argument("--suffix", default="+option", help="label suffix of the option's runs")
+    args = parser.parse_args(argv)
+    agents = args.agents.split(",")
+    groups = {**runs_of(args.base, agents, ""), **runs_of(args.option, agents, args.suffix)}
+    first = next(iter(next(iter(groups.values())).values()))
+    if any(r.env != first.env for g in groups.values() for r in g.values()):
+        raise SystemExit("the two folders hold runs of different envs")
+    seeds = sorted(set.intersection(*(set(g) for g in groups.values())))
+    if not seeds:
+        raise SystemExit("no seed is shared by every compared run")
+    names, bounds = objective_bounds([g[s] for g in groups.values() for s in seeds])
+    hv = {
+        k: [ind.hypervolume(finite_rows(g[s].points(names)), bounds) for s in seeds]
+        for k, g in groups.items()
+    }
+    front = {k: [] for k in groups}
+    for s in seeds:  # Fig. 9 per seed: each run's points in the front of all compared runs
+        counts = ind.front_counts({k: g[s].points(names) for k, g in groups.items()})
+        for k in groups:
+            front[k].append(int(counts[k]))
+    print(f"{first.env}, {len(seeds)} paired seeds, box {dict(zip(names, bounds, strict=True))}")
+    for k in groups:
+        print(
+            f"  {k:>16}: hypervolume {np.mean(hv[k]):.3f} ± {np.std(hv[k], ddof=1):.3f}, "
+            f"front points per seed {np.mean(front[k]):.2f}"
+        )
+    effects = {}
+    for a in agents:
+        b = a + args.suffix
+        effects[a] = {
+            "hypervolume": paired_wilcoxon(hv[b], hv[a]),
+            "front_points": paired_wilcoxon(front[b], front[a]),
+        }
+        for metric, t in effects[a].items():
+            p = "n/a" if t["p"] is None else f"{t['p']:.2g}"
+            effect = "n/a" if t["effect"] is None else f"{t['effect']:+.2f}"
+            print(
+                f"  {a}: with the option vs without, {metric}: median diff "
+                f"{t['median_diff']:+.3f}, r {effect}, p {p} (n {t['n']})"
+            )
+    by_agent = {k: [g[s] for s in seeds] for k, g in groups.items()}
+    pairs = [e for e in paired_comparisons(by_agent, names, bounds) if e["metric"] == "hypervolume"]
+    for e in pairs:
+        p = "n/a" if e["p"] is None else f"{e['p']:.2g}"
+        print(
+            f"  hypervolume {e['a']} vs {e['b']}: median diff {e['median_diff']:+.3f}, "
+            f"r {e['effect']:+.2f}, p {p}, Holm {e['p_holm']:.2g}"
+        )
+    out = {
+        "benchmark": "env_option_effect",
+        "env": first.env,
+        "base": first.env_kwargs,
+        "option": next(iter(groups[agents[0] + args.suffix].values())).env_kwargs,
+        "seeds": seeds,
+        "hypervolume": {k: float(np.mean(v)) for k, v in hv.items()},
+        "front_points": {k: float(np.mean(v)) for k, v in front.items()},
+        "option_vs_base": effects,
+        "pairs": pairs,
+    }
+    print(json.dumps(out))
+    return out
+
+
+if __name__ == "__main__":
+    main()
