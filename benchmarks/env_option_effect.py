@@ -102,17 +102,12 @@ def main(argv: list[str] | None = None) -> dict:
             f"  hypervolume {e['a']} vs {e['b']}: median diff {e['median_diff']:+.3f}, "
             f"r {e['effect']:+.2f}, p {p}, Holm {e['p_holm']:.2g}"
         )
-    out = {
-        "benchmark": "env_option_effect",
-        "env": first.env,
-        "base": first.env_kwargs,
-        "option": next(iter(groups[agents[0] + args.suffix].values())).env_kwargs,
-        "seeds": seeds,
-        "hypervolume": {k: float(np.mean(v)) for k, v in hv.items()},
-        "front_points": {k: float(np.mean(v)) for k, v in front.items()},
-        "option_vs_base": effects,
-        "pairs": pairs,
-    }
+    kwargs = {"base": first.env_kwargs}
+    kwargs["option"] = next(iter(groups[agents[0] + args.suffix].values())).env_kwargs
+    means = {"hypervolume": hv, "front_points": front}
+    out = {"benchmark": "env_option_effect", "env": first.env, **kwargs, "seeds": seeds}
+    out |= {m: {k: float(np.mean(v)) for k, v in d.items()} for m, d in means.items()}
+    out |= {"option_vs_base": effects, "pairs": pairs}
     print(json.dumps(out))
     return out
 
