@@ -187,9 +187,8 @@ def main(argv: list[str] | None = None) -> dict:
                 for s in steps:
                     fig = figures([r[label][s][name] for r in mine])
                     summary[variant].setdefault(label, {}).setdefault(name, {})[s] = fig
-                    cells.append(
-                        f"{s:>2}: {fig['median']:+.3f} / {fig['p10']:+.3f} / {fig['share_below']:.2f}"
-                    )
+                    med, p10, below = fig["median"], fig["p10"], fig["share_below"]
+                    cells.append(f"{s:>2}: {med:+.3f} / {p10:+.3f} / {below:.2f}")
                 print(f"  {name:>6}  " + "   ".join(cells))
         for label in [c for c in conditions[1:] if c in mine[0]]:  # paired: label minus none
             for s in (steps[1], steps[-1]):

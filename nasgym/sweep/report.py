@@ -282,8 +282,8 @@ def format_sweep(summary: dict[str, Any]) -> str:
             "",
         ]
         rows = [
-            [f"{b['fraction']:g}", f"`{b['arch']}`".replace("|", "\\|"), f"{b['params']:.3f}", f"{b['test_acc']:.2f}",
-             f"{b['gap']:.2f}"]
+            [f"{b['fraction']:g}", f"`{b['arch']}`".replace("|", "\\|"),
+             f"{b['params']:.3f}", f"{b['test_acc']:.2f}", f"{b['gap']:.2f}"]
             for b in ds.get("bound", [])
         ]  # fmt: skip
         parts += _table(["fraction", "cell", "params (M)", "test acc (%)", "gap"], rows) + [""]

@@ -546,3 +546,21 @@ def test_operator_kwargs_build_the_envs_operators() -> None:
         _env(operators=["add_layer"], operator_kwargs={"add_connection": {"detach_gentle": True}})
     with pytest.raises(ValueError, match="takes options"):
         _env(operator_kwargs={"add_connection": {"detach": True}})
+
+
+def test_the_env_bounds_the_heap_unless_the_user_set_the_threshold(monkeypatch) -> None:
+    """Constructing a VALP env fixes glibc's mmap threshold (freed activations go back to the
+    system); a MALLOC_MMAP_THRESHOLD_ of the user's is left alone."""
+    import nasgym._memory as mem
+
+    calls: list[int] = []
+    monkeypatch.setattr("nasgym.envs.valp.bound_heap", lambda: calls.append(1) or True)
+    _env()
+    assert calls == [1]
+    monkeypatch.setattr(mem, "_BOUNDED", [])
+    monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_", raising=False)
+    assert mem.bound_heap() is (mem._LIBC is not None)  # applied once, then remembered
+    assert mem._BOUNDED == [mem._LIBC is not None]
+    monkeypatch.setattr(mem, "_BOUNDED", [])
+    monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "4096")
+    assert mem.bound_heap() is False
