@@ -6,7 +6,10 @@ model seeds at several budgets and prints, per budget: the applications, the sha
 control on most outputs, the mean and median improvement over the control
 (``log(control / candidate)``, mean over outputs), per variant, and per model the best
 application (what an agent that knew the best move would gain). Per-model figures of each study
-are compared with the first study's by paired Wilcoxon tests over the seeds they share.
+are compared with the first study's by paired Wilcoxon tests over the seeds they share, and each
+variant's improvement over the applications both studies made (same seed, application number,
+variant and target). It also compares studies of one budget that differ by an option, e.g.
+``--detach-gentle``.
 
     NASGYM_DATA_DIR=../shared/data nasgym characterize --dataset mnist --models 12 \\
         --first-seed 2000 --per-model 12 --workers 2 --initial-batches 250 --step-batches 50 \\
@@ -50,6 +53,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     budgets: dict[str, dict] = {}
     models: dict[str, dict] = {}
+    frames: dict[str, object] = {}
     for study in args.studies:
         rows = read_records([study])
         rows = rows[rows["target_type"] == "network"]
@@ -63,6 +67,7 @@ def main(argv: list[str] | None = None) -> dict:
             label = f"{label} {Path(study).name}"
         by_variant = rows.groupby("variant_name")["improve"].agg(["mean", "median", "count"])
         models[label] = per_model(rows)
+        frames[label] = rows
         budgets[label] = {
             "study": study,
             "models": int(rows["seed"].nunique()),
@@ -105,6 +110,19 @@ def main(argv: list[str] | None = None) -> dict:
             print(
                 f"  per-model {metric}, {b} vs {a} ({len(seeds)} paired seeds): median diff "
                 f"{t['median_diff']:+.3f}, r {t['effect']:+.2f}, p {t['p']:.2g}"
+            )
+    for a, b in [(labels[0], b) for b in labels[1:]]:  # per variant, over shared applications
+        key = ["seed", "app", "variant_name", "target"]
+        both = frames[a][[*key, "improve"]].merge(frames[b][[*key, "improve"]], on=key)
+        for v, pairs in both.groupby("variant_name"):
+            if len(pairs) < 2 or (pairs["improve_x"] == pairs["improve_y"]).all():
+                continue  # unchanged by the option (or too few): nothing to test
+            t = paired_wilcoxon(pairs["improve_y"].to_numpy(), pairs["improve_x"].to_numpy())
+            tests[f"variant {v}: {b} vs {a}"] = t
+            print(
+                f"  {v}, {b} vs {a} ({t['n']} shared applications): mean "
+                f"{pairs['improve_x'].mean():+.3f} -> {pairs['improve_y'].mean():+.3f}, "
+                f"r {t['effect']:+.2f}, p {t['p']:.2g}"
             )
     out = {"benchmark": "operator_budget", "budgets": budgets, "tests": tests}
     print(json.dumps(out))
