@@ -42,10 +42,12 @@ def bound_heap() -> bool:
     glibc otherwise raises its threshold to the largest block freed so far, so the activations
     and weights of a few MB that a VALP step allocates and frees end up in the heap, where they
     stay resident. Measured on the 60-step Fashion-MNIST episode of
-    ``benchmarks/valp_memory.py`` (seed 0, whose model grows to 878k parameters): RSS growth 49
-    and 51 MiB in two runs without, 30 MiB with; the same time a step. Process-wide, applied
-    once, glibc only, and never when the user set ``MALLOC_MMAP_THRESHOLD_`` (their setting
-    wins).
+    ``benchmarks/valp_memory.py --bound-heap`` (seed 0, whose model grows to 878k parameters):
+    RSS growth 49 and 51 MiB in two runs without, 30 MiB with; the same time a step. But every
+    block of 1 MiB or more then costs fresh page faults: a small CNN trained on 128 images of
+    28x28 (6 MiB activations) runs about 1.5x slower (``benchmarks/heap_threshold.py``). So it is
+    opt-in, never applied by nasgym itself. Process-wide, applied once, glibc only, and never
+    when the user set ``MALLOC_MMAP_THRESHOLD_`` (their setting wins).
     """
     if not _BOUNDED:
         ok = _LIBC is not None and "MALLOC_MMAP_THRESHOLD_" not in os.environ

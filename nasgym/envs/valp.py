@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from gymnasium import spaces
 
-from nasgym._memory import bound_heap, trim
+from nasgym._memory import trim
 from nasgym.data import Dataset, load_dataset
 from nasgym.diagnostics import Diagnosis, DiagnosticData, ObjectiveArchive, diagnose
 from nasgym.diagnostics.dependency import single_threaded_blas
@@ -160,9 +160,9 @@ class VALPEnv(gym.Env):
     cannot train through; off by default). ``diagnostics`` also takes ``trend_window``
     (None = the lineage's whole loss history; an int keeps its last values). Seed only through
     ``reset(seed=...)``. :meth:`fork` copies an env in its state, sharing the data. Memory: kept
-    models hold weights only, the current model drops its optimizer state, and constructing the env
-    fixes glibc's mmap threshold for the process (:func:`nasgym._memory.bound_heap`; not when
-    ``MALLOC_MMAP_THRESHOLD_`` is set) so that freed activations go back to the system.
+    models hold weights only and the current model drops its optimizer state;
+    :func:`nasgym._memory.bound_heap` (opt-in, process-wide) also returns freed activations to
+    the system, at a cost for convolutional training in the same process.
 
     Presets: ``nasgym/VALP-Paper-v0`` is the paper's setting (§V-B): Fashion-MNIST from
     ``data_dir`` / ``$NASGYM_DATA_DIR``, batch size 200, 1-2 networks per output, the five macro
@@ -213,7 +213,6 @@ class VALPEnv(gym.Env):
         operator_kwargs: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         self._kwargs = {k: v for k, v in locals().items() if k not in ("self", "__class__")}
-        bound_heap()  # freed activations and models go back to the system (bounded episodes)
         _check_choice("acceptance", acceptance, ACCEPTANCE_RULES)
         _check_choice("invalid_action", invalid_action, INVALID_ACTIONS)
         _check_choice("credit", credit, CREDITS)

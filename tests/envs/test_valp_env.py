@@ -548,19 +548,24 @@ def test_operator_kwargs_build_the_envs_operators() -> None:
         _env(operator_kwargs={"add_connection": {"detach": True}})
 
 
-def test_the_env_bounds_the_heap_unless_the_user_set_the_threshold(monkeypatch) -> None:
-    """Constructing a VALP env fixes glibc's mmap threshold (freed activations go back to the
-    system); a MALLOC_MMAP_THRESHOLD_ of the user's is left alone."""
+def test_bound_heap_is_applied_once_unless_the_user_set_the_threshold(monkeypatch) -> None:
+    """The opt-in bound_heap sets glibc's mmap threshold once per process; a
+    MALLOC_MMAP_THRESHOLD_ of the user's is left alone (a stand-in libc records the calls, so
+    this test process keeps glibc's own behaviour)."""
     import nasgym._memory as mem
 
-    calls: list[int] = []
-    monkeypatch.setattr("nasgym.envs.valp.bound_heap", lambda: calls.append(1) or True)
-    _env()
-    assert calls == [1]
+    calls: list[tuple[int, int]] = []
+
+    class FakeLibc:
+        def mallopt(self, param: int, value: int) -> int:
+            calls.append((param, value))
+            return 1
+
+    monkeypatch.setattr(mem, "_LIBC", FakeLibc())
     monkeypatch.setattr(mem, "_BOUNDED", [])
     monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_", raising=False)
-    assert mem.bound_heap() is (mem._LIBC is not None)  # applied once, then remembered
-    assert mem._BOUNDED == [mem._LIBC is not None]
+    assert mem.bound_heap() is True and mem.bound_heap() is True
+    assert calls == [(-3, mem.MMAP_THRESHOLD)]  # M_MMAP_THRESHOLD, once
     monkeypatch.setattr(mem, "_BOUNDED", [])
     monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "4096")
-    assert mem.bound_heap() is False
+    assert mem.bound_heap() is False and len(calls) == 1
