@@ -196,39 +196,33 @@ class GraphQueries:
     def trained_ancestors(self, cid: str) -> set[str]:
         """Every component with a path to ``cid`` through connections that are not detached:
         the ones whose weights ``cid``'s loss trains (``cid`` excluded)."""
-        key = ("trained", cid)
-        if key not in self._cache:
-            cut = {(c.src, c.dst) for c in self.connections if c.detached}
-            links = self._index["pred"]
-            seen: set[str] = set()
-            stack = [p for p in links.get(cid, ()) if (p, cid) not in cut]
-            while stack:
-                c = stack.pop()
-                if c not in seen:
-                    seen.add(c)
-                    stack.extend(p for p in links.get(c, ()) if (p, c) not in cut)
-            self._cache[key] = frozenset(seen)
-        return set(self._cache[key])
+        return set(self._reach("pred", cid, trained=True))
 
     def descendants(self, cid: str) -> set[str]:
         """Every component reachable from ``cid`` (``cid`` excluded)."""
         return set(self._reach("succ", cid))
 
-    def _reach(self, direction: str, cid: str) -> frozenset[str]:
-        """Components reachable from ``cid`` along ``"pred"`` or ``"succ"`` links (cached).
+    def _reach(self, direction: str, cid: str, trained: bool = False) -> frozenset[str]:
+        """Components reachable from ``cid`` along ``"pred"`` or ``"succ"`` links (cached);
+        ``trained``: not across detached connections (``"pred"`` links only).
 
         A plain depth-first search: :mod:`graphlib` orders graphs but has no reachability query.
         """
-        key = (direction, cid)
+        key = (direction, cid, trained)
         found = self._cache.get(key)
         if found is None:
             links = self._index[direction]
+            cut = {(c.src, c.dst) for c in self.connections if c.detached} if trained else set()
+
+            def nexts(c: str) -> list[str]:
+                return [n for n in links.get(c, ()) if (n, c) not in cut]
+
             seen: set[str] = set()
-            stack = list(links.get(cid, ()))
+            stack = nexts(cid)
             while stack:
                 c = stack.pop()
                 if c not in seen:
                     seen.add(c)
-                    stack.extend(links.get(c, ()))
+                    stack.extend(nexts(c))
             found = self._cache[key] = frozenset(seen)
         return found
