@@ -1,15 +1,18 @@
-"""What ``nasgym._memory.bound_heap`` costs a convolutional training loop in the same process.
+"""What ``nasgym._memory``'s heap bounds cost a convolutional training loop in the same process.
 
-``bound_heap`` makes glibc serve every block of 1 MiB or more by ``mmap`` (freed memory goes back
-to the system: a VALP episode's RSS growth falls from about 50 to 30 MiB, at the same step time,
-``benchmarks/valp_memory.py --bound-heap``). Each such block then costs fresh page faults. This
-script times a small CNN (two 3x3 convolutions, 16 channels, Adam) on 128 random 28x28 images,
-whose activations are about 6 MiB, for ``--steps`` steps, in fresh processes without and with
-``bound_heap``, alternating ``--repeats`` times, one torch thread.
+``bound_heap`` makes glibc serve every block of 1 MiB or more by ``mmap`` for the rest of the
+process (freed memory goes back to the system: a VALP episode's RSS grows less,
+``benchmarks/valp_memory.py``). Each such block then costs fresh page faults. ``bounded_heap``
+(what the VALP env applies to its resets and steps) does the same inside a block only, then
+fixes the threshold at 32 MiB. This script times a small CNN (two 3x3 convolutions, 16 channels,
+Adam) on 128 random 28x28 images, whose activations are about 6 MiB, for ``--steps`` steps, in
+fresh processes: ``without`` either; with ``bound_heap`` called first; and ``scoped``, after a
+``bounded_heap`` block that allocated and freed 8 MB (as a VALP step before it would).
+Variants alternate ``--repeats`` times; one torch thread.
 
     python benchmarks/heap_threshold.py [--steps 60] [--repeats 4]
 
-Prints the times, then one JSON line with the median ratio (with / without).
+Prints the times, then one JSON line with each variant's median ratio to ``without``.
 """
 
 from __future__ import annotations
@@ -27,9 +30,14 @@ ROOT = Path(__file__).resolve().parents[1]
 LOOP = """
 import sys, time, torch, torch.nn as nn
 sys.path.insert(0, {root!r})
-if {bound}:
-    from nasgym._memory import bound_heap
+from nasgym._memory import bound_heap, bounded_heap
+if {variant!r} == "bound_heap":
     assert bound_heap(), "bound_heap was not applied (not glibc, or MALLOC_MMAP_THRESHOLD_ set)"
+if {variant!r} == "scoped":
+    with bounded_heap() as applied:
+        assert applied, "bounded_heap was not applied (not glibc, or MALLOC_MMAP_THRESHOLD_ set)"
+        blocks = [torch.ones(2**20) for _ in range(2)]  # 2 x 4 MiB, freed inside the block
+        del blocks
 torch.set_num_threads(1)
 torch.manual_seed(0)
 net = nn.Sequential(
@@ -48,9 +56,12 @@ print(time.perf_counter() - start)
 """
 
 
-def timed(bound: bool, steps: int) -> float:
+VARIANTS = ("without", "bound_heap", "scoped")
+
+
+def timed(variant: str, steps: int) -> float:
     """Seconds for ``steps`` training steps in a fresh process."""
-    code = LOOP.format(root=str(ROOT), bound=bound, steps=steps)
+    code = LOOP.format(root=str(ROOT), variant=variant, steps=steps)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return float(out.stdout.strip().splitlines()[-1])
 
@@ -61,16 +72,17 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--repeats", type=int, default=4)
     args = parser.parse_args(argv)
-    times: dict[str, list[float]] = {"without": [], "with": []}
-    for _ in range(args.repeats):  # alternating, so drifting machine load hits both
-        times["without"].append(timed(False, args.steps))
-        times["with"].append(timed(True, args.steps))
-    ratios = [w / o for w, o in zip(times["with"], times["without"], strict=True)]
+    times: dict[str, list[float]] = {v: [] for v in VARIANTS}
+    for _ in range(args.repeats):  # alternating, so drifting machine load hits each alike
+        for variant in VARIANTS:
+            times[variant].append(timed(variant, args.steps))
+    out: dict = {"benchmark": "heap_threshold", "steps": args.steps, **times}
     for k, v in times.items():
-        print(f"{k:>7} bound_heap: " + ", ".join(f"{t:.2f}" for t in v) + " s")
-    print(f"median ratio with / without: {np.median(ratios):.2f}")
-    out = {"benchmark": "heap_threshold", "steps": args.steps, **times}
-    out["ratio_median"] = float(np.median(ratios))
+        print(f"{k:>10}: " + ", ".join(f"{t:.2f}" for t in v) + " s")
+    for k in VARIANTS[1:]:
+        ratio = float(np.median([a / b for a, b in zip(times[k], times["without"], strict=True)]))
+        out[f"ratio_{k}"] = ratio
+        print(f"median ratio {k} / without: {ratio:.2f}")
     print(json.dumps(out))
     return out
 

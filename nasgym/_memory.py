@@ -3,14 +3,22 @@ no-ops elsewhere)."""
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import os
+from collections.abc import Iterator
 from typing import Any
 
-#: allocations of this many bytes or more are served by ``mmap`` once :func:`bound_heap` ran
+#: allocations of this many bytes or more are served by ``mmap`` once :func:`bound_heap` ran,
+#: and inside :func:`bounded_heap`
 MMAP_THRESHOLD = 1 << 20
-_M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter number
+#: the mmap threshold after a :func:`bounded_heap` section: the largest one glibc's own dynamic
+#: threshold reaches on 64-bit (``DEFAULT_MMAP_THRESHOLD_MAX``), where a process that freed large
+#: blocks ends up anyway; the trim threshold is set to twice it, as glibc's dynamic rule does
+RELAXED_THRESHOLD = 32 << 20
+_M_TRIM_THRESHOLD = -1  # glibc's mallopt parameter numbers
+_M_MMAP_THRESHOLD = -3
 
 
 def _libc() -> Any:
@@ -46,13 +54,43 @@ def bound_heap() -> bool:
     RSS growth 49 and 51 MiB in two runs without, 30 MiB with; the same time a step. But every
     block of 1 MiB or more then costs fresh page faults: a small CNN trained on 128 images of
     28x28 (6 MiB activations) runs about 1.5x slower (``benchmarks/heap_threshold.py``). So it is
-    opt-in, never applied by nasgym itself. Process-wide, applied once, glibc only, and never
+    opt-in, never applied by nasgym itself, which bounds the heap of the VALP env's own resets
+    and steps only (:func:`bounded_heap`). Process-wide, applied once, glibc only, and never
     when the user set ``MALLOC_MMAP_THRESHOLD_`` (their setting wins).
     """
     if not _BOUNDED:
-        ok = _LIBC is not None and "MALLOC_MMAP_THRESHOLD_" not in os.environ
+        ok = _LIBC is not None and not _user_threshold()
         _BOUNDED.append(bool(ok and _LIBC.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1))
     return _BOUNDED[0]
 
 
-__all__ = ["MMAP_THRESHOLD", "bound_heap", "trim"]
+def _user_threshold() -> bool:
+    return "MALLOC_MMAP_THRESHOLD_" in os.environ
+
+
+@contextlib.contextmanager
+def bounded_heap() -> Iterator[bool]:
+    """Inside the block, serve every allocation of :data:`MMAP_THRESHOLD` bytes or more by
+    ``mmap``; after it, fix the threshold at :data:`RELAXED_THRESHOLD` (trim threshold twice
+    that). Yields whether the setting was applied.
+
+    What :func:`bound_heap` does, scoped to the code that benefits: a VALP env's reset and steps
+    allocate and free weights and activations of a few MB, which glibc's dynamic threshold
+    otherwise keeps in the heap, where they stay resident. Outside the block, large blocks come
+    from the heap again, as after glibc's own warm-up, so convolutional training in the same
+    process runs at its usual speed (``benchmarks/heap_threshold.py --mode scoped``). Measured on
+    ``benchmarks/valp_memory.py`` (README, *Benchmarks*). Not applied when the user set
+    ``MALLOC_MMAP_THRESHOLD_`` or called :func:`bound_heap` (their setting wins); glibc only.
+    """
+    if _LIBC is None or _user_threshold() or (_BOUNDED and _BOUNDED[0]):
+        yield False
+        return
+    _LIBC.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)
+    try:
+        yield True
+    finally:
+        _LIBC.mallopt(_M_MMAP_THRESHOLD, RELAXED_THRESHOLD)
+        _LIBC.mallopt(_M_TRIM_THRESHOLD, 2 * RELAXED_THRESHOLD)
+
+
+__all__ = ["MMAP_THRESHOLD", "RELAXED_THRESHOLD", "bound_heap", "bounded_heap", "trim"]

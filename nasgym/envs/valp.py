@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from gymnasium import spaces
 
-from nasgym._memory import trim
+from nasgym._memory import bounded_heap, trim
 from nasgym.data import Dataset, load_dataset
 from nasgym.diagnostics import Diagnosis, DiagnosticData, ObjectiveArchive, diagnose
 from nasgym.diagnostics.dependency import single_threaded_blas
@@ -160,9 +160,11 @@ class VALPEnv(gym.Env):
     cannot train through; off by default). ``diagnostics`` also takes ``trend_window``
     (None = the lineage's whole loss history; an int keeps its last values). Seed only through
     ``reset(seed=...)``. :meth:`fork` copies an env in its state, sharing the data. Memory: kept
-    models hold weights only and the current model drops its optimizer state;
-    :func:`nasgym._memory.bound_heap` (opt-in, process-wide) also returns freed activations to
-    the system, at a cost for convolutional training in the same process.
+    models hold weights only and the current model drops its optimizer state; resets and steps
+    run under :func:`nasgym._memory.bounded_heap` (glibc serves blocks of 1 MiB or more by
+    ``mmap`` while models are built, trained and dropped, so their memory goes back to the
+    system; a user's ``MALLOC_MMAP_THRESHOLD_`` wins), and the freed heap is trimmed after
+    each step.
 
     Presets: ``nasgym/VALP-Paper-v0`` is the paper's setting (§V-B): Fashion-MNIST from
     ``data_dir`` / ``$NASGYM_DATA_DIR``, batch size 200, 1-2 networks per output, the five macro
@@ -477,8 +479,10 @@ class VALPEnv(gym.Env):
 
     # ------------------------------------------------------------------ helpers
     def _threads(self) -> contextlib.ExitStack:
-        """One torch thread and one BLAS thread on CPU: fastest for models this size."""
+        """One torch thread and one BLAS thread on CPU: fastest for models this size; and glibc's
+        heap bounded while models are built, trained and dropped (:func:`bounded_heap`)."""
         stack = contextlib.ExitStack()
+        stack.enter_context(bounded_heap())
         if self.device.type == "cpu":
             stack.enter_context(cpu_threads(1))
             stack.enter_context(single_threaded_blas())

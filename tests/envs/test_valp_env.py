@@ -548,20 +548,29 @@ def test_operator_kwargs_build_the_envs_operators() -> None:
         _env(operator_kwargs={"add_connection": {"detach": True}})
 
 
+class FakeLibc:
+    """A stand-in for glibc that records ``mallopt`` calls (the test process keeps glibc's own
+    allocator settings)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[int, int]] = []
+
+    def mallopt(self, param: int, value: int) -> int:
+        self.calls.append((param, value))
+        return 1
+
+    def malloc_trim(self, pad: int) -> int:
+        return 1
+
+
 def test_bound_heap_is_applied_once_unless_the_user_set_the_threshold(monkeypatch) -> None:
     """The opt-in bound_heap sets glibc's mmap threshold once per process; a
-    MALLOC_MMAP_THRESHOLD_ of the user's is left alone (a stand-in libc records the calls, so
-    this test process keeps glibc's own behaviour)."""
+    MALLOC_MMAP_THRESHOLD_ of the user's is left alone."""
     import nasgym._memory as mem
 
-    calls: list[tuple[int, int]] = []
-
-    class FakeLibc:
-        def mallopt(self, param: int, value: int) -> int:
-            calls.append((param, value))
-            return 1
-
-    monkeypatch.setattr(mem, "_LIBC", FakeLibc())
+    libc = FakeLibc()
+    calls = libc.calls
+    monkeypatch.setattr(mem, "_LIBC", libc)
     monkeypatch.setattr(mem, "_BOUNDED", [])
     monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_", raising=False)
     assert mem.bound_heap() is True and mem.bound_heap() is True
@@ -569,3 +578,35 @@ def test_bound_heap_is_applied_once_unless_the_user_set_the_threshold(monkeypatc
     monkeypatch.setattr(mem, "_BOUNDED", [])
     monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "4096")
     assert mem.bound_heap() is False and len(calls) == 1
+
+
+def test_the_env_bounds_the_heap_only_while_it_resets_and_steps(monkeypatch) -> None:
+    """Resets and steps run with glibc's mmap threshold at 1 MiB and leave it fixed at the
+    relaxed 32 MiB (trim threshold 64 MiB), so the rest of the process allocates as after glibc's
+    own warm-up; a user's MALLOC_MMAP_THRESHOLD_, or bound_heap already applied, wins."""
+    import nasgym._memory as mem
+
+    libc = FakeLibc()
+    monkeypatch.setattr(mem, "_LIBC", libc)
+    monkeypatch.setattr(mem, "_BOUNDED", [])
+    monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_", raising=False)
+    env = _env()
+    env.reset(seed=0)
+    bound, relax = (
+        (-3, mem.MMAP_THRESHOLD),
+        [(-3, mem.RELAXED_THRESHOLD), (-1, 2 * mem.RELAXED_THRESHOLD)],
+    )
+    assert libc.calls == [bound, *relax]
+    env.step(int(_valid(env)[0]))
+    assert libc.calls == [bound, *relax] * 2
+    with mem.bounded_heap() as applied:
+        assert applied and libc.calls[-1] == bound
+    assert libc.calls[-2:] == relax
+    libc.calls.clear()
+    monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "4096")
+    with mem.bounded_heap() as applied:
+        assert not applied
+    monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_")
+    assert mem.bound_heap() and libc.calls == [bound]
+    with mem.bounded_heap() as applied:
+        assert not applied and libc.calls == [bound]
