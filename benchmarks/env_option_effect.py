@@ -8,7 +8,9 @@ compares, on the seeds every compared run shares:
   the run's points in the per-seed front of all compared runs (Fig. 9 per seed), by a paired
   two-sided Wilcoxon signed-rank test with the rank-biserial effect;
 - every pair of agents within and across the conditions on hypervolume
-  (:func:`nasgym.bench.summary.paired_comparisons`, Holm-adjusted over the pairs).
+  (:func:`nasgym.bench.summary.paired_comparisons`, Holm-adjusted over the pairs);
+- with ``--at 20,30,45``: every pair of agents within each condition on the hypervolume of the
+  first 20, 30, 45 steps (the paper's "ahead from step ~20 on"), unadjusted.
 
     python benchmarks/env_option_effect.py runs/heldout runs/heldout-detach --agents random,rules
 
@@ -55,6 +57,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("option", help="bench folder with the option")
     parser.add_argument("--agents", default="random,rules", help="comma list (agent labels)")
     parser.add_argument("--suffix", default="+option", help="label suffix of the option's runs")
+    parser.add_argument("--at", default="", help="comma list of steps for per-step tests")
     args = parser.parse_args(argv)
     agents = args.agents.split(",")
     groups = {**runs_of(args.base, agents, ""), **runs_of(args.option, agents, args.suffix)}
@@ -102,12 +105,30 @@ def main(argv: list[str] | None = None) -> dict:
             f"  hypervolume {e['a']} vs {e['b']}: median diff {e['median_diff']:+.3f}, "
             f"r {e['effect']:+.2f}, p {p}, Holm {e['p_holm']:.2g}"
         )
+    at_steps = {}
+    for t in [int(x) for x in args.at.split(",") if x]:
+        for suffix in ("", args.suffix):
+            for i, a in enumerate(agents):
+                for b in agents[i + 1 :]:
+                    hv_t = [
+                        [ind.hypervolume(finite_rows(groups[k][s].points(names)[:t]), bounds)
+                         for s in seeds]
+                        for k in (a + suffix, b + suffix)
+                    ]  # fmt: skip
+                    test = paired_wilcoxon(*hv_t)
+                    at_steps[f"{a}{suffix} vs {b}{suffix} @{t}"] = test
+                    p = "n/a" if test["p"] is None else f"{test['p']:.2g}"
+                    print(
+                        f"  hypervolume of steps 1-{t}, {a}{suffix} vs {b}{suffix}: means "
+                        f"{np.mean(hv_t[0]):.3f} / {np.mean(hv_t[1]):.3f}, median diff "
+                        f"{test['median_diff']:+.3f}, r {test['effect']:+.2f}, p {p}"
+                    )
     kwargs = {"base": first.env_kwargs}
     kwargs["option"] = next(iter(groups[agents[0] + args.suffix].values())).env_kwargs
     means = {"hypervolume": hv, "front_points": front}
     out = {"benchmark": "env_option_effect", "env": first.env, **kwargs, "seeds": seeds}
     out |= {m: {k: float(np.mean(v)) for k, v in d.items()} for m, d in means.items()}
-    out |= {"option_vs_base": effects, "pairs": pairs}
+    out |= {"option_vs_base": effects, "pairs": pairs, "at_steps": at_steps}
     print(json.dumps(out))
     return out
 
