@@ -1,0 +1,195 @@
+"""What a VALP search earns over training alone: episodes in which no operator is ever applied.
+
+Each seed starts the same episode as ``nasgym bench`` does (``reset(seed=s)``: the same initial
+VALP, trained for ``initial_batches``), then, for each of ``--steps`` steps, does what the env's
+``credit="control"`` path does for its control: a copy of the current model (fresh optimizer
+state) is trained for ``step_batches`` batches of a shuffled order drawn from the env's
+generator, evaluated, and becomes the current model. No operator, no acceptance test: the
+training the search's steps get, without the search.
+
+The run's points are the 60 evaluated models, as a bench run's points are its 60 candidates, and
+its hypervolume is computed in the same box (the bench's stored ``objective_spec``) by the same
+function. Given bench folders of the same env and env kwargs (``--compare``; kwargs that only act
+through operators or acceptance, such as ``credit``, may differ: :data:`UNREAD`), it reports, per
+agent and setting, paired over the seeds both have:
+
+- hypervolume at the last step, and at steps 20 and 40;
+- the chosen model's objectives (the bench's ``current_objectives``; here the last model);
+
+as ``agent - train-only`` medians, the rank-biserial effect and the two-sided Wilcoxon p-value
+(positive effect: the agent's search is better than training alone), Holm-adjusted per metric
+over the compared agents and settings.
+
+    NASGYM_DATA_DIR=../shared/data python benchmarks/valp_train_only.py --compare runs/heldout \\
+        --env-kwargs '{"initial_batches": 250, "step_batches": 50, "eval_samples": 2000}' \\
+        --seeds 0-19 --workers 2
+
+Prints the figures, then one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from nasgym import indicators as ind  # noqa: E402
+from nasgym.bench.results import finite_rows, load_runs, objective_bounds  # noqa: E402
+from nasgym.stats import holm, paired_wilcoxon  # noqa: E402
+
+CHECKPOINTS = (20, 40)
+#: env kwargs a training-only episode never reads (they act through operators or acceptance):
+#: bench runs that differ from ``--env-kwargs`` in these only are compared too
+UNREAD = ("credit", "acceptance", "operators", "operator_kwargs", "reward", "invalid_action")
+
+
+def read_kwargs(kwargs: dict) -> dict:
+    """``kwargs`` without the entries a training-only episode never reads."""
+    return {k: v for k, v in kwargs.items() if k not in UNREAD}
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``"0-19"`` or ``"0,3,5"`` (ranges inclusive) as a list of seeds."""
+    out: list[int] = []
+    for part in text.split(","):
+        lo, _, hi = part.partition("-")
+        out.extend(range(int(lo), int(hi or lo) + 1))
+    return out
+
+
+def train_only(env_id: str, env_kwargs: dict, steps: int, seed: int) -> tuple[list[dict], dict]:
+    """The objectives after each of ``steps`` training-only steps of seed ``seed``'s episode,
+    and the env's ``objective_spec`` (the hypervolume box)."""
+    import gymnasium as gym
+
+    import nasgym  # noqa: F401  (registers the envs)
+    from nasgym.valp.train import train
+
+    env = gym.make(env_id, **env_kwargs).unwrapped
+    env.reset(seed=seed)
+    out = []
+    for _ in range(steps):
+        with env._threads():
+            model = env._model.clone()
+            order = env._batch_order(env.step_batches * model.valp.batch_size)
+            result = train(
+                model, env._train, env.step_batches, env._gen,
+                order=order, warmup=env.warmup_batches,
+            )  # fmt: skip
+            out.append(env._evaluate(model))
+        model.release_training_state()
+        env._model = model  # no diagnosis: nothing reads it
+        if result.diverged:
+            out.extend([out[-1]] * (steps - len(out)))
+            break
+    return out, dict(env.objective_spec)
+
+
+def metrics(points: np.ndarray, names: list[str], bounds: list) -> dict[str, float]:
+    """Hypervolume at the checkpoints and at the end, and the last model's objectives."""
+    out = {
+        f"hypervolume@{t}": ind.hypervolume(finite_rows(points[:t]), bounds) for t in CHECKPOINTS
+    }
+    out["hypervolume"] = ind.hypervolume(finite_rows(points), bounds)
+    out.update({f"chosen {n}": float(points[-1, i]) for i, n in enumerate(names)})
+    return out
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """Run the training-only episodes, compare, print the figures and one JSON line."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--env", default="nasgym/VALP-Paper-v0")
+    parser.add_argument("--env-kwargs", default="{}")
+    parser.add_argument("--steps", type=int, default=60)
+    parser.add_argument("--seeds", default="0-19")
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--compare", action="append", default=[], help="bench folder (repeatable)")
+    args = parser.parse_args(argv)
+    kwargs, seeds = json.loads(args.env_kwargs), parse_seeds(args.seeds)
+    with ProcessPoolExecutor(args.workers) as pool:
+        futures = {s: pool.submit(train_only, args.env, kwargs, args.steps, s) for s in seeds}
+        done = {s: f.result() for s, f in futures.items()}
+    objectives = {s: objs for s, (objs, _) in done.items()}
+    spec = done[seeds[0]][1]
+    names, bounds = list(spec), [(float(a), float(b)) for a, b in spec.values()]
+    agents: dict[str, dict[int, dict[str, float]]] = {}
+    for folder in args.compare:
+        runs = [
+            r
+            for r in load_runs(folder)
+            if r.env == args.env and read_kwargs(r.env_kwargs) == read_kwargs(kwargs) and r.complete
+        ]
+        if not runs:
+            raise SystemExit(f"{folder} holds no complete {args.env} runs with {kwargs}")
+        if objective_bounds(runs) != (names, bounds):
+            raise SystemExit(f"{folder}: its hypervolume box is not the env's {spec}")
+        for run in runs:
+            got = metrics(run.points(names), names, bounds)
+            info = run.last_info()
+            got.update(
+                {f"chosen {n}": info[f"current_objectives.{n}"] for n in names
+                 if f"current_objectives.{n}" in info}
+            )  # fmt: skip
+            extra = {k: v for k, v in run.env_kwargs.items() if k in UNREAD}
+            label = run.agent_label + (f" {json.dumps(extra)}" if extra else "")
+            agents.setdefault(label, {})[run.seed] = got
+    base = {
+        s: metrics(np.array([[o[n] for n in names] for o in objs]), names, bounds)
+        for s, objs in objectives.items()
+    }
+    keys = list(next(iter(base.values())))
+    print(f"training only, {args.env} {kwargs}, {len(seeds)} seeds x {args.steps} steps")
+    for k in keys:
+        vals = [base[s][k] for s in seeds]
+        print(f"  {k}: {np.mean(vals):.4g} +- {np.std(vals, ddof=1):.3g}")
+    tests: dict[str, dict[str, dict]] = {}
+    for agent, by_seed in sorted(agents.items()):
+        shared = [s for s in seeds if s in by_seed]
+        print(f"{agent} - training only ({len(shared)} paired seeds):")
+        for k in keys:
+            a = [by_seed[s][k] for s in shared]
+            b = [base[s][k] for s in shared]
+            test = paired_wilcoxon(a, b)
+            tests.setdefault(agent, {})[k] = {
+                "agent_mean": float(np.mean(a)), "train_only_mean": float(np.mean(b)), **test,
+            }  # fmt: skip
+            lower = k.startswith("chosen")
+            r, p = test["effect"], test["p"]
+            print(
+                f"  {k}: {np.mean(a):.4g} vs {np.mean(b):.4g}, median diff "
+                f"{test['median_diff']:+.3g}, r = {'-' if r is None else f'{r:+.2f}'}"
+                f"{' (r < 0: agent better)' if lower else ''},"
+                f" p = {'-' if p is None else f'{p:.2g}'}"
+            )
+    labels = sorted(tests)
+    for k in keys:  # Holm over the compared agents and settings, per metric
+        adjusted = holm([tests[a][k]["p"] for a in labels])
+        for a, q in zip(labels, adjusted, strict=True):
+            tests[a][k]["p_holm"] = q
+    if labels:
+        print(f"hypervolume at the last step, Holm-adjusted over the {len(labels)} compared runs:")
+        for a in labels:
+            t = tests[a]["hypervolume"]
+            q = "-" if t["p_holm"] is None else f"{t['p_holm']:.2g}"
+            print(f"  {a}: median diff {t['median_diff']:+.4f}, p (Holm) {q}")
+    record = {
+        "benchmark": "valp_train_only",
+        "env": args.env,
+        "env_kwargs": kwargs,
+        "steps": args.steps,
+        "seeds": seeds,
+        "train_only": {k: float(np.mean([base[s][k] for s in seeds])) for k in keys},
+        "tests": tests,
+    }
+    print(json.dumps(record))
+    return record
+
+
+if __name__ == "__main__":
+    main()
