@@ -9,7 +9,8 @@ training the search's steps get, without the search.
 
 The run's points are the 60 evaluated models, as a bench run's points are its 60 candidates, and
 its hypervolume is computed in the same box (the bench's stored ``objective_spec``) by the same
-function. Given bench folders of the same env and env kwargs (``--compare``; kwargs that only act
+function. (A bench run's points leave out the controls that replaced its rejected candidates,
+which can only lower an agent's hypervolume against this baseline.) Given bench folders of the same env and env kwargs (``--compare``; kwargs that only act
 through operators or acceptance, such as ``credit``, may differ: :data:`UNREAD`), it reports, per
 agent and setting, paired over the seeds both have:
 
