@@ -1,6 +1,7 @@
 """Does the supernet rank cells? Kendall tau / Spearman rho against from-scratch accuracy.
 
     nice -n 15 python benchmarks/supernet_ranking.py [--checkpoints 150,300,600] [--eval-images 512]
+        [--seed 0] [--sampling uniform|fair] [--bn batch|running] [--lr 0.05]
 
 The panel and its ground truth are ``benchmarks/data/supernet_panel.csv`` (20 ``tnd`` cells
 spread over the parameter range, each trained from scratch on a Fashion-MNIST subset; rebuilt
@@ -14,6 +15,12 @@ budget of ``--checkpoints`` (training batches; Cell-v0's default search trains 1
 the same first ``--eval-images`` validation images, and prints Kendall tau and Spearman rho
 (scipy, with p-values) between those accuracies and the panel's from-scratch test accuracies,
 the mean supernet accuracy of the panel and the wall time so far. Ends with one JSON line.
+
+Knobs: ``--sampling fair`` trains FairNAS-style paths (every op of a decision in turn, in a fresh
+random order each cycle: :func:`nasgym.supernet.fair_paths`) instead of uniform ones; ``--bn
+running`` evaluates with BatchNorm running statistics instead of the batch's; ``--lr`` the SGD
+rate; ``--seed`` the supernet's weights and paths. Two seeds of one setting can differ by 0.3 in
+tau (README, *Benchmarks*): compare settings over several seeds.
 """
 
 from __future__ import annotations
@@ -35,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from supernet_panel import DATA_DIR, DEFAULT_OUT, RECIPE, load_panel_data  # noqa: E402
 
 from nasgym.spaces import get_space  # noqa: E402
-from nasgym.supernet.trainer import StageTrainer, uniform_path  # noqa: E402
+from nasgym.supernet.trainer import StageTrainer, fair_paths, uniform_path  # noqa: E402
 
 
 def read_panel(path: Path) -> tuple[dict, list[dict]]:
@@ -64,6 +71,15 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--eval-images", type=int, default=512, help="validation images per cell")
     parser.add_argument("--seed", type=int, default=0, help="supernet weights and path seed")
     parser.add_argument("--data-dir", default=str(DATA_DIR), help="folder of the data sets")
+    parser.add_argument(
+        "--sampling", choices=("uniform", "fair"), default="uniform",
+        help="paths: uniform per decision, or each op in turn (FairNAS's strict fairness)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--bn", choices=("batch", "running"), default="batch",
+        help="BatchNorm statistics in evaluation: the batch's (the search default) or running",
+    )  # fmt: skip
+    parser.add_argument("--lr", type=float, default=0.05, help="SGD learning rate")
     args = parser.parse_args(argv)
     checkpoints = sorted({int(c) for c in args.checkpoints.split(",")})
     if not checkpoints or checkpoints[0] < 1:
@@ -82,10 +98,15 @@ def main(argv: list[str] | None = None) -> dict:
     start = time.perf_counter()
     trainer = StageTrainer(
         space, data, allowed, n_cells=recipe["n_cells"], channels=recipe["channels"],
-        batch_size=64, val_batch_size=256, lr=0.05,
+        batch_size=64, val_batch_size=256, lr=args.lr,
         generator=torch.Generator().manual_seed(args.seed), device=torch.device("cpu"),
+        batch_stats=args.bn == "batch",
     )  # fmt: skip
     rng = np.random.default_rng(args.seed)
+    if args.sampling == "fair":
+        paths = fair_paths(trainer.allowed, rng, checkpoints[-1])
+    else:
+        paths = [uniform_path(trainer.allowed, rng) for _ in range(checkpoints[-1])]
     curve, done = [], 0
     print(f"panel: {len(rows)} cells, from-scratch test acc {truth.min():.3f}-{truth.max():.3f}")
     print(
@@ -94,7 +115,7 @@ def main(argv: list[str] | None = None) -> dict:
     train_s = 0.0
     for c in checkpoints:
         t0 = time.perf_counter()
-        trainer.train([uniform_path(trainer.allowed, rng) for _ in range(c - done)])
+        trainer.train(paths[done:c])
         train_s += time.perf_counter() - t0
         done = c
         acc = np.array([score(trainer, a.ops, x, y) for a in archs])
@@ -115,6 +136,10 @@ def main(argv: list[str] | None = None) -> dict:
         "panel": str(args.panel),
         "cells": len(rows),
         "eval_images": args.eval_images,
+        "seed": args.seed,
+        "sampling": args.sampling,
+        "bn": args.bn,
+        "lr": args.lr,
         "curve": curve,
     }
     print(json.dumps(out))

@@ -19,7 +19,7 @@ from nasgym.supernet.costs import MS_PER_MMAC, CostTable, build_cost_table, meas
 from nasgym.supernet.derive import build_derived, train_from_scratch
 from nasgym.supernet.model import Supernet, init_weights, reduction_layers, use_batch_stats
 from nasgym.supernet.stages import StageSchedule, default_keep, drop_ops
-from nasgym.supernet.trainer import StageTrainer, uniform_path
+from nasgym.supernet.trainer import StageTrainer, fair_paths, uniform_path
 from nasgym.supernet.training import (
     Batcher,
     ImageData,
@@ -54,5 +54,6 @@ __all__ = [
     "train_batch",
     "train_from_scratch",
     "uniform_path",
+    "fair_paths",
     "use_batch_stats",
 ]

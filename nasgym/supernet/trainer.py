@@ -18,10 +18,27 @@ def uniform_path(allowed: Sequence[Sequence[str]], rng: np.random.Generator) -> 
     return tuple(names[int(rng.integers(len(names)))] for names in allowed)
 
 
+def fair_paths(
+    allowed: Sequence[Sequence[str]], rng: np.random.Generator, n: int
+) -> list[tuple[str, ...]]:
+    """``n`` paths in which every decision cycles through its ``allowed`` ops in a fresh random
+    order each cycle (strict fairness, as FairNAS trains a one-shot supernet): after ``k``
+    cycles of a decision, each of its ops was on exactly ``k`` paths."""
+    columns = []
+    for names in allowed:
+        order: list[str] = []
+        while len(order) < n:
+            order.extend(names[int(i)] for i in rng.permutation(len(names)))
+        columns.append(order[:n])
+    return [tuple(col[i] for col in columns) for i in range(n)]
+
+
 class StageTrainer:
     """The supernet of one stage (only the allowed ops built), trained with single paths.
 
     Weights are drawn from ``generator``, which also shuffles the train and val batches.
+    ``batch_stats``: BatchNorm with the batch's statistics in evaluation too (the search
+    default), else with running estimates (see :class:`~nasgym.supernet.model.Supernet`).
     """
 
     def __init__(
@@ -37,6 +54,7 @@ class StageTrainer:
         lr: float,
         generator: torch.Generator,
         device: torch.device,
+        batch_stats: bool = True,
     ) -> None:
         self.space = space
         self.allowed = tuple(tuple(a) for a in allowed)
@@ -48,6 +66,7 @@ class StageTrainer:
             n_cells=n_cells,
             n_classes=data.n_classes,
             in_channels=int(data.train.x.shape[1]),
+            batch_stats=batch_stats,
         )
         init_weights(self.model, generator)  # on the CPU: the generator is a CPU generator
         self.model.to(device)
@@ -94,4 +113,4 @@ class StageTrainer:
         return measure_latency_ms(self.model, ops, self._latency_x, repeats)
 
 
-__all__ = ["StageTrainer", "uniform_path"]
+__all__ = ["StageTrainer", "fair_paths", "uniform_path"]

@@ -122,3 +122,25 @@ def test_drop_ops_keeps_the_most_chosen_then_best_rewarded():
     # dropped ops stay dropped and at least one op is always kept
     kept = drop_ops(allowed, np.array([0, 0, 0, 9, 0]), np.zeros(5), 0)
     assert kept.sum() == 1 and not kept[3]
+
+
+def test_fair_paths_train_every_op_of_a_decision_equally() -> None:
+    """FairNAS's strict fairness: after k cycles of a decision every one of its ops was on
+    exactly k paths, in a random order per cycle; the same generator seed gives the same paths."""
+    from collections import Counter
+
+    import numpy as np
+
+    from nasgym.supernet import fair_paths
+
+    allowed = [("a", "b", "c"), ("x", "y"), ("only",)]
+    paths = fair_paths(allowed, np.random.default_rng(0), 12)
+    assert len(paths) == 12 and all(len(p) == 3 for p in paths)
+    for d, names in enumerate(allowed):
+        column = [p[d] for p in paths]
+        for start in range(0, 12, len(names)):
+            assert sorted(column[start : start + len(names)]) == sorted(names)
+        assert Counter(column) == dict.fromkeys(names, 12 // len(names))
+    orders = {tuple(p[0] for p in paths[i : i + 3]) for i in range(0, 12, 3)}
+    assert len(orders) > 1  # the cycles are shuffled, not one fixed order
+    assert fair_paths(allowed, np.random.default_rng(0), 12) == paths
