@@ -6,10 +6,12 @@ writer of the results file; so records are the same whichever backend ran them.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import multiprocessing as mp
 import os
 import queue
+import signal
 import sys
 import threading
 import time
@@ -242,10 +244,47 @@ def run_tasks(
     pool of ``workers``) or ``ray`` (``workers`` CPUs of a local Ray; default all). Each task's
     job is run by ``runner`` (default :func:`~nasgym.bench.runner.run_job`; another runner's
     jobs need the ``imports`` attribute of :class:`~nasgym.bench.jobs.Job` for Ray)."""
-    if backend == "ray":
-        run_ray(tasks, sink, on_error, workers=workers, address=ray_address, runner=runner)
-    elif workers is None or workers <= 1 or len(tasks) <= 1:
-        run_serial(tasks, sink, on_error, runner)
-    else:
-        run_pool(tasks, sink, on_error, min(workers, len(tasks)), runner)
+    with _interrupts() as check:
+
+        def checked(rec: dict[str, Any]) -> None:
+            check()
+            sink(rec)
+
+        if backend == "ray":
+            run_ray(tasks, checked, on_error, workers=workers, address=ray_address, runner=runner)
+        elif workers is None or workers <= 1 or len(tasks) <= 1:
+            run_serial(tasks, checked, on_error, runner)
+        else:
+            run_pool(tasks, checked, on_error, min(workers, len(tasks)), runner)
+        check()
     sys.stdout.flush()
+
+
+@contextlib.contextmanager
+def _interrupts() -> Iterator[Callable[[], None]]:
+    """Ctrl-C is never lost: while the block runs, SIGINT raises ``KeyboardInterrupt`` as usual
+    and also sets a flag; the yielded check raises ``KeyboardInterrupt`` once the flag is set.
+    (An exception raised while Python runs a finalizer is printed and dropped, so a plain
+    ``KeyboardInterrupt`` can vanish and a stopped bench would run on and report success.)
+    Only in the main thread, and only over Python's default handler: a handler of the caller's
+    is left alone."""
+    hit: list[bool] = []
+
+    def check() -> None:
+        if hit:
+            raise KeyboardInterrupt
+
+    main = threading.current_thread() is threading.main_thread()
+    if not main or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield check
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        hit.append(True)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield check
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)

@@ -225,3 +225,32 @@ def test_progress_bar_moves_during_long_runs_when_some_runs_have_no_step_limit(c
     bar.close()
     err = capsys.readouterr().err
     assert "2/2 runs: 100%" in err and "clamping" not in err
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_a_ctrl_c_lost_in_a_finalizer_still_stops_the_bench() -> None:
+    """Python prints and drops a KeyboardInterrupt raised while a finalizer runs; the bench
+    still stops at the next record (it does not run on and report success), and Python's own
+    SIGINT handler is back afterwards."""
+    import os
+    import signal
+
+    from nasgym.bench.backends import run_tasks
+
+    class SendsCtrlC:
+        def __del__(self) -> None:
+            os.kill(os.getpid(), signal.SIGINT)
+            for _ in range(10_000):  # the interrupt lands here, inside the finalizer
+                pass
+
+    def runner(job, have, stored):
+        yield {"n": 1}
+        SendsCtrlC()  # dropped at once
+        yield {"n": 2}
+        yield {"n": 3}
+
+    got: list[dict] = []
+    with pytest.raises(KeyboardInterrupt):
+        run_tasks([(None, frozenset(), {})], got.append, lambda job, tb: None, runner=runner)
+    assert got == [{"n": 1}]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
