@@ -17,9 +17,15 @@ from nasgym.bench import BenchEntry, read_records, run_bench
 
 ROOT = Path(__file__).resolve().parents[2]
 KWARGS = {"horizon": 25}
-#: seconds per step of the killed bench: 6 runs of 25 steps take >= 7.5 s on 2 workers, so
+#: seconds per step of the killed bench: 6 runs of 25 steps take >= 3.75 s on 2 workers, so
 #: after the 40th record there are seconds left to kill it mid-bench even on a loaded machine
-SLOW = "0.1"
+SLOW = "0.05"
+
+
+def _default_sigint() -> None:
+    """Ctrl-C as in a terminal, even when pytest itself runs in the background of a
+    non-interactive shell, whose children inherit an ignored SIGINT."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _cmd(out: Path, workers: int) -> list[str]:
@@ -70,6 +76,7 @@ def test_interrupt_then_rerun_loses_and_duplicates_nothing(tmp_path, toys, cli_e
         env=slow_env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
+        preexec_fn=_default_sigint,
     )
     try:
         deadline = time.monotonic() + 180

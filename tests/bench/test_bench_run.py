@@ -250,7 +250,11 @@ def test_a_ctrl_c_lost_in_a_finalizer_still_stops_the_bench() -> None:
         yield {"n": 3}
 
     got: list[dict] = []
-    with pytest.raises(KeyboardInterrupt):
-        run_tasks([(None, frozenset(), {})], got.append, lambda job, tb: None, runner=runner)
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run_tasks([(None, frozenset(), {})], got.append, lambda job, tb: None, runner=runner)
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, before)
     assert got == [{"n": 1}]
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
