@@ -51,7 +51,9 @@ def bound_heap() -> bool:
     and weights of a few MB that a VALP step allocates and frees end up in the heap, where they
     stay resident. Measured on the 60-step Fashion-MNIST episode of
     ``benchmarks/valp_memory.py --bound-heap`` (seed 0, whose model grows to 878k parameters):
-    RSS growth 49 and 51 MiB in two runs without, 30 MiB with; the same time a step. But every
+    RSS growth 49 and 51 MiB in two runs without it, 30 MiB with it, the same time a step
+    (measured before the env bounded its own sections; with :func:`bounded_heap`, as now, the
+    episode grows 40 and 33 MiB without it). But every
     block of 1 MiB or more then costs fresh page faults: a small CNN trained on 128 images of
     28x28 (6 MiB activations) runs about 1.5x slower (``benchmarks/heap_threshold.py``). So it is
     opt-in, never applied by nasgym itself, which bounds the heap of the VALP env's own resets
@@ -78,7 +80,7 @@ def bounded_heap() -> Iterator[bool]:
     allocate and free weights and activations of a few MB, which glibc's dynamic threshold
     otherwise keeps in the heap, where they stay resident. Outside the block, large blocks come
     from the heap again, as after glibc's own warm-up, so convolutional training in the same
-    process runs at its usual speed (``benchmarks/heap_threshold.py --mode scoped``). Measured on
+    process runs at its usual speed (``benchmarks/heap_threshold.py``, variant ``scoped``). Measured on
     ``benchmarks/valp_memory.py`` (README, *Benchmarks*). Not applied when the user set
     ``MALLOC_MMAP_THRESHOLD_`` or called :func:`bound_heap` (their setting wins); glibc only.
     """
