@@ -107,20 +107,20 @@ def main(argv: list[str] | None = None) -> dict:
         )
     at_steps = {}
     for t in [int(x) for x in args.at.split(",") if x]:
+        hv_t = {
+            k: [ind.hypervolume(finite_rows(g[s].points(names)[:t]), bounds) for s in seeds]
+            for k, g in groups.items()
+        }
         for suffix in ("", args.suffix):
             for i, a in enumerate(agents):
                 for b in agents[i + 1 :]:
-                    hv_t = [
-                        [ind.hypervolume(finite_rows(groups[k][s].points(names)[:t]), bounds)
-                         for s in seeds]
-                        for k in (a + suffix, b + suffix)
-                    ]  # fmt: skip
-                    test = paired_wilcoxon(*hv_t)
+                    x, y = hv_t[a + suffix], hv_t[b + suffix]
+                    test = paired_wilcoxon(x, y)
                     at_steps[f"{a}{suffix} vs {b}{suffix} @{t}"] = test
                     p = "n/a" if test["p"] is None else f"{test['p']:.2g}"
                     print(
                         f"  hypervolume of steps 1-{t}, {a}{suffix} vs {b}{suffix}: means "
-                        f"{np.mean(hv_t[0]):.3f} / {np.mean(hv_t[1]):.3f}, median diff "
+                        f"{np.mean(x):.3f} / {np.mean(y):.3f}, median diff "
                         f"{test['median_diff']:+.3f}, r {test['effect']:+.2f}, p {p}"
                     )
     kwargs = {"base": first.env_kwargs}
