@@ -41,6 +41,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from nasgym import indicators as ind  # noqa: E402
+from nasgym.bench.jobs import parse_seeds  # noqa: E402
 from nasgym.bench.results import finite_rows, load_runs, objective_bounds  # noqa: E402
 from nasgym.stats import holm, paired_wilcoxon  # noqa: E402
 
@@ -55,34 +56,20 @@ def read_kwargs(kwargs: dict) -> dict:
     return {k: v for k, v in kwargs.items() if k not in UNREAD}
 
 
-def parse_seeds(text: str) -> list[int]:
-    """``"0-19"`` or ``"0,3,5"`` (ranges inclusive) as a list of seeds."""
-    out: list[int] = []
-    for part in text.split(","):
-        lo, _, hi = part.partition("-")
-        out.extend(range(int(lo), int(hi or lo) + 1))
-    return out
-
-
 def train_only(env_id: str, env_kwargs: dict, steps: int, seed: int) -> tuple[list[dict], dict]:
     """The objectives after each of ``steps`` training-only steps of seed ``seed``'s episode,
     and the env's ``objective_spec`` (the hypervolume box)."""
     import gymnasium as gym
 
     import nasgym  # noqa: F401  (registers the envs)
-    from nasgym.valp.train import train
 
     env = gym.make(env_id, **env_kwargs).unwrapped
     env.reset(seed=seed)
     out = []
     for _ in range(steps):
         with env._threads():
-            model = env._model.clone()
-            order = env._batch_order(env.step_batches * model.valp.batch_size)
-            result = train(
-                model, env._train, env.step_batches, env._gen,
-                order=order, warmup=env.warmup_batches,
-            )  # fmt: skip
+            order = env._batch_order(env.step_batches * env._model.valp.batch_size)
+            model, result = env.trained_copy(order)
             out.append(env._evaluate(model))
         model.release_training_state()
         env._model = model  # no diagnosis: nothing reads it
@@ -112,7 +99,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--compare", action="append", default=[], help="bench folder (repeatable)")
     args = parser.parse_args(argv)
-    kwargs, seeds = json.loads(args.env_kwargs), parse_seeds(args.seeds)
+    kwargs, seeds = json.loads(args.env_kwargs), list(parse_seeds(args.seeds))
     with ProcessPoolExecutor(args.workers) as pool:
         futures = {s: pool.submit(train_only, args.env, kwargs, args.steps, s) for s in seeds}
         done = {s: f.result() for s, f in futures.items()}

@@ -433,16 +433,24 @@ class VALPEnv(gym.Env):
             return candidate, result, None
         rows = self.step_batches * max(candidate.valp.batch_size, self._model.valp.batch_size)
         order = self._batch_order(rows)
-        control = self._model.clone()
         state = self._gen.get_state()
         warm = {"order": order, "warmup": self.warmup_batches}
         result = train(candidate, self._train, self.step_batches, self._gen, **warm)
         after = self._gen.get_state()
         self._gen.set_state(state)
-        control_result = train(control, self._train, self.step_batches, self._gen, **warm)
+        control, control_result = self.trained_copy(order)
         self._gen.set_state(after)
         self._cost += self._batches(result) + self._batches(control_result)
         return candidate, result, (control, control_result)
+
+    def trained_copy(self, order: torch.Tensor) -> tuple[VALPModel, Any]:
+        """A copy of the current model (fresh optimizer state) trained for ``step_batches`` on
+        the training rows ``order``, from the env's generator: the control of
+        ``credit="control"``, and the step of an episode without operators
+        (``benchmarks/valp_train_only.py``). The current model is left as it is."""
+        control = self._model.clone()
+        warm = {"order": order, "warmup": self.warmup_batches}
+        return control, train(control, self._train, self.step_batches, self._gen, **warm)
 
     def apply_move(self, move: Move) -> VALPModel:
         """The current model with ``move`` applied (untrained), the choice inside the target
