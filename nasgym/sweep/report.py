@@ -82,6 +82,11 @@ def _table_arrays(dataset: str, table_path: str | None) -> tuple[np.ndarray, np.
     return test, params
 
 
+def _best_within(test: np.ndarray, params: np.ndarray, limit: float) -> float:
+    """The best test accuracy of any table cell with no more than ``limit`` params."""
+    return float(test[params <= limit + 1e-9].max())
+
+
 def _chosen(run: Run) -> dict[str, Any] | None:
     if not run.complete or not run.steps:
         return None
@@ -112,7 +117,7 @@ def protocol_bound(config: SweepConfig, ds: str) -> list[dict[str, Any]]:
                 "arch": table.arch_str(i),
                 "params": float(params[i]),
                 "test_acc": float(test[i]),
-                "gap": float(test[params <= params[i] + 1e-9].max() - test[i]),
+                "gap": _best_within(test, params, params[i]) - float(test[i]),
             }
         )
     return out
@@ -161,10 +166,8 @@ def _dataset_summary(
                 continue
             p = _stat([c["params"] for c in chosen])
             acc = _stat([c["test_acc"] for c in chosen])
-            front_acc = float(test[params <= p["mean"] + 1e-9].max())
-            run_gaps = [
-                float(test[params <= c["params"] + 1e-9].max()) - c["test_acc"] for c in chosen
-            ]
+            front_acc = _best_within(test, params, p["mean"])
+            run_gaps = [_best_within(test, params, c["params"]) - c["test_acc"] for c in chosen]
             grid.append(
                 {
                     "fraction": f,
