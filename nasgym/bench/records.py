@@ -11,8 +11,10 @@ written before agent kwargs existed have no ``agent_kwargs`` field and read as `
 Run marker (``"type": "done"``): ``env``, ``env_kwargs``, ``agent``, ``agent_kwargs``, ``seed``,
 ``steps`` (number of
 steps taken), ``max_steps`` (the requested limit, or null), ``episode_end`` (whether the episode
-terminated or was truncated), ``objective_spec`` (name -> [ideal, reference]) and ``wall_s`` (seconds
-of the run in the process that wrote the marker; the only field that is not deterministic).
+terminated or was truncated), ``objective_spec`` (name -> [ideal, reference]), ``wall_s`` (seconds
+of the run in the process that wrote the marker; the only field that is not deterministic) and
+``code`` (:func:`nasgym._provenance.code_version` of that process: a run resumed across a code
+change carries the version that finished it; markers written before this field have none).
 """
 
 from __future__ import annotations
@@ -166,8 +168,9 @@ def done_record(
     episode_end: bool,
     objective_spec: dict[str, tuple[float, float]],
     wall_s: float,
+    code: str | None = None,
 ) -> dict[str, Any]:
-    """The marker written after the last step of a run."""
+    """The marker written after the last step of a run (``code``: which code ran it)."""
     env, kwargs, agent, agent_kwargs, seed = key
     return {
         "type": "done",
@@ -181,6 +184,7 @@ def done_record(
         "episode_end": bool(episode_end),
         "objective_spec": {k: [float(a), float(b)] for k, (a, b) in objective_spec.items()},
         "wall_s": round(float(wall_s), 4),
+        "code": code,
     }
 
 

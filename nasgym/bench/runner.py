@@ -17,6 +17,7 @@ import warnings
 from collections.abc import Iterator
 from typing import Any
 
+from nasgym._provenance import code_version
 from nasgym.bench.jobs import Job, import_modules
 from nasgym.bench.records import done_record, step_record, to_jsonable
 
@@ -64,7 +65,13 @@ def run_job(
                 ended = True
                 break
         yield done_record(
-            key, step, job.max_steps, ended, objective_spec(env), time.perf_counter() - t0
+            key,
+            step,
+            job.max_steps,
+            ended,
+            objective_spec(env),
+            time.perf_counter() - t0,
+            code=code_version(),
         )
     finally:
         env.close()

@@ -6,7 +6,9 @@ or final objectives and the best ones with units, wall time; every mean at three
 figures, its std at the same decimals), the paired tests and the numeric info of the last step.
 Identifiers (indices, architecture strings, component ids) are never averaged. A warning (in
 the summary and on the terminal) names runs that lie wholly outside the indicator box and models
-better than its ideal (:func:`box_check`).
+better than its ideal (:func:`box_check`); another names the code versions when a folder's runs
+were written by more than one (``code_versions``: each finished run's ``code``, see
+:mod:`nasgym.bench.records`), as happens when a bench resumes a folder after the code changed.
 
 Paired tests (:func:`paired_comparisons`, :mod:`nasgym.stats`): for every pair of agents, on
 the seeds both ran, a two-sided Wilcoxon signed-rank test of hypervolume and of each final and
@@ -174,6 +176,7 @@ def summarize(runs: list[Run]) -> dict[str, Any]:
                 "agents": agents,
                 "cost_unit": lb.cost_unit(first.env),
                 "box_check": box_check(all_runs, names, bounds),
+                "code_versions": code_versions(all_runs),
                 "tests": paired_comparisons(by_agent, names, bounds) if names else [],
             }
         )
@@ -250,6 +253,31 @@ def box_check(
         "runs_all_outside": all_out,
         "runs": len(runs),
     }
+
+
+def code_versions(runs: list[Run]) -> dict[str, int]:
+    """How many finished runs each code version wrote (``code`` of their done markers;
+    ``"unrecorded"`` for markers written before nasgym stored it)."""
+    counts: dict[str, int] = {}
+    for run in runs:
+        if run.done is not None:
+            code = run.done.get("code") or "unrecorded"
+            counts[code] = counts.get(code, 0) + 1
+    return dict(sorted(counts.items()))
+
+
+def code_warning(env: dict[str, Any]) -> str | None:
+    """A one-line warning when the runs of ``env`` (a summary entry) were written by more than
+    one code version (a folder resumed across a code change); None otherwise."""
+    versions = env.get("code_versions") or {}
+    if len(versions) < 2:
+        return None
+    listed = ", ".join(f"{code} ({n} runs)" for code, n in versions.items())
+    return (
+        f"{env['env']}: these runs were written by {len(versions)} code versions: {listed}. "
+        "The comparison may mix code changes with agent differences; rerun into a new --out "
+        "to compare the agents under one version."
+    )
 
 
 def box_warning(env: dict[str, Any]) -> str | None:
@@ -346,9 +374,9 @@ def format_markdown(summary: dict[str, Any]) -> str:
     parts = ["# nasgym bench summary", ""]
     for env in summary["envs"]:
         parts += [f"## {env['env']}", ""]
-        warning = box_warning(env)
-        if warning:
-            parts += [f"> **Warning:** {warning}", ""]
+        for warning in (box_warning(env), code_warning(env)):
+            if warning:
+                parts += [f"> **Warning:** {warning}", ""]
         bounds = ", ".join(f"{n} in [{a:g}, {b:g}]" for n, (a, b) in env["bounds"].items())
         cols = _main_columns(env)
         wins = {(t["metric"], t["winner"]) for t in env.get("tests", []) if t["winner"]}

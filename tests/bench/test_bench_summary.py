@@ -168,6 +168,39 @@ def test_runs_wholly_outside_the_box_are_warned_about(toys, capsys):
     assert "Warning" not in format_markdown(inside)
 
 
+def test_each_run_records_the_code_that_ran_it(toy_bench):
+    from nasgym import __version__
+    from nasgym._provenance import code_version
+
+    out, report = toy_bench
+    markers = [r.done for r in load_runs(out)]
+    assert markers and {m["code"] for m in markers} == {code_version()}
+    assert code_version().startswith(__version__)
+    (env,) = report.summary["envs"]
+    assert env["code_versions"] == {code_version(): 6}
+    assert "code versions" not in report.summary_text
+
+
+def test_runs_written_by_two_code_versions_are_warned_about(toys, tmp_path, capsys):
+    runs = [_synthetic("random", s, 0.0, 0) for s in range(3)]
+    for run, code in zip(runs, ("0.1.0+gaaaa", "0.1.0+gbbbb", None), strict=True):
+        run.done["code"] = code
+    (env,) = summarize(runs)["envs"]
+    assert env["code_versions"] == {"0.1.0+gaaaa": 1, "0.1.0+gbbbb": 1, "unrecorded": 1}
+    text = format_markdown(summarize(runs))
+    assert "written by 3 code versions: 0.1.0+gaaaa (1 runs)" in text
+    # a bench resuming such a folder says so on the terminal too
+    out = tmp_path / "mixed"
+    out.mkdir()
+    with open(out / "results.jsonl", "w") as f:
+        for run in runs:
+            for rec in [*run.steps, run.done]:
+                f.write(json.dumps(rec) + "\n")
+    entry = BenchEntry(TOY, ("random",), (0, 1, 2), {}, 6)
+    run_bench([entry], out, progress=False, plots=False, quiet=True, imports=("nasgym_toys",))
+    assert "code versions" in capsys.readouterr().err
+
+
 def test_nb201_summary_reports_the_chosen_cell_and_skips_the_over_budget_step(tmp_path):
     kwargs = {"reward": "eq9", "reward_params": {"beta": -0.05}, "time_budget": 1500}
     entry = BenchEntry("nasgym/NB201-v0", ("random",), (0, 1, 2), kwargs)
