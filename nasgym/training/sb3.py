@@ -6,7 +6,8 @@
 ``OUT`` receives ``config.json`` (the settings; a rerun with other settings is refused, except
 for ``--timesteps``, so a finished training can be extended),
 ``checkpoints/step_N.zip`` (+ ``.json`` metadata) every ``checkpoint_every`` steps, the last
-``keep`` kept, TensorBoard logs under ``tb/`` and the final ``model.zip`` + ``model.json``.
+``keep`` kept, TensorBoard logs under ``tb/`` (nothing is logged, nor left in the temp
+directory, with ``--no-tensorboard``) and the final ``model.zip`` + ``model.json``.
 Rerunning the same command after a crash or ``kill -9`` resumes from the newest complete
 checkpoint (a checkpoint is written to a temporary name and renamed, so a kill mid-write
 leaves the previous one intact). Off-policy algorithms resume with an empty replay buffer
@@ -190,6 +191,10 @@ def train_sb3(
                 )
             except TypeError as err:
                 raise ValueError(f"{cls.__name__} refuses these settings: {err}") from None
+        if tb is None:  # else SB3's learn() leaves an empty SB3-<time> folder in the temp dir
+            from stable_baselines3.common.logger import Logger
+
+            model.set_logger(Logger(folder=None, output_formats=[]))
         _write_config(out, meta)  # only once the settings are known to build a model
         callbacks: list[Any] = [Checkpoints(out, checkpoint_every, keep, meta)]
         if progress:

@@ -108,3 +108,19 @@ def test_same_seed_trains_the_same_policy(tmp_path, algo, env_id, env_kwargs, n_
     if n_envs == 1:  # another seed's weights: checked on the quick NB201Seq case only
         other = weights("c", 6)
         assert not all(torch.equal(a[k], other[k]) for k in a)
+
+
+def test_without_tensorboard_nothing_is_left_in_the_temp_dir(tmp_path, monkeypatch):
+    """SB3 logs to a fresh ``SB3-<time>`` folder of the temp dir when it is given none; a
+    training without TensorBoard must not litter the user's temp dir with one per run."""
+    import tempfile
+
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    monkeypatch.delenv("SB3_LOGDIR", raising=False)
+    out = tmp_path / "run"
+    train_sb3("ppo", ENV, out, timesteps=64, algo_kwargs=FAST, progress=False, tensorboard=False)
+    assert (out / "model.zip").exists()
+    assert not list(scratch.iterdir())
+    assert not (out / "tb").exists()
