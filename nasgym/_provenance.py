@@ -1,12 +1,19 @@
-"""Which code wrote a result: the nasgym version, and the git commit of a source checkout.
+"""Which code, and which machine, wrote a result.
 
-Bench runs store it in their done marker (``code``), so that a folder resumed across code changes
-says so instead of mixing versions silently (:func:`code_version`).
+Bench runs store both in their done marker, so that a folder resumed across a code change or on
+another machine says so instead of mixing them silently:
+
+- ``code`` (:func:`code_version`): the nasgym version, and the git commit of a source checkout;
+- ``platform`` (:func:`compute_platform`): the torch version, the CPU kernels torch dispatches to
+  and the CPU. The same seed follows the same trajectory on the same platform only: torch's CPU
+  kernels for AVX2 and AVX-512 (or MKL's on Intel and AMD) round differently, and a VALP search
+  amplifies the last bit into other accept/reject decisions within a few steps.
 """
 
 from __future__ import annotations
 
 import functools
+import platform
 import subprocess
 from pathlib import Path
 
@@ -47,4 +54,25 @@ def code_version() -> str:
     return f"{__version__}+g{commit}" + (".dirty" if dirty else "")
 
 
-__all__ = ["code_version"]
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return " ".join(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
+@functools.cache
+def compute_platform() -> str:
+    """``torch VERSION, CAPABILITY, CPU``: what decides the floating-point results of a CPU run,
+    e.g. ``torch 2.13.0, AVX2, AMD EPYC``. CAPABILITY is the kernel set torch dispatches to
+    (``ATEN_CPU_CAPABILITY`` lowers it). Computed once per process."""
+    import torch
+
+    return f"torch {torch.__version__}, {torch.backends.cpu.get_cpu_capability()}, {_cpu_name()}"
+
+
+__all__ = ["code_version", "compute_platform"]

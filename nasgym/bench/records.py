@@ -12,9 +12,11 @@ Run marker (``"type": "done"``): ``env``, ``env_kwargs``, ``agent``, ``agent_kwa
 ``steps`` (number of
 steps taken), ``max_steps`` (the requested limit, or null), ``episode_end`` (whether the episode
 terminated or was truncated), ``objective_spec`` (name -> [ideal, reference]), ``wall_s`` (seconds
-of the run in the process that wrote the marker; the only field that is not deterministic) and
-``code`` (:func:`nasgym._provenance.code_version` of that process: a run resumed across a code
-change carries the version that finished it; markers written before this field have none).
+of the run in the process that wrote the marker; the only field a rerun on the same machine
+changes), ``code`` (:func:`nasgym._provenance.code_version` of that process: a run resumed across a
+code change carries the version that finished it) and ``platform``
+(:func:`nasgym._provenance.compute_platform`: torch version, CPU kernels and CPU, which decide the
+floating-point results). Markers written before these two fields existed have neither.
 """
 
 from __future__ import annotations
@@ -169,8 +171,10 @@ def done_record(
     objective_spec: dict[str, tuple[float, float]],
     wall_s: float,
     code: str | None = None,
+    platform: str | None = None,
 ) -> dict[str, Any]:
-    """The marker written after the last step of a run (``code``: which code ran it)."""
+    """The marker written after the last step of a run (``code``: which code ran it;
+    ``platform``: on which torch and CPU)."""
     env, kwargs, agent, agent_kwargs, seed = key
     return {
         "type": "done",
@@ -185,6 +189,7 @@ def done_record(
         "objective_spec": {k: [float(a), float(b)] for k, (a, b) in objective_spec.items()},
         "wall_s": round(float(wall_s), 4),
         "code": code,
+        "platform": platform,
     }
 
 

@@ -17,7 +17,7 @@ import warnings
 from collections.abc import Iterator
 from typing import Any
 
-from nasgym._provenance import code_version
+from nasgym._provenance import code_version, compute_platform
 from nasgym.bench.jobs import Job, import_modules
 from nasgym.bench.records import done_record, step_record, to_jsonable
 
@@ -72,6 +72,7 @@ def run_job(
             objective_spec(env),
             time.perf_counter() - t0,
             code=code_version(),
+            platform=compute_platform(),
         )
     finally:
         env.close()

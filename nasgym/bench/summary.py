@@ -8,7 +8,9 @@ Identifiers (indices, architecture strings, component ids) are never averaged. A
 the summary and on the terminal) names runs that lie wholly outside the indicator box and models
 better than its ideal (:func:`box_check`); another names the code versions when a folder's runs
 were written by more than one (``code_versions``: each finished run's ``code``, see
-:mod:`nasgym.bench.records`), as happens when a bench resumes a folder after the code changed.
+:mod:`nasgym.bench.records`), as happens when a bench resumes a folder after the code changed;
+a third names the platforms (``platforms``: torch, CPU kernels, CPU) when they ran on more than
+one, as happens when a folder is resumed on another machine.
 
 Paired tests (:func:`paired_comparisons`, :mod:`nasgym.stats`): for every pair of agents, on
 the seeds both ran, a two-sided Wilcoxon signed-rank test of hypervolume and of each final and
@@ -177,6 +179,7 @@ def summarize(runs: list[Run]) -> dict[str, Any]:
                 "cost_unit": lb.cost_unit(first.env),
                 "box_check": box_check(all_runs, names, bounds),
                 "code_versions": code_versions(all_runs),
+                "platforms": platforms(all_runs),
                 "tests": paired_comparisons(by_agent, names, bounds) if names else [],
             }
         )
@@ -255,29 +258,64 @@ def box_check(
     }
 
 
-def code_versions(runs: list[Run]) -> dict[str, int]:
-    """How many finished runs each code version wrote (``code`` of their done markers;
-    ``"unrecorded"`` for markers written before nasgym stored it)."""
+def _marker_counts(runs: list[Run], field: str) -> dict[str, int]:
+    """How many finished runs carry each value of their done markers' ``field``
+    (``"unrecorded"`` for markers written before nasgym stored it)."""
     counts: dict[str, int] = {}
     for run in runs:
         if run.done is not None:
-            code = run.done.get("code") or "unrecorded"
-            counts[code] = counts.get(code, 0) + 1
+            value = run.done.get(field) or "unrecorded"
+            counts[value] = counts.get(value, 0) + 1
     return dict(sorted(counts.items()))
+
+
+def code_versions(runs: list[Run]) -> dict[str, int]:
+    """How many finished runs each code version wrote (``code`` of their done markers)."""
+    return _marker_counts(runs, "code")
+
+
+def platforms(runs: list[Run]) -> dict[str, int]:
+    """How many finished runs ran on each platform (torch, CPU kernels, CPU: ``platform`` of
+    their done markers)."""
+    return _marker_counts(runs, "platform")
+
+
+def _mixed(counts: dict[str, int]) -> str | None:
+    if len(counts) < 2:
+        return None
+    return ", ".join(f"{value} ({n} runs)" for value, n in counts.items())
 
 
 def code_warning(env: dict[str, Any]) -> str | None:
     """A one-line warning when the runs of ``env`` (a summary entry) were written by more than
     one code version (a folder resumed across a code change); None otherwise."""
-    versions = env.get("code_versions") or {}
-    if len(versions) < 2:
+    listed = _mixed(env.get("code_versions") or {})
+    if listed is None:
         return None
-    listed = ", ".join(f"{code} ({n} runs)" for code, n in versions.items())
     return (
-        f"{env['env']}: these runs were written by {len(versions)} code versions: {listed}. "
-        "The comparison may mix code changes with agent differences; rerun into a new --out "
-        "to compare the agents under one version."
+        f"{env['env']}: these runs were written by {len(env['code_versions'])} code versions: "
+        f"{listed}. The comparison may mix code changes with agent differences; rerun into a "
+        "new --out to compare the agents under one version."
     )
+
+
+def platform_warning(env: dict[str, Any]) -> str | None:
+    """A one-line warning when the runs of ``env`` (a summary entry) ran on more than one
+    platform (a folder resumed on another machine or torch); None otherwise."""
+    listed = _mixed(env.get("platforms") or {})
+    if listed is None:
+        return None
+    return (
+        f"{env['env']}: these runs ran on {len(env['platforms'])} platforms: {listed}. The same "
+        "seed can follow another trajectory on another platform (CPU kernels round "
+        "differently); rerun into a new --out on one machine to compare the agents."
+    )
+
+
+def provenance_warnings(env: dict[str, Any]) -> list[str]:
+    """Every warning about a summary entry: box, code versions, platforms."""
+    found = (box_warning(env), code_warning(env), platform_warning(env))
+    return [w for w in found if w]
 
 
 def box_warning(env: dict[str, Any]) -> str | None:
@@ -374,9 +412,8 @@ def format_markdown(summary: dict[str, Any]) -> str:
     parts = ["# nasgym bench summary", ""]
     for env in summary["envs"]:
         parts += [f"## {env['env']}", ""]
-        for warning in (box_warning(env), code_warning(env)):
-            if warning:
-                parts += [f"> **Warning:** {warning}", ""]
+        for warning in provenance_warnings(env):
+            parts += [f"> **Warning:** {warning}", ""]
         bounds = ", ".join(f"{n} in [{a:g}, {b:g}]" for n, (a, b) in env["bounds"].items())
         cols = _main_columns(env)
         wins = {(t["metric"], t["winner"]) for t in env.get("tests", []) if t["winner"]}

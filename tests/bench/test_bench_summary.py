@@ -170,7 +170,7 @@ def test_runs_wholly_outside_the_box_are_warned_about(toys, capsys):
 
 def test_each_run_records_the_code_that_ran_it(toy_bench):
     from nasgym import __version__
-    from nasgym._provenance import code_version
+    from nasgym._provenance import code_version, compute_platform
 
     out, report = toy_bench
     markers = [r.done for r in load_runs(out)]
@@ -179,6 +179,14 @@ def test_each_run_records_the_code_that_ran_it(toy_bench):
     (env,) = report.summary["envs"]
     assert env["code_versions"] == {code_version(): 6}
     assert "code versions" not in report.summary_text
+    # and on which platform: torch version, the CPU kernels it dispatched to, the CPU
+    import torch
+
+    assert {m["platform"] for m in markers} == {compute_platform()}
+    assert compute_platform().startswith(f"torch {torch.__version__}, ")
+    assert torch.backends.cpu.get_cpu_capability() in compute_platform()
+    assert env["platforms"] == {compute_platform(): 6}
+    assert "platforms" not in report.summary_text
 
 
 def test_runs_written_by_two_code_versions_are_warned_about(toys, tmp_path, capsys):
@@ -233,3 +241,33 @@ def test_nb201_summary_reports_the_chosen_cell_and_skips_the_over_budget_step(tm
         np.mean([c["params"] for c in chosen["per_run"]])
     )
     assert "chosen params" in report.summary_text
+
+
+def test_runs_from_two_platforms_are_warned_about(toys, tmp_path, capsys):
+    """A folder resumed on another machine mixes CPU kernels whose rounding differs, so the
+    same seeds may have followed other trajectories: the summary and the terminal say so."""
+    runs = [_synthetic("random", s, 0.0, 0) for s in range(3)]
+    for run, where in zip(
+        runs, ("torch 2.13.0, AVX2, A", "torch 2.13.0, AVX512, B", None), strict=True
+    ):
+        run.done["code"] = "0.1.0"
+        run.done["platform"] = where
+    (env,) = summarize(runs)["envs"]
+    assert env["platforms"] == {
+        "torch 2.13.0, AVX2, A": 1,
+        "torch 2.13.0, AVX512, B": 1,
+        "unrecorded": 1,
+    }
+    assert env["code_versions"] == {"0.1.0": 3}
+    text = format_markdown(summarize(runs))
+    assert "ran on 3 platforms: torch 2.13.0, AVX2, A (1 runs)" in text
+    assert "code versions" not in text
+    out = tmp_path / "mixed"
+    out.mkdir()
+    with open(out / "results.jsonl", "w") as f:
+        for run in runs:
+            for rec in [*run.steps, run.done]:
+                f.write(json.dumps(rec) + "\n")
+    entry = BenchEntry(TOY, ("random",), (0, 1, 2), {}, 6)
+    run_bench([entry], out, progress=False, plots=False, quiet=True, imports=("nasgym_toys",))
+    assert "3 platforms" in capsys.readouterr().err
