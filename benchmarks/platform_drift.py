@@ -78,18 +78,18 @@ def main(argv: list[str] | None = None) -> dict:
             f"  objectives first differ at step {first_objective} (largest relative {largest:.2e})"
         )
         print(f"  actions first differ at step {first_action or 'none'}")
-    result = {
-        "benchmark": "platform_drift",
-        "env": args.env,
-        "env_kwargs": json.loads(args.env_kwargs),
-        "agent": args.agent,
-        "seed": args.seed,
-        "steps": args.steps,
-        "platforms": [native_platform, lowered_platform],
-        "first_objective_step": first_objective,
-        "largest_relative_difference": largest,
-        "first_action_step": first_action,
-    }
+    result = dict(
+        benchmark="platform_drift",
+        env=args.env,
+        env_kwargs=json.loads(args.env_kwargs),
+        agent=args.agent,
+        seed=args.seed,
+        steps=args.steps,
+        platforms=[native_platform, lowered_platform],
+        first_objective_step=first_objective,
+        largest_relative_difference=largest,
+        first_action_step=first_action,
+    )
     print(json.dumps(result))
     return result
 

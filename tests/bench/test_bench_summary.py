@@ -189,6 +189,17 @@ def test_each_run_records_the_code_that_ran_it(toy_bench):
     assert "platforms" not in report.summary_text
 
 
+def _resume_folder_of(runs: list[Run], out) -> None:
+    """Store ``runs`` as a bench folder, then resume a bench of their (finished) runs in it."""
+    out.mkdir()
+    with open(out / "results.jsonl", "w") as f:
+        for run in runs:
+            for rec in [*run.steps, run.done]:
+                f.write(json.dumps(rec) + "\n")
+    entry = BenchEntry(TOY, ("random",), (0, 1, 2), {}, 6)
+    run_bench([entry], out, progress=False, plots=False, quiet=True, imports=("nasgym_toys",))
+
+
 def test_runs_written_by_two_code_versions_are_warned_about(toys, tmp_path, capsys):
     runs = [_synthetic("random", s, 0.0, 0) for s in range(3)]
     for run, code in zip(runs, ("0.1.0+gaaaa", "0.1.0+gbbbb", None), strict=True):
@@ -198,14 +209,7 @@ def test_runs_written_by_two_code_versions_are_warned_about(toys, tmp_path, caps
     text = format_markdown(summarize(runs))
     assert "written by 3 code versions: 0.1.0+gaaaa (1 runs)" in text
     # a bench resuming such a folder says so on the terminal too
-    out = tmp_path / "mixed"
-    out.mkdir()
-    with open(out / "results.jsonl", "w") as f:
-        for run in runs:
-            for rec in [*run.steps, run.done]:
-                f.write(json.dumps(rec) + "\n")
-    entry = BenchEntry(TOY, ("random",), (0, 1, 2), {}, 6)
-    run_bench([entry], out, progress=False, plots=False, quiet=True, imports=("nasgym_toys",))
+    _resume_folder_of(runs, tmp_path / "mixed")
     assert "code versions" in capsys.readouterr().err
 
 
@@ -262,12 +266,5 @@ def test_runs_from_two_platforms_are_warned_about(toys, tmp_path, capsys):
     text = format_markdown(summarize(runs))
     assert "ran on 3 platforms: torch 2.13.0, AVX2, A (1 runs)" in text
     assert "code versions" not in text
-    out = tmp_path / "mixed"
-    out.mkdir()
-    with open(out / "results.jsonl", "w") as f:
-        for run in runs:
-            for rec in [*run.steps, run.done]:
-                f.write(json.dumps(rec) + "\n")
-    entry = BenchEntry(TOY, ("random",), (0, 1, 2), {}, 6)
-    run_bench([entry], out, progress=False, plots=False, quiet=True, imports=("nasgym_toys",))
+    _resume_folder_of(runs, tmp_path / "mixed")
     assert "3 platforms" in capsys.readouterr().err
