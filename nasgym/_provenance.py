@@ -15,7 +15,9 @@ from __future__ import annotations
 import functools
 import platform
 import subprocess
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 _PACKAGE = Path(__file__).resolve().parent
 
@@ -75,4 +77,21 @@ def compute_platform() -> str:
     return f"torch {torch.__version__}, {torch.backends.cpu.get_cpu_capability()}, {_cpu_name()}"
 
 
-__all__ = ["code_version", "compute_platform"]
+def provenance_counts(records: Iterable[Mapping[str, Any]], field: str) -> dict[str, int]:
+    """How many records carry each value of ``field`` (``code`` or ``platform``), sorted;
+    ``"unrecorded"`` for records written before nasgym stored it."""
+    counts: dict[str, int] = {}
+    for record in records:
+        value = record.get(field) or "unrecorded"
+        counts[value] = counts.get(value, 0) + 1
+    return dict(sorted(counts.items()))
+
+
+def listed_mix(counts: Mapping[str, int], unit: str = "runs") -> str | None:
+    """``"A (n runs), B (m runs)"`` when ``counts`` holds more than one value; None otherwise."""
+    if len(counts) < 2:
+        return None
+    return ", ".join(f"{value} ({n} {unit})" for value, n in counts.items())
+
+
+__all__ = ["code_version", "compute_platform", "listed_mix", "provenance_counts"]

@@ -50,6 +50,7 @@ import numpy as np
 
 from nasgym import indicators as ind
 from nasgym import stats as st
+from nasgym._provenance import listed_mix, provenance_counts
 from nasgym.bench import labels as lb
 from nasgym.bench.compare import (
     checkpoints,
@@ -258,38 +259,21 @@ def box_check(
     }
 
 
-def _marker_counts(runs: list[Run], field: str) -> dict[str, int]:
-    """How many finished runs carry each value of their done markers' ``field``
-    (``"unrecorded"`` for markers written before nasgym stored it)."""
-    counts: dict[str, int] = {}
-    for run in runs:
-        if run.done is not None:
-            value = run.done.get(field) or "unrecorded"
-            counts[value] = counts.get(value, 0) + 1
-    return dict(sorted(counts.items()))
-
-
 def code_versions(runs: list[Run]) -> dict[str, int]:
     """How many finished runs each code version wrote (``code`` of their done markers)."""
-    return _marker_counts(runs, "code")
+    return provenance_counts((r.done for r in runs if r.done is not None), "code")
 
 
 def platforms(runs: list[Run]) -> dict[str, int]:
     """How many finished runs ran on each platform (torch, CPU kernels, CPU: ``platform`` of
     their done markers)."""
-    return _marker_counts(runs, "platform")
-
-
-def _mixed(counts: dict[str, int]) -> str | None:
-    if len(counts) < 2:
-        return None
-    return ", ".join(f"{value} ({n} runs)" for value, n in counts.items())
+    return provenance_counts((r.done for r in runs if r.done is not None), "platform")
 
 
 def code_warning(env: dict[str, Any]) -> str | None:
     """A one-line warning when the runs of ``env`` (a summary entry) were written by more than
     one code version (a folder resumed across a code change); None otherwise."""
-    listed = _mixed(env.get("code_versions") or {})
+    listed = listed_mix(env.get("code_versions") or {})
     if listed is None:
         return None
     return (
@@ -302,7 +286,7 @@ def code_warning(env: dict[str, Any]) -> str | None:
 def platform_warning(env: dict[str, Any]) -> str | None:
     """A one-line warning when the runs of ``env`` (a summary entry) ran on more than one
     platform (a folder resumed on another machine or torch); None otherwise."""
-    listed = _mixed(env.get("platforms") or {})
+    listed = listed_mix(env.get("platforms") or {})
     if listed is None:
         return None
     return (

@@ -21,8 +21,11 @@ and is not among the paper's five macro operators.
 Store and resume: ``OUT/results.jsonl`` (the bench's :class:`~nasgym.bench.store.ResultsStore`)
 gets one fsync'ed line per finished model, in the bench's run-marker shape (``"type": "done"``,
 ``env`` = ``"nasgym/characterize"``, ``env_kwargs`` = the setting, ``agent`` =
-``"characterize"``, ``seed``) plus ``applications`` (the rows below) and ``wall_s``. A rerun of
-the same setting skips the stored models; the table is rebuilt from the store at the end.
+``"characterize"``, ``seed``) plus ``applications`` (the rows below), ``wall_s``, ``code`` and
+``platform`` (which code studied the model, on which torch and CPU kernels:
+:mod:`nasgym._provenance`). A rerun of the same setting skips the stored models; the table is
+rebuilt from the store at the end, and a warning names the code versions or platforms when the
+stored models come from more than one (the same seed gives other records on another platform).
 
 Table (``OUT/records.csv``, and ``OUT/records.parquet`` with pyarrow): one row per application,
 ``<o>`` standing for each output of the task (``class``, ``hist``, ``sample``):

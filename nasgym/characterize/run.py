@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nasgym._provenance import listed_mix, provenance_counts
 from nasgym.bench.jobs import BenchError
 from nasgym.bench.records import canonical_kwargs
 from nasgym.bench.store import ResultsStore, read_records
@@ -31,6 +32,7 @@ class StudyReport:
     rows: int = 0
     files: list[Path] = field(default_factory=list)
     report: dict[str, Any] | None = None
+    warnings: list[str] = field(default_factory=list)
 
 
 def stored_units(records: Sequence[dict[str, Any]], config: StudyConfig) -> dict[int, dict]:
@@ -104,6 +106,9 @@ def run_characterize(
         store.close()
     rows = load_rows(out, config, seeds)
     result.rows = len(rows)
+    result.warnings = provenance_warnings(out, config, seeds)
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     result.files = write_table(rows, out)
     if report and rows:
         from nasgym.characterize.report import write_report
@@ -134,6 +139,27 @@ def _validate(config: StudyConfig, seeds: Sequence[int], backend: str) -> None:
         load_dataset(config.dataset, config.data_dir)
     except (FileNotFoundError, KeyError, ValueError) as err:
         raise BenchError(f"--dataset {config.dataset!r}: {err}") from None
+
+
+def provenance_warnings(
+    out_dir: Path | str, config: StudyConfig, seeds: Sequence[int]
+) -> list[str]:
+    """A warning when the stored models of ``seeds`` were studied by more than one code version,
+    or on more than one platform (a folder resumed after a code change or on another machine:
+    the same seed then gives other records)."""
+    units = stored_units(read_records(Path(out_dir) / "results.jsonl"), config)
+    records = [units[int(s)] for s in seeds if int(s) in units]
+    found = []
+    for field_name, what in (("code", "code versions"), ("platform", "platforms")):
+        counts = provenance_counts(records, field_name)
+        listed = listed_mix(counts, "models")
+        if listed:
+            found.append(
+                f"{out_dir}: these models were studied by {len(counts)} {what}: {listed}. "
+                "The records may mix those differences with the operators'; rerun into a new "
+                "--out to study every model under one."
+            )
+    return found
 
 
 def load_rows(

@@ -151,8 +151,10 @@ def select_moves(moves: Sequence[Any], limit: int | None, rng: np.random.Generat
 
 def run_unit(unit: Unit, have: Any = (), stored: Any = None) -> Iterator[dict[str, Any]]:
     """The backend runner of the study: yields the unit's one store record (``have`` and
-    ``stored`` are the bench runner's resume arguments; a stored unit is never rerun)."""
+    ``stored`` are the bench runner's resume arguments; a stored unit is never rerun). The
+    record names the code and the platform that studied the model (:mod:`nasgym._provenance`)."""
     import nasgym.valp.operators  # noqa: F401  (registers the operators in worker processes)
+    from nasgym._provenance import code_version, compute_platform
     from nasgym.bench.jobs import import_modules
 
     import_modules(unit.imports)
@@ -167,6 +169,8 @@ def run_unit(unit: Unit, have: Any = (), stored: Any = None) -> Iterator[dict[st
         "seed": seed,
         "applications": apps,
         "wall_s": round(time.perf_counter() - t0, 3),
+        "code": code_version(),
+        "platform": compute_platform(),
     }
 
 

@@ -265,3 +265,25 @@ def test_detach_gentle_studies_detached_gentle_connections():
     assert rough and all(plain[i]["obj_after.hist"] == cut[i]["obj_after.hist"] for i in rough)
     with pytest.raises(ValueError, match="detach_gentle"):
         StudyConfig(detach_gentle="yes")
+
+
+def test_a_folder_studied_by_two_platforms_is_warned_about(tmp_path, study, capsys):
+    """Each model's record names the code and platform that studied it; a folder resumed on
+    another machine (same seed, other CPU kernels: other records) says so on the terminal."""
+    import shutil
+
+    from nasgym._provenance import code_version, compute_platform
+
+    out = tmp_path / "copy"
+    shutil.copytree(study[0], out)
+    store = out / "results.jsonl"
+    units = [json.loads(line) for line in store.read_text().splitlines() if line.strip()]
+    assert {(u["code"], u["platform"]) for u in units} == {(code_version(), compute_platform())}
+    assert study[1].warnings == []
+    units[1]["platform"] = "torch 2.13.0, AVX512, another CPU"
+    store.write_text("".join(json.dumps(u) + "\n" for u in units))
+    result = run_characterize(StudyConfig(**TINY), [0, 1], out, progress=False, report=False)
+    assert result.skipped == 2 and result.completed == 0
+    (warning,) = result.warnings
+    assert "studied by 2 platforms" in warning and "AVX512, another CPU (1 models)" in warning
+    assert "2 platforms" in capsys.readouterr().err
