@@ -6,8 +6,9 @@ another machine says so instead of mixing them silently:
 - ``code`` (:func:`code_version`): the nasgym version, and the git commit of a source checkout;
 - ``platform`` (:func:`compute_platform`): the torch version, the CPU kernels torch dispatches to
   and the CPU. The same seed follows the same trajectory on the same platform only: torch's CPU
-  kernels for AVX2 and AVX-512 (or MKL's on Intel and AMD) round differently, and a VALP search
-  amplifies the last bit into other accept/reject decisions within a few steps.
+  kernels for different instruction sets round differently (measured by
+  ``benchmarks/platform_drift.py``), and a VALP search amplifies the last bits into other
+  accept/reject decisions within a few steps.
 """
 
 from __future__ import annotations

@@ -133,7 +133,7 @@ def run_bench(
 
 def _finish(report: BenchReport, plots: bool, quiet: bool) -> None:
     from nasgym.bench.results import load_runs
-    from nasgym.bench.summary import provenance_warnings, summarize, write_summary
+    from nasgym.bench.summary import summarize, summary_warnings, write_summary
 
     runs = load_runs(report.out_dir)
     report.summary = summarize(runs)
@@ -143,7 +143,7 @@ def _finish(report: BenchReport, plots: bool, quiet: bool) -> None:
 
         report.plots = plot_all(runs, report.out_dir)
     for env in report.summary["envs"]:
-        for warning in provenance_warnings(env):
+        for warning in summary_warnings(env):
             print(f"warning: {warning}", file=sys.stderr)
     if not quiet:
         print(report.summary_text)

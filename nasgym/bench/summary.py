@@ -296,8 +296,8 @@ def platform_warning(env: dict[str, Any]) -> str | None:
     )
 
 
-def provenance_warnings(env: dict[str, Any]) -> list[str]:
-    """Every warning about a summary entry: box, code versions, platforms."""
+def summary_warnings(env: dict[str, Any]) -> list[str]:
+    """Every warning about a summary entry: its box, its code versions, its platforms."""
     found = (box_warning(env), code_warning(env), platform_warning(env))
     return [w for w in found if w]
 
@@ -396,7 +396,7 @@ def format_markdown(summary: dict[str, Any]) -> str:
     parts = ["# nasgym bench summary", ""]
     for env in summary["envs"]:
         parts += [f"## {env['env']}", ""]
-        for warning in provenance_warnings(env):
+        for warning in summary_warnings(env):
             parts += [f"> **Warning:** {warning}", ""]
         bounds = ", ".join(f"{n} in [{a:g}, {b:g}]" for n, (a, b) in env["bounds"].items())
         cols = _main_columns(env)

@@ -104,9 +104,10 @@ def run_characterize(
             bar.close()
     finally:
         store.close()
-    rows = load_rows(out, config, seeds)
+    units = stored_units(read_records(out / "results.jsonl"), config)
+    rows = _rows(units, seeds)
     result.rows = len(rows)
-    result.warnings = provenance_warnings(out, config, seeds)
+    result.warnings = provenance_warnings(units, seeds, out)
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     result.files = write_table(rows, out)
@@ -141,13 +142,10 @@ def _validate(config: StudyConfig, seeds: Sequence[int], backend: str) -> None:
         raise BenchError(f"--dataset {config.dataset!r}: {err}") from None
 
 
-def provenance_warnings(
-    out_dir: Path | str, config: StudyConfig, seeds: Sequence[int]
-) -> list[str]:
-    """A warning when the stored models of ``seeds`` were studied by more than one code version,
-    or on more than one platform (a folder resumed after a code change or on another machine:
-    the same seed then gives other records)."""
-    units = stored_units(read_records(Path(out_dir) / "results.jsonl"), config)
+def provenance_warnings(units: dict[int, dict], seeds: Sequence[int], where: Any) -> list[str]:
+    """A warning when the stored models (``units``, :func:`stored_units`) of ``seeds`` were
+    studied by more than one code version, or on more than one platform (a folder resumed after
+    a code change or on another machine: the same seed then gives other records)."""
     records = [units[int(s)] for s in seeds if int(s) in units]
     found = []
     for field_name, what in (("code", "code versions"), ("platform", "platforms")):
@@ -155,7 +153,7 @@ def provenance_warnings(
         listed = listed_mix(counts, "models")
         if listed:
             found.append(
-                f"{out_dir}: these models were studied by {len(counts)} {what}: {listed}. "
+                f"{where}: these models were studied by {len(counts)} {what}: {listed}. "
                 "The records may mix those differences with the operators'; rerun into a new "
                 "--out to study every model under one."
             )
@@ -167,7 +165,10 @@ def load_rows(
 ) -> list[dict[str, Any]]:
     """The flat application records stored in ``out_dir`` for ``config`` (those of ``seeds``
     only, when given), in seed then application order; stored nulls read back as NaN."""
-    units = stored_units(read_records(Path(out_dir) / "results.jsonl"), config)
+    return _rows(stored_units(read_records(Path(out_dir) / "results.jsonl"), config), seeds)
+
+
+def _rows(units: dict[int, dict], seeds: Sequence[int] | None) -> list[dict[str, Any]]:
     wanted = sorted(units) if seeds is None else [int(s) for s in seeds if int(s) in units]
     rows = []
     for seed in wanted:
