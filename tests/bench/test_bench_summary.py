@@ -168,7 +168,7 @@ def test_runs_wholly_outside_the_box_are_warned_about(toys, capsys):
     assert "Warning" not in format_markdown(inside)
 
 
-def test_each_run_records_the_code_that_ran_it(toy_bench):
+def test_each_run_records_the_code_and_platform_that_ran_it(toy_bench):
     from nasgym import __version__
     from nasgym._provenance import code_version, compute_platform
 
