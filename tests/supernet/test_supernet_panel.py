@@ -1,0 +1,114 @@
+"""The supernet ranking benchmark's panel: spread over the space, reproducible, and its shipped table."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from nasgym.spaces import get_space
+
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+def _load(name: str):
+    sys.path.insert(0, str(BENCH))
+    try:
+        spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    finally:
+        sys.path.remove(str(BENCH))
+
+
+panel_mod = _load("supernet_panel")
+ranking_mod = _load("supernet_ranking")
+
+
+def _normal_convs(arch) -> int:
+    return sum(op not in ("none", "skip_connect") for op in arch.ops[:14])
+
+
+def test_convs_panel_runs_from_no_convolution_to_only_convolutions():
+    space = get_space("tnd")
+    cells = panel_mod.panel(20)
+    assert len(cells) == 20
+    assert all(space.is_valid(a) for a in cells)
+    convs = [_normal_convs(a) for a in cells]
+    assert convs[0] == 0 and convs[-1] == 14
+    assert [a.to_str() for a in panel_mod.panel(20)] == [a.to_str() for a in cells]
+
+
+def test_unknown_spread_is_refused():
+    with pytest.raises(ValueError, match="spread"):
+        panel_mod.panel(4, spread="flops")
+
+
+def test_unknown_recipe_key_is_refused(tmp_path):
+    with pytest.raises(SystemExit, match="unknown keys"):
+        panel_mod.main(["--recipe", '{"epoch": 3}', "--out", str(tmp_path / "p.csv")])
+
+
+def test_shipped_panel_matches_its_header():
+    header, rows = ranking_mod.read_panel(BENCH / "data" / "supernet_panel.csv")
+    assert header["recipe"] == panel_mod.RECIPE
+    assert header["spread"] == "convs" and header["seeds"] == [0, 1]
+    assert [r["arch"] for r in rows] == [a.to_str() for a in panel_mod.panel(len(rows))]
+    for r in rows:
+        by_seed = [float(v) for v in r["test_acc_by_seed"].split()]
+        assert len(by_seed) == 2
+        assert float(r["test_acc"]) == pytest.approx(sum(by_seed) / 2, abs=1e-4)
+
+
+def test_ground_truth_reliability_needs_two_seeds():
+    one = [{"test_acc_by_seed": "0.8"}, {"test_acc_by_seed": "0.9"}]
+    assert ranking_mod.ground_truth_reliability(one) is None
+    same = [{"test_acc_by_seed": f"{a} {a}"} for a in (0.7, 0.8, 0.9)]
+    assert ranking_mod.ground_truth_reliability(same) == pytest.approx(1.0)
+    reversed_ = [{"test_acc_by_seed": f"{a} {1 - a}"} for a in (0.7, 0.8, 0.9)]
+    assert ranking_mod.ground_truth_reliability(reversed_) == pytest.approx(-1.0)
+
+
+def _entry(arch: str, seed: int, recipe: dict, acc: float) -> str:
+    result = {"params": 0.003, "flops": 1.5, "val_acc": acc, "test_acc": acc, "train_time_s": 1.0}
+    return json.dumps({"arch": arch, "seed": seed, "recipe": recipe, **result})
+
+
+def test_journal_skips_a_cut_line_and_another_recipe(tmp_path, capsys):
+    recipe = dict(panel_mod.RECIPE)
+    journal = tmp_path / "p.csv.partial.jsonl"
+    journal.write_text(
+        _entry("a", 0, recipe, 0.8) + "\n"
+        + _entry("b", 0, {**recipe, "epochs": 9}, 0.7) + "\n"
+        + _entry("c", 1, recipe, 0.6)[:40] + "\n"
+    )  # fmt: skip
+    done = panel_mod.read_journal(journal, recipe)
+    assert list(done) == [("a", 0)] and done[("a", 0)]["test_acc"] == 0.8
+    out = capsys.readouterr().out
+    assert "line 2 has another recipe" in out and "line 3 is not a finished training" in out
+
+
+def test_a_killed_build_resumes_from_its_journal_without_retraining(tmp_path):
+    """Every training of a 2-cell panel is in the journal (as a run killed just before writing
+    its CSV leaves it): the rerun writes the CSV from it, trains nothing, removes the journal."""
+    recipe = {**panel_mod.RECIPE, "max_train": 64, "eval_images": 32}
+    cells = [a.to_str() for a in panel_mod.panel(2, recipe=recipe)]
+    out = tmp_path / "p.csv"
+    journal = tmp_path / "p.csv.partial.jsonl"
+    accs = {(cells[0], 0): 0.5, (cells[0], 1): 0.7, (cells[1], 0): 0.9, (cells[1], 1): 0.8}
+    journal.write_text("".join(_entry(a, s, recipe, v) + "\n" for (a, s), v in accs.items()))
+    panel_mod.main([
+        "--cells", "2", "--seeds", "0,1", "--workers", "1", "--out", str(out),
+        "--recipe", json.dumps({"max_train": 64, "eval_images": 32}),
+    ])  # fmt: skip
+    header, rows = ranking_mod.read_panel(out)
+    assert not journal.exists()
+    assert header["recipe"] == recipe and header["seeds"] == [0, 1]
+    assert [r["arch"] for r in rows] == cells
+    assert [r["test_acc_by_seed"] for r in rows] == ["0.5000 0.7000", "0.9000 0.8000"]
+    assert float(rows[0]["test_acc"]) == pytest.approx(0.6)
+    assert sum(float(r["train_time_s"]) for r in rows) == pytest.approx(4.0)
