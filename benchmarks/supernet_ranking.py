@@ -1,26 +1,34 @@
 """Does the supernet rank cells? Kendall tau / Spearman rho against from-scratch accuracy.
 
     nice -n 15 python benchmarks/supernet_ranking.py [--checkpoints 150,300,600] [--eval-images 512]
-        [--seed 0] [--sampling uniform|fair] [--bn batch|running] [--lr 0.05]
+        [--seed 0] [--sampling uniform|fair] [--bn batch|running] [--lr 0.05] [--ema 0]
+        [--panel benchmarks/data/supernet_panel.csv]
 
-The panel and its ground truth are ``benchmarks/data/supernet_panel.csv`` (20 ``tnd`` cells
-spread over the parameter range, each trained from scratch on a Fashion-MNIST subset; rebuilt
-by ``python benchmarks/supernet_panel.py``, whose docstring gives the recipe). This script
-trains one supernet of the same macro (every ``tnd`` op built, C and cells of the recipe) the
-way ``nasgym/Cell-v0`` trains stage 0: SGD (momentum 0.9, weight decay 3e-4, lr 0.05, clipping
-5) on single paths, batch 64, BatchNorm with batch statistics, here with uniformly sampled
-paths (``path_sampling="uniform"``: the supernet independent of any agent). At each training
-budget of ``--checkpoints`` (training batches; Cell-v0's default search trains 150: 3 stages x
-(10 warm-up + 20 steps x 2 batches)) it scores every panel cell with the inherited weights on
-the same first ``--eval-images`` validation images, and prints Kendall tau and Spearman rho
-(scipy, with p-values) between those accuracies and the panel's from-scratch test accuracies,
-the mean supernet accuracy of the panel and the wall time so far. Ends with one JSON line.
+The panel and its ground truth are ``benchmarks/data/supernet_panel.csv``: 20 ``tnd`` cells
+from normal cells without a convolution to normal cells of convolutions only, each trained from
+scratch twice on a Fashion-MNIST subset (rebuilt by ``python benchmarks/supernet_panel.py``,
+whose docstring gives the recipe; ``data/supernet_panel_params.csv`` is the earlier panel of
+uniform draws at one seed, whose ground truth does not reproduce itself). This script trains
+one supernet of the same macro (every ``tnd`` op built, C and cells of the recipe) the way
+``nasgym/Cell-v0`` trains stage 0: SGD (momentum 0.9, weight decay 3e-4, lr 0.05, clipping 5)
+on single paths, batch 64, BatchNorm with batch statistics, here with uniformly sampled paths
+(``path_sampling="uniform"``: the supernet independent of any agent). At each training budget
+of ``--checkpoints`` (training batches; each stage of a default Cell-v0 search trains its
+fresh supernet 600 warm-up + 20 steps x 2 batches, 10 warm-up before this curve chose 600)
+it scores every panel cell with the inherited weights on the
+same first ``--eval-images`` validation images, and prints Kendall tau and Spearman rho (scipy,
+with p-values) between those accuracies and the panel's from-scratch test accuracies, the mean
+supernet accuracy of the panel and the wall time so far. Two references come first: the
+ground truth's own reliability (tau between its two training seeds), and the tau of the
+parameter count, a ranking that needs no training. Ends with one JSON line (each checkpoint
+with every cell's supernet accuracy, ``acc``).
 
 Knobs: ``--sampling fair`` trains FairNAS-style paths (every op of a decision in turn, in a fresh
 random order each cycle: :func:`nasgym.supernet.fair_paths`) instead of uniform ones; ``--bn
 running`` evaluates with BatchNorm running statistics instead of the batch's; ``--lr`` the SGD
-rate; ``--seed`` the supernet's weights and paths. Two seeds of one setting can differ by 0.3 in
-tau (README, *Benchmarks*): compare settings over several seeds.
+rate; ``--ema D`` scores with an exponential moving average of the weights (decay ``D`` a
+batch) instead of the last weights; ``--seed`` the supernet's weights and paths. Two seeds of
+one setting can differ by 0.4 in tau (README, *Benchmarks*): compare settings over several seeds.
 """
 
 from __future__ import annotations
@@ -53,6 +61,81 @@ def read_panel(path: Path) -> tuple[dict, list[dict]]:
     return header, rows
 
 
+def plot_curves(logs: list[Path], out: Path, seconds_per_batch: float | None = None) -> None:
+    """Tau against training batches from the JSON lines ending run logs: one thin line per seed
+    (runs of one seed and setting merged), a thick mean per setting (plain, or each ``--ema``),
+    and the references (target 0.5, the ground truth's seed-to-seed tau, the parameter count's
+    tau). ``seconds_per_batch`` adds the minutes of training under each budget."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    runs = []
+    for log in logs:
+        lines = [ln for ln in log.read_text().splitlines() if ln.startswith("{")]
+        if not lines:
+            raise SystemExit(f"{log}: no JSON result line (did the run finish?)")
+        runs.append(json.loads(lines[-1]))
+    curves: dict[tuple[float, int], dict[int, float]] = {}
+    for run in runs:
+        key = (float(run.get("ema") or 0.0), int(run["seed"]))
+        curves.setdefault(key, {}).update({pt["batches"]: pt["tau"] for pt in run["curve"]})
+    fig, ax = plt.subplots(figsize=(7.0, 4.6))
+    colours = {ema: f"C{k}" for k, ema in enumerate(sorted({e for e, _ in curves}))}
+    for (ema, _seed), pts in sorted(curves.items()):
+        xs = sorted(pts)
+        ax.plot(xs, [pts[x_] for x_ in xs], color=colours[ema], marker="o", ms=3, alpha=0.35, lw=1)
+    for ema, colour in colours.items():
+        by_budget: dict[int, list[float]] = {}
+        for (e, _seed), pts in curves.items():
+            if e == ema:
+                for x_, t in pts.items():
+                    by_budget.setdefault(x_, []).append(t)
+        xs = sorted(by_budget)
+        n = max(len(v) for v in by_budget.values())
+        what = "last weights" if ema == 0 else f"EMA {ema} of the weights"
+        ax.plot(xs, [np.mean(by_budget[x_]) for x_ in xs], color=colour, lw=2.5, marker="o",
+                label=f"mean of {n} supernet seeds, {what}")  # fmt: skip
+    ax.axhline(0.5, color="tab:red", ls="--", lw=1, label="target 0.5")
+    ref = {k: v for run in runs for k, v in run.items() if v is not None}
+    if ref.get("truth_seed_tau") is not None:
+        ax.axhline(ref["truth_seed_tau"], color="tab:green", ls=":", lw=1.5,
+                   label="ground truth: one training seed vs another")  # fmt: skip
+    if ref.get("params_tau") is not None:
+        ax.axhline(ref["params_tau"], color="tab:purple", ls="-.", lw=1.5,
+                   label="parameter count (no training)")  # fmt: skip
+    ax.axhline(0.0, color="grey", lw=0.5)
+    budgets = sorted({x_ for pts in curves.values() for x_ in pts})
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(budgets, [
+        f"{b}\n{b * seconds_per_batch / 60:.1f} min" if seconds_per_batch else str(b) for b in budgets
+    ])  # fmt: skip
+    ax.minorticks_off()
+    ax.set_xlabel("supernet training batches (uniform paths)" + (
+        "; minutes of training (one thread)" if seconds_per_batch else ""))  # fmt: skip
+    ax.set_ylabel("Kendall tau vs from-scratch accuracy")
+    ax.set_ylim(-0.45, 0.85)
+    ax.set_title(f"Does the supernet rank the {ref['cells']}-cell panel? (thin: one seed each)")
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+
+
+def ground_truth_reliability(rows: list[dict]) -> float | None:
+    """Kendall tau between the panel's test accuracies of two training seeds (None: one seed).
+
+    How far one from-scratch training reproduces the order of another: a supernet cannot be
+    expected to agree with the ground truth better than the ground truth agrees with itself.
+    """
+    if not rows or len(rows[0].get("test_acc_by_seed", "").split()) < 2:
+        return None
+    runs = np.array([[float(v) for v in r["test_acc_by_seed"].split()[:2]] for r in rows])
+    return float(stats.kendalltau(runs[:, 0], runs[:, 1])[0])
+
+
 @torch.no_grad()
 def score(trainer: StageTrainer, ops: tuple[str, ...], x: torch.Tensor, y: torch.Tensor) -> float:
     """Accuracy of path ``ops`` with the supernet's weights on the fixed images ``x``."""
@@ -80,7 +163,25 @@ def main(argv: list[str] | None = None) -> dict:
         help="BatchNorm statistics in evaluation: the batch's (the search default) or running",
     )  # fmt: skip
     parser.add_argument("--lr", type=float, default=0.05, help="SGD learning rate")
+    parser.add_argument(
+        "--ema", type=float, default=0.0,
+        help="score with an exponential moving average of the weights, this decay a batch (0: off)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--plot", type=Path, default=None,
+        help="instead of training: plot tau against budget from the logs of --from to this PNG",
+    )  # fmt: skip
+    parser.add_argument("--from", dest="logs", type=Path, nargs="+", default=[], help="run logs")
+    parser.add_argument(
+        "--seconds-per-batch", type=float, default=None, help="for the plot's minutes axis"
+    )  # fmt: skip
     args = parser.parse_args(argv)
+    if args.plot is not None:
+        if not args.logs:
+            raise SystemExit("--plot needs the logs of finished runs (--from LOG ...)")
+        plot_curves(args.logs, args.plot, args.seconds_per_batch)
+        print(f"wrote {args.plot}")
+        return {"plot": str(args.plot)}
     checkpoints = sorted({int(c) for c in args.checkpoints.split(",")})
     if not checkpoints or checkpoints[0] < 1:
         raise SystemExit(f"--checkpoints must be positive batch counts, got {args.checkpoints!r}")
@@ -93,6 +194,7 @@ def main(argv: list[str] | None = None) -> dict:
     data = load_panel_data(args.data_dir, recipe)
     archs = [space.from_str(r["arch"]) for r in rows]
     truth = np.array([float(r["test_acc"]) for r in rows])
+    ceiling = ground_truth_reliability(rows)
     x, y = data.val.x[: args.eval_images], data.val.y[: args.eval_images]
     allowed = [space.decision_ops(d) for d in range(space.n_decisions)]
     start = time.perf_counter()
@@ -108,17 +210,35 @@ def main(argv: list[str] | None = None) -> dict:
     else:
         paths = [uniform_path(trainer.allowed, rng) for _ in range(checkpoints[-1])]
     curve, done = [], 0
+    weights = [w.data for w in trainer.model.parameters()]
+    ema = [w.clone() for w in weights] if args.ema > 0 else None
     print(f"panel: {len(rows)} cells, from-scratch test acc {truth.min():.3f}-{truth.max():.3f}")
+    if ceiling is not None:
+        print(f"ground truth's own reliability: tau {ceiling:.3f} between its training seeds")
+    params = np.array([float(r["params"]) for r in rows])
+    params_tau = float(stats.kendalltau(params, truth)[0])
+    print(f"parameter count as the ranking (no training at all): tau {params_tau:.3f}")
     print(
         f"{'batches':>8} {'tau':>6} {'p':>8} {'rho':>6} {'p':>8} {'mean acc':>9} {'train s':>8} {'wall s':>7}"
     )
     train_s = 0.0
     for c in checkpoints:
         t0 = time.perf_counter()
-        trainer.train(paths[done:c])
+        if ema is None:
+            trainer.train(paths[done:c])
+        else:
+            for path in paths[done:c]:
+                trainer.train([path])
+                torch._foreach_lerp_(ema, weights, 1.0 - args.ema)
         train_s += time.perf_counter() - t0
         done = c
-        acc = np.array([score(trainer, a.ops, x, y) for a in archs])
+        if ema is None:
+            acc = np.array([score(trainer, a.ops, x, y) for a in archs])
+        else:
+            current = [w.detach().clone() for w in weights]
+            torch._foreach_copy_(weights, ema)
+            acc = np.array([score(trainer, a.ops, x, y) for a in archs])
+            torch._foreach_copy_(weights, current)
         tau, p_tau = stats.kendalltau(acc, truth)
         rho, p_rho = stats.spearmanr(acc, truth)
         wall = time.perf_counter() - start
@@ -126,6 +246,7 @@ def main(argv: list[str] | None = None) -> dict:
             "batches": c, "tau": round(float(tau), 3), "tau_p": float(p_tau), "rho": round(float(rho), 3),
             "rho_p": float(p_rho), "mean_supernet_acc": round(float(acc.mean()), 4),
             "train_s": round(train_s, 1), "wall_s": round(wall, 1),
+            "acc": [round(float(a), 4) for a in acc],
         }  # fmt: skip
         curve.append(point)
         print(
@@ -135,11 +256,14 @@ def main(argv: list[str] | None = None) -> dict:
     out = {
         "panel": str(args.panel),
         "cells": len(rows),
+        "truth_seed_tau": None if ceiling is None else round(ceiling, 3),
+        "params_tau": round(params_tau, 3),
         "eval_images": args.eval_images,
         "seed": args.seed,
         "sampling": args.sampling,
         "bn": args.bn,
         "lr": args.lr,
+        "ema": args.ema,
         "curve": curve,
     }
     print(json.dumps(out))
