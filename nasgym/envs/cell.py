@@ -124,7 +124,9 @@ class CellEnv(gym.Env):
       after 300 and 0.24 after 600, then stays near 0.27 (1,200 and 2,400 batches). Below
       that, the first rewards of each stage are noise. It costs time: a default 60-step search
       on digits takes about 210 s instead of 25 s (2 cores). ``warmup_batches=10`` was the
-      default before.
+      default before. The same curve scored 2,000 validation images; with 256 (one batch) tau
+      at 600 batches fell on all 4 seeds (mean 0.16), so on MNIST or Fashion-MNIST pass
+      ``val_batches=8``. On digits one batch already holds 256 of the 270 validation images.
     - ``latency="flops"`` or ``"measured"``, ``ms_per_mmac=10.0``.
     - ``reward="eq9"``, ``reward_params=None``; ``device="auto"`` (CUDA when present).
     - ``torch_threads=1``: torch intra-op threads during reset/step/train_derived (restored
