@@ -15,10 +15,10 @@ on single paths, batch 64, BatchNorm with batch statistics, here with uniformly 
 (``path_sampling="uniform"``: the supernet independent of any agent). At each training budget
 of ``--checkpoints`` (training batches; each stage of a default Cell-v0 search trains its
 fresh supernet 600 warm-up + 20 steps x 2 batches, 10 warm-up before this curve chose 600)
-it scores every panel cell with the inherited weights on the
-same first ``--eval-images`` validation images, and prints Kendall tau and Spearman rho (scipy,
-with p-values) between those accuracies and the panel's from-scratch test accuracies, the mean
-supernet accuracy of the panel and the wall time so far. Two references come first: the
+it scores every panel cell with the inherited weights on the same first ``--eval-images``
+validation images, and prints Kendall tau and Spearman rho (scipy, with p-values) between
+those accuracies and the panel's from-scratch test accuracies, the mean supernet accuracy of
+the panel and the wall time so far. Two references come first: the
 ground truth's own reliability (tau between its two training seeds), and the tau of the
 parameter count, a ranking that needs no training. Ends with one JSON line (each checkpoint
 with every cell's supernet accuracy, ``acc``).
@@ -28,7 +28,7 @@ random order each cycle: :func:`nasgym.supernet.fair_paths`) instead of uniform 
 running`` evaluates with BatchNorm running statistics instead of the batch's; ``--lr`` the SGD
 rate; ``--ema D`` scores with an exponential moving average of the weights (decay ``D`` a
 batch) instead of the last weights; ``--seed`` the supernet's weights and paths. Two seeds of
-one setting can differ by 0.4 in tau (README, *Benchmarks*): compare settings over several seeds.
+one setting can differ by 0.5 in tau (README, *Benchmarks*): compare settings over several seeds.
 """
 
 from __future__ import annotations
@@ -224,21 +224,21 @@ def main(argv: list[str] | None = None) -> dict:
     train_s = 0.0
     for c in checkpoints:
         t0 = time.perf_counter()
-        if ema is None:
-            trainer.train(paths[done:c])
-        else:
-            for path in paths[done:c]:
-                trainer.train([path])
-                torch._foreach_lerp_(ema, weights, 1.0 - args.ema)
+        for path in paths[done:c]:
+            trainer.train([path])
+            if ema is not None:
+                for e, w in zip(ema, weights, strict=True):
+                    e.lerp_(w, 1.0 - args.ema)
         train_s += time.perf_counter() - t0
         done = c
-        if ema is None:
-            acc = np.array([score(trainer, a.ops, x, y) for a in archs])
-        else:
-            current = [w.detach().clone() for w in weights]
-            torch._foreach_copy_(weights, ema)
-            acc = np.array([score(trainer, a.ops, x, y) for a in archs])
-            torch._foreach_copy_(weights, current)
+        if ema is not None:  # score the averaged weights, then train on from the last ones
+            last = [w.clone() for w in weights]
+            for w, e in zip(weights, ema, strict=True):
+                w.copy_(e)
+        acc = np.array([score(trainer, a.ops, x, y) for a in archs])
+        if ema is not None:
+            for w, v in zip(weights, last, strict=True):
+                w.copy_(v)
         tau, p_tau = stats.kendalltau(acc, truth)
         rho, p_rho = stats.spearmanr(acc, truth)
         wall = time.perf_counter() - start
