@@ -2,7 +2,7 @@
 
     nice -n 15 python benchmarks/supernet_ranking.py [--checkpoints 150,300,600] [--eval-images 512]
         [--seed 0] [--sampling uniform|fair] [--bn batch|running] [--lr 0.05] [--ema 0]
-        [--panel benchmarks/data/supernet_panel.csv]
+        [--finetune 0,20,50] [--panel benchmarks/data/supernet_panel.csv]
 
 The panel and its ground truth are ``benchmarks/data/supernet_panel.csv``: 20 ``tnd`` cells
 from normal cells without a convolution to normal cells of convolutions only, each trained from
@@ -27,8 +27,13 @@ Knobs: ``--sampling fair`` trains FairNAS-style paths (every op of a decision in
 random order each cycle: :func:`nasgym.supernet.fair_paths`) instead of uniform ones; ``--bn
 running`` evaluates with BatchNorm running statistics instead of the batch's; ``--lr`` the SGD
 rate; ``--ema D`` scores with an exponential moving average of the weights (decay ``D`` a
-batch) instead of the last weights; ``--seed`` the supernet's weights and paths. Two seeds of
-one setting can differ by 0.5 in tau (README, *Benchmarks*): compare settings over several seeds.
+batch) instead of the last weights; ``--finetune K1,K2,...`` scores each cell, at every
+checkpoint, after K more SGD steps on its own path (the first K of one fixed list of training
+batches, the same for every cell; generator seed 10000 + ``--seed``), then restores the shared
+weights and the optimiser's momentum (:meth:`StageTrainer.tuned`, what Cell-v0's
+``tune_batches`` does), one curve point per K (0 = inherited weights as they are); ``--seed``
+the supernet's weights and paths. Two seeds of one setting can differ by 0.5 in tau (README,
+*Benchmarks*): compare settings over several seeds.
 """
 
 from __future__ import annotations
@@ -77,33 +82,35 @@ def plot_curves(logs: list[Path], out: Path, seconds_per_batch: float | None = N
         if not lines:
             raise SystemExit(f"{log}: no JSON result line (did the run finish?)")
         runs.append(json.loads(lines[-1]))
-    curves: dict[tuple[float, int], dict[int, float]] = {}
+    curves: dict[tuple[str, int], dict[int, float]] = {}
     for run in runs:
-        key = (float(run.get("ema") or 0.0), int(run["seed"]))
-        curves.setdefault(key, {}).update({pt["batches"]: pt["tau"] for pt in run["curve"]})
-    fig, ax = plt.subplots(figsize=(7.0, 4.6))
-    colours = {ema: f"C{k}" for k, ema in enumerate(sorted({e for e, _ in curves}))}
-    for (ema, _seed), pts in sorted(curves.items()):
+        for pt in run["curve"]:
+            tuned = pt.get("finetune", run.get("finetune") or 0)
+            key = (setting_label({**run, "finetune": tuned}), int(run["seed"]))
+            curves.setdefault(key, {})[pt["batches"]] = pt["tau"]
+    fig, ax = plt.subplots(figsize=(10.5, 4.8))
+    colours = {label: f"C{k}" for k, label in enumerate(sorted({lab for lab, _ in curves}))}
+    for (label, _seed), pts in sorted(curves.items()):
         xs = sorted(pts)
-        ax.plot(xs, [pts[x_] for x_ in xs], color=colours[ema], marker="o", ms=3, alpha=0.35, lw=1)
-    for ema, colour in colours.items():
+        ax.plot(xs, [pts[x_] for x_ in xs], color=colours[label], marker="o", ms=3, alpha=0.3, lw=1)
+    for label, colour in colours.items():
         by_budget: dict[int, list[float]] = {}
-        for (e, _seed), pts in curves.items():
-            if e == ema:
+        for (lab, _seed), pts in curves.items():
+            if lab == label:
                 for x_, t in pts.items():
                     by_budget.setdefault(x_, []).append(t)
         xs = sorted(by_budget)
-        n = max(len(v) for v in by_budget.values())
-        what = "last weights" if ema == 0 else f"EMA {ema} of the weights"
+        ns = sorted({len(v) for v in by_budget.values()})
+        n = str(ns[0]) if len(ns) == 1 else f"{ns[0]}-{ns[-1]}"
         ax.plot(xs, [np.mean(by_budget[x_]) for x_ in xs], color=colour, lw=2.5, marker="o",
-                label=f"mean of {n} supernet seeds, {what}")  # fmt: skip
-    ax.axhline(0.5, color="tab:red", ls="--", lw=1, label="target 0.5")
+                label=f"{label}: mean of {n} supernet seeds")  # fmt: skip
+    ax.axhline(0.5, color="black", ls="--", lw=1, label="target 0.5")
     ref = {k: v for run in runs for k, v in run.items() if v is not None}
     if ref.get("truth_seed_tau") is not None:
-        ax.axhline(ref["truth_seed_tau"], color="tab:green", ls=":", lw=1.5,
+        ax.axhline(ref["truth_seed_tau"], color="black", ls=":", lw=1.5,
                    label="ground truth: one training seed vs another")  # fmt: skip
     if ref.get("params_tau") is not None:
-        ax.axhline(ref["params_tau"], color="tab:purple", ls="-.", lw=1.5,
+        ax.axhline(ref["params_tau"], color="dimgrey", ls="-.", lw=1.5,
                    label="parameter count (no training)")  # fmt: skip
     ax.axhline(0.0, color="grey", lw=0.5)
     budgets = sorted({x_ for pts in curves.values() for x_ in pts})
@@ -112,16 +119,30 @@ def plot_curves(logs: list[Path], out: Path, seconds_per_batch: float | None = N
         f"{b}\n{b * seconds_per_batch / 60:.1f} min" if seconds_per_batch else str(b) for b in budgets
     ])  # fmt: skip
     ax.minorticks_off()
-    ax.set_xlabel("supernet training batches (uniform paths)" + (
+    ax.set_xlabel("supernet training batches" + (
         "; minutes of training (one thread)" if seconds_per_batch else ""))  # fmt: skip
     ax.set_ylabel("Kendall tau vs from-scratch accuracy")
     ax.set_ylim(-0.45, 0.85)
     ax.set_title(f"Does the supernet rank the {ref['cells']}-cell panel? (thin: one seed each)")
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=120)
     plt.close(fig)
+
+
+def setting_label(run: dict) -> str:
+    """How a run trained and scored its supernet, in words (runs of older logs lack some keys)."""
+    parts = [f"{run.get('sampling', 'uniform')} paths"]
+    if run.get("finetune"):
+        parts.append(f"{run['finetune']} tuning batches")
+    if run.get("ema"):
+        parts.append(f"EMA {run['ema']}")
+    if run.get("bn", "batch") != "batch":
+        parts.append(f"BN {run['bn']}")
+    if run.get("lr", 0.05) != 0.05:
+        parts.append(f"lr {run['lr']}")
+    return ", ".join(parts)
 
 
 def ground_truth_reliability(rows: list[dict]) -> float | None:
@@ -146,6 +167,27 @@ def score(trainer: StageTrainer, ops: tuple[str, ...], x: torch.Tensor, y: torch
     return correct / len(y)
 
 
+def finetune_batches(data, n: int, seed: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """``n`` fixed training batches of 64 (drawn from ``seed``), the same for every cell."""
+    gen = torch.Generator().manual_seed(10_000 + seed)
+    idx = [torch.randperm(len(data.train.y), generator=gen)[:64] for _ in range(n)]
+    return [(data.train.x[i], data.train.y[i]) for i in idx]
+
+
+def finetuned_score(
+    trainer: StageTrainer,
+    ops: tuple[str, ...],
+    x: torch.Tensor,
+    y: torch.Tensor,
+    tune: list[tuple[torch.Tensor, torch.Tensor]],
+) -> float:
+    """:func:`score` after one SGD step on each of ``tune`` along path ``ops`` (as Cell-v0's
+    ``tune_batches`` scores the agent's path); the supernet's weights and optimiser state are
+    put back afterwards, so every cell starts from the same shared weights."""
+    with trainer.tuned(ops, tune):
+        return score(trainer, ops, x, y)
+
+
 def main(argv: list[str] | None = None) -> dict:
     """Train the supernet, rank the panel at each checkpoint, print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -168,6 +210,11 @@ def main(argv: list[str] | None = None) -> dict:
         help="score with an exponential moving average of the weights, this decay a batch (0: off)",
     )  # fmt: skip
     parser.add_argument(
+        "--finetune", default="0",
+        help="score each cell after this many SGD batches on its own path (weights restored "
+        "after); a comma list scores the same supernet once per count",
+    )  # fmt: skip
+    parser.add_argument(
         "--plot", type=Path, default=None,
         help="instead of training: plot tau against budget from the logs of --from to this PNG",
     )  # fmt: skip
@@ -182,6 +229,12 @@ def main(argv: list[str] | None = None) -> dict:
         plot_curves(args.logs, args.plot, args.seconds_per_batch)
         print(f"wrote {args.plot}")
         return {"plot": str(args.plot)}
+    try:
+        tunes = sorted({int(k) for k in args.finetune.split(",")})
+    except ValueError:
+        raise SystemExit(f"--finetune must be batch counts, got {args.finetune!r}") from None
+    if tunes[0] < 0:
+        raise SystemExit(f"--finetune must be >= 0 batches, got {args.finetune!r}")
     checkpoints = sorted({int(c) for c in args.checkpoints.split(",")})
     if not checkpoints or checkpoints[0] < 1:
         raise SystemExit(f"--checkpoints must be positive batch counts, got {args.checkpoints!r}")
@@ -209,6 +262,7 @@ def main(argv: list[str] | None = None) -> dict:
         paths = fair_paths(trainer.allowed, rng, checkpoints[-1])
     else:
         paths = [uniform_path(trainer.allowed, rng) for _ in range(checkpoints[-1])]
+    tune = finetune_batches(data, tunes[-1], args.seed)  # each count tunes on the first k
     curve, done = [], 0
     weights = [w.data for w in trainer.model.parameters()]
     ema = [w.clone() for w in weights] if args.ema > 0 else None
@@ -219,7 +273,7 @@ def main(argv: list[str] | None = None) -> dict:
     params_tau = float(stats.kendalltau(params, truth)[0])
     print(f"parameter count as the ranking (no training at all): tau {params_tau:.3f}")
     print(
-        f"{'batches':>8} {'tau':>6} {'p':>8} {'rho':>6} {'p':>8} {'mean acc':>9} {'train s':>8} {'wall s':>7}"
+        f"{'batches':>8} {'tune':>5} {'tau':>6} {'p':>8} {'rho':>6} {'p':>8} {'mean acc':>9} {'train s':>8} {'wall s':>7}"
     )
     train_s = 0.0
     for c in checkpoints:
@@ -235,24 +289,27 @@ def main(argv: list[str] | None = None) -> dict:
             last = [w.clone() for w in weights]
             for w, e in zip(weights, ema, strict=True):
                 w.copy_(e)
-        acc = np.array([score(trainer, a.ops, x, y) for a in archs])
+        accs = {k: np.array([finetuned_score(trainer, a.ops, x, y, tune[:k]) for a in archs])
+                for k in tunes}  # fmt: skip
         if ema is not None:
             for w, v in zip(weights, last, strict=True):
                 w.copy_(v)
-        tau, p_tau = stats.kendalltau(acc, truth)
-        rho, p_rho = stats.spearmanr(acc, truth)
-        wall = time.perf_counter() - start
-        point = {
-            "batches": c, "tau": round(float(tau), 3), "tau_p": float(p_tau), "rho": round(float(rho), 3),
-            "rho_p": float(p_rho), "mean_supernet_acc": round(float(acc.mean()), 4),
-            "train_s": round(train_s, 1), "wall_s": round(wall, 1),
-            "acc": [round(float(a), 4) for a in acc],
-        }  # fmt: skip
-        curve.append(point)
-        print(
-            f"{c:>8} {tau:>6.3f} {p_tau:>8.2g} {rho:>6.3f} {p_rho:>8.2g} {acc.mean():>9.3f} {train_s:>8.0f} {wall:>7.0f}",
-            flush=True,
-        )
+        for k, acc in accs.items():
+            tau, p_tau = stats.kendalltau(acc, truth)
+            rho, p_rho = stats.spearmanr(acc, truth)
+            wall = time.perf_counter() - start
+            point = {
+                "batches": c, "finetune": k, "tau": round(float(tau), 3), "tau_p": float(p_tau),
+                "rho": round(float(rho), 3), "rho_p": float(p_rho),
+                "mean_supernet_acc": round(float(acc.mean()), 4),
+                "train_s": round(train_s, 1), "wall_s": round(wall, 1),
+                "acc": [round(float(a), 4) for a in acc],
+            }  # fmt: skip
+            curve.append(point)
+            print(
+                f"{c:>8} {k:>5} {tau:>6.3f} {p_tau:>8.2g} {rho:>6.3f} {p_rho:>8.2g} {acc.mean():>9.3f} {train_s:>8.0f} {wall:>7.0f}",
+                flush=True,
+            )
     out = {
         "panel": str(args.panel),
         "cells": len(rows),
@@ -264,6 +321,7 @@ def main(argv: list[str] | None = None) -> dict:
         "bn": args.bn,
         "lr": args.lr,
         "ema": args.ema,
+        "finetune": tunes,
         "curve": curve,
     }
     print(json.dumps(out))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import copy
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -94,6 +96,36 @@ class StageTrainer:
                 )
             )
         return float(np.mean(losses)) if losses else float("nan")
+
+    def fixed_batches(self, n: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """The next ``n`` train batches, to reuse: :meth:`tuned` on the same batches for every
+        path scores paths, not the batches they happened to get."""
+        return [self.train_batches.next() for _ in range(n)]
+
+    @contextmanager
+    def tuned(
+        self, ops: Sequence[str], batches: Sequence[tuple[torch.Tensor, torch.Tensor]]
+    ) -> Iterator[None]:
+        """Within the block, the supernet after one SGD step on each of ``batches`` along path
+        ``ops`` (inherited weights fine-tuned for the path, as one-shot evaluators fine-tune a
+        candidate before scoring it); on exit the shared weights and the optimiser's momentum
+        are put back as they were, so what the block did leaves no trace."""
+        self._check(ops)
+        if not batches:
+            yield
+            return
+        weights = copy.deepcopy(self.model.state_dict())
+        momentum = copy.deepcopy(self.optimizer.state_dict())
+        try:
+            self.model.train()
+            for x, y in batches:
+                train_batch(
+                    lambda inp, o=tuple(ops): self.model(inp, o), self.params, self.optimizer, x, y
+                )
+            yield
+        finally:
+            self.model.load_state_dict(weights)
+            self.optimizer.load_state_dict(momentum)
 
     @torch.no_grad()
     def evaluate(self, ops: Sequence[str], n_batches: int) -> float:

@@ -112,3 +112,39 @@ def test_a_killed_build_resumes_from_its_journal_without_retraining(tmp_path):
     assert [r["test_acc_by_seed"] for r in rows] == ["0.5000 0.7000", "0.9000 0.8000"]
     assert float(rows[0]["test_acc"]) == pytest.approx(0.6)
     assert sum(float(r["train_time_s"]) for r in rows) == pytest.approx(4.0)
+
+
+def test_finetuned_score_trains_the_path_then_restores_the_shared_weights():
+    """``--finetune`` scores a cell after a few batches on its own path; the next cell must start
+    from the same supernet weights and momentum, or the panel's order would leak into scores."""
+    import torch
+
+    from nasgym.supernet.trainer import StageTrainer
+    from nasgym.supernet.training import load_image_data
+
+    space = get_space("tnd")
+    data = load_image_data("digits", max_train=256)
+    allowed = [space.decision_ops(d) for d in range(space.n_decisions)]
+    trainer = StageTrainer(
+        space, data, allowed, n_cells=3, channels=4, batch_size=32, val_batch_size=64, lr=0.05,
+        generator=torch.Generator().manual_seed(0), device=torch.device("cpu"),
+    )  # fmt: skip
+    trainer.train([tuple(a[0] for a in allowed)] * 3)
+    weights = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    momentum = {
+        i: s["momentum_buffer"].clone() for i, s in trainer.optimizer.state_dict()["state"].items()
+    }
+    ops = panel_mod.panel(20)[-1].ops
+    x, y = data.val.x[:64], data.val.y[:64]
+    tune = ranking_mod.finetune_batches(data, 3, seed=0)
+    assert len(tune) == 3 and tune[0][0].shape[0] == 64
+    plain = ranking_mod.score(trainer, ops, x, y)
+    tuned = ranking_mod.finetuned_score(trainer, ops, x, y, tune)
+    assert tuned != plain  # the three batches did train the path
+    for k, v in trainer.model.state_dict().items():
+        assert torch.equal(v, weights[k]), k
+    state = trainer.optimizer.state_dict()["state"]
+    assert set(state) == set(momentum)
+    assert all(torch.equal(state[i]["momentum_buffer"], m) for i, m in momentum.items())
+    assert ranking_mod.finetuned_score(trainer, ops, x, y, tune) == tuned
+    assert ranking_mod.finetuned_score(trainer, ops, x, y, []) == plain
