@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+from collections import Counter
 
 import gymnasium as gym
 import numpy as np
@@ -23,6 +24,7 @@ SMALL = dict(
     train_batches=1,
     val_batch_size=32,
     warmup_batches=2,
+    tune_batches=0,  # the default 20 tuning batches a step triple the time; tested on its own
     min_op_samples=0,  # 3 steps per stage: every op may be dropped, as the tests below expect
 )
 
@@ -188,6 +190,62 @@ def test_uniform_path_sampling_trains_independently_of_the_agent():
     assert second_acc("agent", 2) != second_acc("agent", 9)
 
 
+@pytest.mark.parametrize("warmup_sampling", ["fair", "uniform"])
+def test_warmup_trains_every_op_equally_often_when_fair(monkeypatch, warmup_sampling):
+    """``warmup_sampling="fair"`` cycles each decision through its ops (FairNAS's strict
+    fairness): after 20 batches each of a normal edge's 10 ops and a reduce edge's 6 ops was
+    trained exactly 2 and 3-4 times; uniform paths (the default) leave some ops untrained."""
+    from nasgym.supernet.trainer import StageTrainer
+
+    seen: list[tuple[str, ...]] = []
+    train = StageTrainer.train
+
+    def spy(self, paths):
+        seen.extend(tuple(p) for p in paths)
+        return train(self, paths)
+
+    monkeypatch.setattr(StageTrainer, "train", spy)
+    env = small(warmup_batches=20, warmup_sampling=warmup_sampling)
+    env.reset(seed=0)
+    counts = [Counter(path[d] for path in seen) for d in range(28)]
+    if warmup_sampling == "fair":
+        assert all(set(c.values()) == {2} for c in counts[:14])
+        assert all(set(c.values()) <= {3, 4} and len(c) == 6 for c in counts[14:])
+    else:
+        assert any(len(c) < 10 for c in counts[:14])
+
+
+def test_tune_batches_score_a_tuned_copy_and_leave_the_supernet_as_it_was(monkeypatch):
+    """``tune_batches`` fine-tunes the agent's path on the stage's fixed batches before scoring
+    it, then puts the shared weights back: the same steps without the tuning (a no-op ``tuned``)
+    end with the same supernet, but score the path differently; each step charges the tuning."""
+    from contextlib import contextmanager
+
+    import torch
+
+    from nasgym.supernet.trainer import StageTrainer
+
+    def run(tune: bool):
+        env = small(tune_batches=3)
+        if not tune:
+
+            @contextmanager
+            def untuned(self, ops, batches):
+                yield
+
+            monkeypatch.setattr(StageTrainer, "tuned", untuned)
+        env.reset(seed=2)
+        infos = [env.step(np.full(28, k % 6))[4] for k in range(2)]
+        monkeypatch.undo()
+        return env._trainer.model.state_dict(), infos
+
+    tuned_w, tuned_infos = run(True)
+    plain_w, plain_infos = run(False)
+    assert all(torch.equal(tuned_w[k], plain_w[k]) for k in tuned_w)
+    assert [i["val_acc"] for i in tuned_infos] != [i["val_acc"] for i in plain_infos]
+    assert tuned_infos[1]["cost"] - tuned_infos[0]["cost"] == SMALL["train_batches"] + 3
+
+
 def test_measured_latency_is_a_positive_wall_clock():
     env = small(latency="measured")
     env.reset(seed=0)
@@ -198,6 +256,10 @@ def test_measured_latency_is_a_positive_wall_clock():
 def test_bad_arguments_and_actions_raise_clear_errors():
     with pytest.raises(ValueError, match="path_sampling"):
         small(path_sampling="policy")
+    with pytest.raises(ValueError, match="tune_batches"):
+        small(tune_batches=-1)
+    with pytest.raises(ValueError, match="warmup_sampling"):
+        small(warmup_sampling="sandwich")
     with pytest.raises(ValueError, match="latency"):
         small(latency="wallclock")
     with pytest.raises(ValueError, match="nb201.*not supported.*NB201-v0"):

@@ -48,6 +48,7 @@ SMALL_KWARGS: dict[str, dict] = {
         "train_batches": 1,
         "val_batch_size": 32,
         "warmup_batches": 1,
+        "tune_batches": 1,
     },
 }
 SMALL_KWARGS["nasgym/VALP-PaperScaled-v0"] = SMALL_KWARGS["nasgym/VALP-Paper-v0"]
