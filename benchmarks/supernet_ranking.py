@@ -2,7 +2,9 @@
 
     nice -n 15 python benchmarks/supernet_ranking.py [--checkpoints 150,300,600] [--eval-images 512]
         [--seed 0] [--sampling uniform|fair] [--bn batch|running] [--lr 0.05] [--ema 0]
-        [--finetune 0,20,50] [--panel benchmarks/data/supernet_panel.csv]
+        [--finetune 0,20,50] [--panel benchmarks/data/supernet_panel.csv [MORE_SEEDS.csv ...]]
+    python benchmarks/supernet_ranking.py --rescore --from LOG... [--panel CSV ...]
+    python benchmarks/supernet_ranking.py --plot PNG --from LOG... [--seconds-per-batch 0.255]
 
 The panel and its ground truth are ``benchmarks/data/supernet_panel.csv``: 20 ``tnd`` cells
 from normal cells without a convolution to normal cells of convolutions only, each trained from
@@ -14,7 +16,8 @@ one supernet of the same macro (every ``tnd`` op built, C and cells of the recip
 on single paths, batch 64, BatchNorm with batch statistics, here with uniformly sampled paths
 (``path_sampling="uniform"``: the supernet independent of any agent). At each training budget
 of ``--checkpoints`` (training batches; each stage of a default Cell-v0 search trains its
-fresh supernet 600 warm-up + 20 steps x 2 batches, 10 warm-up before this curve chose 600)
+fresh supernet 600 warm-up + 20 steps x 2 batches and scores each path after 20 tuning
+batches, ``--finetune 20``; 10 warm-up and no tuning before this curve chose them)
 it scores every panel cell with the inherited weights on the same first ``--eval-images``
 validation images, and prints Kendall tau and Spearman rho (scipy, with p-values) between
 those accuracies and the panel's from-scratch test accuracies, the mean supernet accuracy of
@@ -34,6 +37,15 @@ weights and the optimiser's momentum (:meth:`StageTrainer.tuned`, what Cell-v0's
 ``tune_batches`` does), one curve point per K (0 = inherited weights as they are); ``--seed``
 the supernet's weights and paths. Two seeds of one setting can differ by 0.5 in tau (README,
 *Benchmarks*): compare settings over several seeds.
+
+Ground truth: several ``--panel`` files of the same cells and recipe trained with other seeds
+(``supernet_panel.py --seeds 2,3 --out OTHER.csv``) are averaged into one; with 4 or more seeds
+the script also prints the split-half reliability, the tau between the means of two halves of
+the seeds: how well one such mean ranks the cells as another would, a yardstick for the tau
+of a supernet against it. ``--rescore --from LOG...``
+trains nothing: it recomputes tau and rho of every point of finished runs from the per-cell
+accuracies their JSON lines stored, against the ``--panel`` ground truth, and prints the mean
+tau per setting and budget.
 """
 
 from __future__ import annotations
@@ -63,6 +75,26 @@ def read_panel(path: Path) -> tuple[dict, list[dict]]:
     with path.open() as fh:
         header = json.loads(fh.readline().lstrip("# "))
         rows = list(csv.DictReader(fh))
+    return header, rows
+
+
+def read_panels(paths: list[Path]) -> tuple[dict, list[dict]]:
+    """One ground truth from several CSVs of the same cells and recipe, trained with other seeds
+    (``supernet_panel.py --seeds 2,3 --out OTHER.csv``): ``test_acc`` is the mean over every
+    seed of every file, ``test_acc_by_seed`` all their accuracies in file order. Files of other
+    cells, another cell order or another recipe are refused, naming the file."""
+    header, rows = read_panel(paths[0])
+    rows = [dict(r) for r in rows]
+    for path in paths[1:]:
+        other_header, other = read_panel(path)
+        if other_header.get("recipe") != header.get("recipe"):
+            raise SystemExit(f"{path}: another recipe than {paths[0]}; panels cannot be merged")
+        if [r["arch"] for r in other] != [r["arch"] for r in rows]:
+            raise SystemExit(f"{path}: other cells (or order) than {paths[0]}; cannot be merged")
+        for row, extra in zip(rows, other, strict=True):
+            row["test_acc_by_seed"] += " " + extra["test_acc_by_seed"]
+    for row in rows:
+        row["test_acc"] = str(np.mean([float(v) for v in row["test_acc_by_seed"].split()]))
     return header, rows
 
 
@@ -157,6 +189,45 @@ def ground_truth_reliability(rows: list[dict]) -> float | None:
     return float(stats.kendalltau(runs[:, 0], runs[:, 1])[0])
 
 
+def split_half_reliability(rows: list[dict]) -> float | None:
+    """Kendall tau between the mean of the first half of the training seeds and the mean of the
+    second half (None below 4 seeds): how far a ground truth averaged over half the seeds
+    reproduces itself, the ceiling for a ranking scored against such a mean."""
+    runs = np.array([[float(v) for v in r["test_acc_by_seed"].split()] for r in rows])
+    if runs.ndim != 2 or runs.shape[1] < 4:
+        return None
+    half = runs.shape[1] // 2
+    return float(stats.kendalltau(runs[:, :half].mean(1), runs[:, half : 2 * half].mean(1))[0])
+
+
+def rescore(logs: list[Path], rows: list[dict]) -> list[dict]:
+    """Tau and rho of every point of finished run logs against the ground truth ``rows``,
+    from the per-cell supernet accuracies the logs stored: no supernet is retrained."""
+    truth = np.array([float(r["test_acc"]) for r in rows])
+    points = []
+    for log in logs:
+        lines = [ln for ln in log.read_text().splitlines() if ln.startswith("{")]
+        if not lines:
+            raise SystemExit(f"{log}: no JSON result line (did the run finish?)")
+        run = json.loads(lines[-1])
+        if run["cells"] != len(rows):
+            raise SystemExit(f"{log}: {run['cells']} cells, the panel has {len(rows)}")
+        for pt in run["curve"]:
+            if "acc" not in pt:
+                raise SystemExit(f"{log}: no per-cell accuracies stored (an older run); rerun it")
+            tau, p_tau = stats.kendalltau(pt["acc"], truth)
+            rho, p_rho = stats.spearmanr(pt["acc"], truth)
+            tuned = pt.get("finetune", run.get("finetune") or 0)
+            points.append({
+                "log": str(log), "seed": run["seed"], "batches": pt["batches"],
+                "eval_images": run.get("eval_images"),
+                "setting": setting_label({**run, "finetune": tuned}),
+                "tau": round(float(tau), 3), "tau_p": float(p_tau),
+                "rho": round(float(rho), 3), "rho_p": float(p_rho),
+            })  # fmt: skip
+    return points
+
+
 @torch.no_grad()
 def score(trainer: StageTrainer, ops: tuple[str, ...], x: torch.Tensor, y: torch.Tensor) -> float:
     """Accuracy of path ``ops`` with the supernet's weights on the fixed images ``x``."""
@@ -191,7 +262,10 @@ def finetuned_score(
 def main(argv: list[str] | None = None) -> dict:
     """Train the supernet, rank the panel at each checkpoint, print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--panel", type=Path, default=DEFAULT_OUT, help="ground-truth CSV")
+    parser.add_argument(
+        "--panel", type=Path, nargs="+", default=[DEFAULT_OUT],
+        help="ground-truth CSV; several of the same cells trained with other seeds are averaged",
+    )  # fmt: skip
     parser.add_argument("--checkpoints", default="150,300,600", help="training batches")
     parser.add_argument("--eval-images", type=int, default=512, help="validation images per cell")
     parser.add_argument("--seed", type=int, default=0, help="supernet weights and path seed")
@@ -218,6 +292,10 @@ def main(argv: list[str] | None = None) -> dict:
         "--plot", type=Path, default=None,
         help="instead of training: plot tau against budget from the logs of --from to this PNG",
     )  # fmt: skip
+    parser.add_argument(
+        "--rescore", action="store_true",
+        help="instead of training: tau of the --from logs' stored accuracies against --panel",
+    )  # fmt: skip
     parser.add_argument("--from", dest="logs", type=Path, nargs="+", default=[], help="run logs")
     parser.add_argument(
         "--seconds-per-batch", type=float, default=None, help="for the plot's minutes axis"
@@ -229,6 +307,43 @@ def main(argv: list[str] | None = None) -> dict:
         plot_curves(args.logs, args.plot, args.seconds_per_batch)
         print(f"wrote {args.plot}")
         return {"plot": str(args.plot)}
+    header, rows = read_panels(args.panel)
+    ceiling, split_half = ground_truth_reliability(rows), split_half_reliability(rows)
+    seeds = len(rows[0]["test_acc_by_seed"].split())
+    print(
+        f"ground truth: {len(rows)} cells, mean of {seeds} training seeds ({len(args.panel)} files)"
+    )
+    if ceiling is not None:
+        print(f"ground truth's own reliability: tau {ceiling:.3f} between two training seeds")
+    if split_half is not None:
+        print(f"mean of half the seeds against the mean of the other half: tau {split_half:.3f}")
+    if args.rescore:
+        if not args.logs:
+            raise SystemExit("--rescore needs the logs of finished runs (--from LOG ...)")
+        points = rescore(args.logs, rows)
+        print(f"{'setting':<40} {'seed':>4} {'batches':>8} {'tau':>6} {'p':>8} {'rho':>6} {'p':>8}")
+        for pt in points:
+            print(
+                f"{pt['setting']:<40} {pt['seed']:>4} {pt['batches']:>8} {pt['tau']:>6.3f} "
+                f"{pt['tau_p']:>8.2g} {pt['rho']:>6.3f} {pt['rho_p']:>8.2g}"
+            )
+        means: dict[tuple[str, int, int], list[float]] = {}
+        for pt in points:
+            key = (pt["setting"], pt["eval_images"] or 0, pt["batches"])
+            means.setdefault(key, []).append(pt["tau"])
+        for (setting, images, batches), taus in sorted(means.items()):
+            print(
+                f"mean tau {np.mean(taus):.3f} over {len(taus)} seeds: {setting}, "
+                f"{images} scoring images, {batches} batches"
+            )
+        out = {
+            "panel": [str(p) for p in args.panel], "truth_seeds": seeds,
+            "truth_seed_tau": None if ceiling is None else round(ceiling, 3),
+            "truth_split_half_tau": None if split_half is None else round(split_half, 3),
+            "points": points,
+        }  # fmt: skip
+        print(json.dumps(out))
+        return out
     try:
         tunes = sorted({int(k) for k in args.finetune.split(",")})
     except ValueError:
@@ -239,7 +354,6 @@ def main(argv: list[str] | None = None) -> dict:
     if not checkpoints or checkpoints[0] < 1:
         raise SystemExit(f"--checkpoints must be positive batch counts, got {args.checkpoints!r}")
     torch.set_num_threads(1)
-    header, rows = read_panel(args.panel)
     recipe = header["recipe"]
     if recipe != RECIPE:
         print(f"note: the panel was built with {recipe}, this script's recipe is {RECIPE}")
@@ -247,7 +361,6 @@ def main(argv: list[str] | None = None) -> dict:
     data = load_panel_data(args.data_dir, recipe)
     archs = [space.from_str(r["arch"]) for r in rows]
     truth = np.array([float(r["test_acc"]) for r in rows])
-    ceiling = ground_truth_reliability(rows)
     x, y = data.val.x[: args.eval_images], data.val.y[: args.eval_images]
     allowed = [space.decision_ops(d) for d in range(space.n_decisions)]
     start = time.perf_counter()
@@ -267,8 +380,6 @@ def main(argv: list[str] | None = None) -> dict:
     weights = [w.data for w in trainer.model.parameters()]
     ema = [w.clone() for w in weights] if args.ema > 0 else None
     print(f"panel: {len(rows)} cells, from-scratch test acc {truth.min():.3f}-{truth.max():.3f}")
-    if ceiling is not None:
-        print(f"ground truth's own reliability: tau {ceiling:.3f} between its training seeds")
     params = np.array([float(r["params"]) for r in rows])
     params_tau = float(stats.kendalltau(params, truth)[0])
     print(f"parameter count as the ranking (no training at all): tau {params_tau:.3f}")
@@ -311,9 +422,11 @@ def main(argv: list[str] | None = None) -> dict:
                 flush=True,
             )
     out = {
-        "panel": str(args.panel),
+        "panel": str(args.panel[0]) if len(args.panel) == 1 else [str(p) for p in args.panel],
         "cells": len(rows),
+        "truth_seeds": seeds,
         "truth_seed_tau": None if ceiling is None else round(ceiling, 3),
+        "truth_split_half_tau": None if split_half is None else round(split_half, 3),
         "params_tau": round(params_tau, 3),
         "eval_images": args.eval_images,
         "seed": args.seed,

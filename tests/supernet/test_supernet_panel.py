@@ -148,3 +148,78 @@ def test_finetuned_score_trains_the_path_then_restores_the_shared_weights():
     assert all(torch.equal(state[i]["momentum_buffer"], m) for i, m in momentum.items())
     assert ranking_mod.finetuned_score(trainer, ops, x, y, tune) == tuned
     assert ranking_mod.finetuned_score(trainer, ops, x, y, []) == plain
+
+
+def _write_panel(path: Path, recipe: dict, rows: list[tuple[str, str]]) -> Path:
+    lines = [f"# {json.dumps({'recipe': recipe})}", "arch,params,test_acc,test_acc_by_seed"]
+    for arch, by_seed in rows:
+        accs = [float(v) for v in by_seed.split()]
+        lines.append(f"{arch},0.01,{sum(accs) / len(accs)},{by_seed}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_panels_of_other_seeds_merge_into_one_ground_truth_and_others_are_refused(tmp_path):
+    """``--panel A B`` averages the seeds of both files per cell; a file of other cells or of
+    another recipe would silently mix two ground truths, so it is refused, naming the file."""
+    recipe = {"epochs": 3}
+    a = _write_panel(tmp_path / "a.csv", recipe, [("c1", "0.80 0.82"), ("c2", "0.70 0.74")])
+    b = _write_panel(tmp_path / "b.csv", recipe, [("c1", "0.90 0.88"), ("c2", "0.60 0.62")])
+    _, rows = ranking_mod.read_panels([a, b])
+    assert [r["test_acc_by_seed"] for r in rows] == ["0.80 0.82 0.90 0.88", "0.70 0.74 0.60 0.62"]
+    assert [float(r["test_acc"]) for r in rows] == pytest.approx([0.85, 0.665])
+    other_cells = _write_panel(tmp_path / "c.csv", recipe, [("c2", "0.7 0.7"), ("c1", "0.8 0.8")])
+    with pytest.raises(SystemExit, match="c.csv: other cells"):
+        ranking_mod.read_panels([a, other_cells])
+    other_recipe = _write_panel(tmp_path / "d.csv", {"epochs": 9}, [("c1", "0.8 0.8")])
+    with pytest.raises(SystemExit, match="d.csv: another recipe"):
+        ranking_mod.read_panels([a, other_recipe])
+
+
+def test_split_half_reliability_compares_the_means_of_two_halves_of_the_seeds():
+    two = [{"test_acc_by_seed": f"{a} {a}"} for a in (0.7, 0.8, 0.9)]
+    assert ranking_mod.split_half_reliability(two) is None
+    # seeds 0 and 1 disagree with each other, their mean agrees with the mean of seeds 2 and 3
+    rows = [
+        {"test_acc_by_seed": "0.70 0.76 0.73 0.73"},
+        {"test_acc_by_seed": "0.78 0.70 0.74 0.74"},
+        {"test_acc_by_seed": "0.74 0.78 0.76 0.76"},
+    ]
+    assert ranking_mod.ground_truth_reliability(rows) == pytest.approx(-1 / 3)
+    assert ranking_mod.split_half_reliability(rows) == pytest.approx(1.0)
+
+
+def test_rescore_ranks_stored_supernet_accuracies_against_another_ground_truth(tmp_path, capsys):
+    """``--rescore`` recomputes tau from the accuracies a finished run logged, with no training:
+    against the panel it ran on it gives the logged tau; against a reversed truth, minus it."""
+    from scipy import stats
+
+    recipe = {"epochs": 3}
+    truth = [0.70, 0.80, 0.75, 0.90]
+    rows = [(f"c{k}", f"{t} {t}") for k, t in enumerate(truth)]
+    panel = _write_panel(tmp_path / "p.csv", recipe, rows)
+    flipped = _write_panel(
+        tmp_path / "q.csv",
+        recipe,
+        [(a, f"{1 - t} {1 - t}") for (a, _), t in zip(rows, truth, strict=True)],
+    )
+    acc = [0.5, 0.7, 0.4, 0.6]
+    logged = round(float(stats.kendalltau(acc, truth)[0]), 3)
+    run = {"cells": 4, "seed": 3, "eval_images": 2000, "sampling": "uniform", "finetune": [0, 20],
+           "curve": [{"batches": 600, "finetune": 0, "tau": logged, "acc": acc},
+                     {"batches": 600, "finetune": 20, "tau": 1.0, "acc": truth}]}  # fmt: skip
+    log = tmp_path / "run.txt"
+    log.write_text("header line\n" + json.dumps(run) + "\n")
+    out = ranking_mod.main(["--rescore", "--from", str(log), "--panel", str(panel)])
+    assert [p["tau"] for p in out["points"]] == [logged, 1.0]
+    assert [p["setting"] for p in out["points"]] == [
+        "uniform paths",
+        "uniform paths, 20 tuning batches",
+    ]
+    out = ranking_mod.main(["--rescore", "--from", str(log), "--panel", str(flipped)])
+    assert [p["tau"] for p in out["points"]] == [-logged, -1.0]
+    assert "mean tau -1.000 over 1 seeds" in capsys.readouterr().out
+    old = tmp_path / "old.txt"
+    old.write_text(json.dumps({**run, "curve": [{"batches": 600, "tau": 0.1}]}) + "\n")
+    with pytest.raises(SystemExit, match="no per-cell accuracies"):
+        ranking_mod.main(["--rescore", "--from", str(old), "--panel", str(panel)])
