@@ -241,6 +241,7 @@ def test_tune_batches_score_a_tuned_copy_and_leave_the_supernet_as_it_was(monkey
 
     tuned_w, tuned_infos = run(True)
     plain_w, plain_infos = run(False)
+    assert [i["val_acc"] for i in run(True)[1]] == [i["val_acc"] for i in tuned_infos]  # same seed
     assert all(torch.equal(tuned_w[k], plain_w[k]) for k in tuned_w)
     assert [i["val_acc"] for i in tuned_infos] != [i["val_acc"] for i in plain_infos]
     assert tuned_infos[1]["cost"] - tuned_infos[0]["cost"] == SMALL["train_batches"] + 3
