@@ -98,6 +98,14 @@ def read_panels(paths: list[Path]) -> tuple[dict, list[dict]]:
     return header, rows
 
 
+def read_run(log: Path) -> dict:
+    """The JSON line that ends a finished run's log (its curve, settings and references)."""
+    lines = [ln for ln in log.read_text().splitlines() if ln.startswith("{")]
+    if not lines:
+        raise SystemExit(f"{log}: no JSON result line (did the run finish?)")
+    return json.loads(lines[-1])
+
+
 def plot_curves(logs: list[Path], out: Path, seconds_per_batch: float | None = None) -> None:
     """Tau against training batches from the JSON lines ending run logs: one thin line per seed
     (runs of one seed and setting merged), a thick mean per setting (plain, or each ``--ema``),
@@ -108,12 +116,7 @@ def plot_curves(logs: list[Path], out: Path, seconds_per_batch: float | None = N
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    runs = []
-    for log in logs:
-        lines = [ln for ln in log.read_text().splitlines() if ln.startswith("{")]
-        if not lines:
-            raise SystemExit(f"{log}: no JSON result line (did the run finish?)")
-        runs.append(json.loads(lines[-1]))
+    runs = [read_run(log) for log in logs]
     curves: dict[tuple[str, int], dict[int, float]] = {}
     for run in runs:
         for pt in run["curve"]:
@@ -206,10 +209,7 @@ def rescore(logs: list[Path], rows: list[dict]) -> list[dict]:
     truth = np.array([float(r["test_acc"]) for r in rows])
     points = []
     for log in logs:
-        lines = [ln for ln in log.read_text().splitlines() if ln.startswith("{")]
-        if not lines:
-            raise SystemExit(f"{log}: no JSON result line (did the run finish?)")
-        run = json.loads(lines[-1])
+        run = read_run(log)
         if run["cells"] != len(rows):
             raise SystemExit(f"{log}: {run['cells']} cells, the panel has {len(rows)}")
         for pt in run["curve"]:
