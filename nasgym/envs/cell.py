@@ -85,8 +85,9 @@ class CellEnv(gym.Env):
     agent's path after ``tune_batches`` more SGD steps along it, on batches fixed for the
     stage (the same for every path), and puts the shared weights and momentum back
     afterwards: the score is of the path's inherited weights fine-tuned a little, as one-shot
-    evaluators fine-tune a candidate, and the supernet goes on as if it had not happened. SGD: momentum 0.9, weight decay 3e-4,
-    constant ``lr``, gradient clipping 5; BatchNorm uses batch statistics (no affine).
+    evaluators fine-tune a candidate, and the supernet goes on as if it had not happened.
+    SGD: momentum 0.9, weight decay 3e-4, constant ``lr``, gradient clipping 5; BatchNorm uses
+    batch statistics (no affine).
     After ``stage_steps`` steps of stage k < last, on every decision the least promising ops
     are dropped so that ``keep_ops[cell_type][k + 1]`` remain (never fewer than one), ranked
     as TND-NAS Eq. 11 ranks them, by the architecture probabilities, when the agent publishes
