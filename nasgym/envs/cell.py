@@ -125,22 +125,23 @@ class CellEnv(gym.Env):
     - ``batch_size=64``, ``train_batches=2``, ``val_batch_size=256``, ``val_batches=1``,
       ``warmup_batches=600``, ``lr=0.05``, ``path_sampling="agent"``. The warm-up is where
       ``benchmarks/supernet_ranking.py``'s budget curve says a fresh supernet starts to rank
-      cells (Fashion-MNIST, C = 4, 3 cells): the Kendall tau of its accuracies against
-      from-scratch training, averaged over 4 supernet seeds, is -0.06 after 150 batches, 0.08
-      after 300 and 0.24 after 600, then stays near 0.27 (1,200 and 2,400 batches). Below
-      that, the first rewards of each stage are noise. It costs time: a default 60-step search
-      on digits took about 210 s instead of 25 s (2 cores). ``warmup_batches=10`` was the
-      default before. The same curve scored 2,000 validation images; with 256 (one batch) tau
-      at 600 batches fell on all 4 seeds (mean 0.16), so on MNIST or Fashion-MNIST pass
-      ``val_batches=8``. On digits one batch already holds 256 of the 270 validation images.
-    - ``warmup_sampling="uniform"`` (or ``"fair"``): on the same panel fair warm-up paths did
-      not rank better at 600 batches (mean tau over 4 seeds 0.21 against 0.24).
+      cells (Fashion-MNIST, C = 4, 3 cells; README, *Does Cell-v0's supernet rank cells?*):
+      the Kendall tau of its accuracies against from-scratch training (mean of 4 training
+      seeds) is -0.01 after 150 batches and 0.11 after 300 (2 supernet seeds), 0.27 after
+      600 and 0.30 after 1,200 and 2,400 (4 seeds). Below that, the first rewards of each
+      stage are noise. ``warmup_batches=10`` was the default before. The curve scored 2,000
+      validation images; with 256 (one batch) tau at 600 batches fell on 3 of 4 seeds (mean
+      0.18 against 0.27), so on MNIST or Fashion-MNIST pass ``val_batches=8``. On digits one
+      batch already holds 256 of the 270 validation images.
+    - ``warmup_sampling="uniform"`` (or ``"fair"``): fair warm-up paths did not rank the panel
+      better at 600 batches (mean tau over 4 seeds 0.21 against 0.27).
     - ``tune_batches=20``: fine-tuning before scoring ranks the panel better. At 600 warm-up
-      batches, over 8 paired supernet seeds, mean tau rose from 0.14 to 0.29 with 20 batches
-      (higher on 6 of 8 seeds, one-sided Wilcoxon p = 0.039) and to 0.29 with 50 (8 of 8,
-      p = 0.004); 50 is no better than 20 (p = 0.64) and costs more: a default 60-step
-      search on digits takes about 350 s with 20, 520 s with 50 and 210 s with 0 (the
-      default before; ``info["cost"]`` counts the tuning batches).
+      batches, over 8 paired supernet seeds, mean tau rose from 0.18 to 0.31 with 20 batches
+      (higher on 7 of 8 seeds, one-sided Wilcoxon p = 0.027) and to 0.34 with 50 (8 of 8,
+      p = 0.004); 50 is not better than 20 (p = 0.20) and costs more: a default 60-step
+      search on digits takes 353 s with 20, 520 s with 50, 207 s with 0 (the default
+      before) and 48 s with 0 and the old 10-batch warm-up (2 cores; ``info["cost"]``
+      counts the tuning batches).
     - ``latency="flops"`` or ``"measured"``, ``ms_per_mmac=10.0``.
     - ``reward="eq9"``, ``reward_params=None``; ``device="auto"`` (CUDA when present).
     - ``torch_threads=1``: torch intra-op threads during reset/step/train_derived (restored

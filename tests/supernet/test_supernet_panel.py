@@ -53,15 +53,24 @@ def test_unknown_recipe_key_is_refused(tmp_path):
         panel_mod.main(["--recipe", '{"epoch": 3}', "--out", str(tmp_path / "p.csv")])
 
 
-def test_shipped_panel_matches_its_header():
-    header, rows = ranking_mod.read_panel(BENCH / "data" / "supernet_panel.csv")
+@pytest.mark.parametrize(
+    "name, seeds", [("supernet_panel", [0, 1]), ("supernet_panel_seeds23", [2, 3])]
+)
+def test_shipped_panels_match_their_headers(name, seeds):
+    header, rows = ranking_mod.read_panel(BENCH / "data" / f"{name}.csv")
     assert header["recipe"] == panel_mod.RECIPE
-    assert header["spread"] == "convs" and header["seeds"] == [0, 1]
+    assert header["spread"] == "convs" and header["seeds"] == seeds
     assert [r["arch"] for r in rows] == [a.to_str() for a in panel_mod.panel(len(rows))]
     for r in rows:
         by_seed = [float(v) for v in r["test_acc_by_seed"].split()]
         assert len(by_seed) == 2
         assert float(r["test_acc"]) == pytest.approx(sum(by_seed) / 2, abs=1e-4)
+
+
+def test_the_default_ground_truth_averages_four_training_seeds():
+    _, rows = ranking_mod.read_panels(ranking_mod.DEFAULT_PANELS)
+    assert all(len(r["test_acc_by_seed"].split()) == 4 for r in rows)
+    assert ranking_mod.split_half_reliability(rows) > ranking_mod.ground_truth_reliability(rows)
 
 
 def test_ground_truth_reliability_needs_two_seeds():
