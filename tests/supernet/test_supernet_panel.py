@@ -232,3 +232,24 @@ def test_rescore_ranks_stored_supernet_accuracies_against_another_ground_truth(t
     old.write_text(json.dumps({**run, "curve": [{"batches": 600, "tau": 0.1}]}) + "\n")
     with pytest.raises(SystemExit, match="no per-cell accuracies"):
         ranking_mod.main(["--rescore", "--from", str(old), "--panel", str(panel)])
+
+
+def test_a_short_ranking_run_logs_what_rescore_reads_back(tmp_path, shared_data, capsys):
+    """End to end on a 4-cell panel of the real recipe: every checkpoint is scored once per
+    ``--finetune`` count, each point stores every cell's accuracy, the tuned points differ from
+    the untuned ones, and ``--rescore`` of the run's log reproduces the taus it printed."""
+    header, rows = ranking_mod.read_panel(BENCH / "data" / "supernet_panel.csv")
+    tiny = tmp_path / "panel.csv"
+    picked = [rows[k] for k in (0, 6, 13, 19)]
+    lines = [f"# {json.dumps(header)}", ",".join(picked[0])]
+    lines += [",".join(r.values()) for r in picked]
+    tiny.write_text("\n".join(lines) + "\n")
+    argv = ["--panel", str(tiny), "--data-dir", str(shared_data), "--checkpoints", "2,4"]
+    out = ranking_mod.main([*argv, "--eval-images", "64", "--finetune", "0,2", "--seed", "1"])
+    assert [(p["batches"], p["finetune"]) for p in out["curve"]] == [(2, 0), (2, 2), (4, 0), (4, 2)]
+    assert all(len(p["acc"]) == 4 for p in out["curve"])
+    assert out["curve"][0]["acc"] != out["curve"][1]["acc"]
+    log = tmp_path / "run.txt"
+    log.write_text(capsys.readouterr().out)
+    again = ranking_mod.main(["--rescore", "--from", str(log), "--panel", str(tiny)])
+    assert [p["tau"] for p in again["points"]] == [p["tau"] for p in out["curve"]]
