@@ -27,8 +27,8 @@ validation images, and prints Kendall tau and Spearman rho (scipy, with p-values
 those accuracies and the panel's from-scratch test accuracies, the mean supernet accuracy of
 the panel and the wall time so far. References come first: the ground truth's own
 reliability (tau between two training seeds, and with 4 seeds between the means of two
-halves), and the tau of the parameter count, a ranking that needs no training. Ends with one JSON line (each checkpoint
-with every cell's supernet accuracy, ``acc``).
+halves), and the tau of the parameter count, a ranking that needs no training. Ends with one
+JSON line (each checkpoint with every cell's supernet accuracy, ``acc``).
 
 Knobs: ``--sampling fair`` trains FairNAS-style paths (every op of a decision in turn, in a fresh
 random order each cycle: :func:`nasgym.supernet.fair_paths`) instead of uniform ones; ``--bn
@@ -121,17 +121,19 @@ def plot_curves(
     seconds_per_batch: float | None = None,
 ) -> None:
     """Tau against training batches from :func:`rescore`'s points: one thin line per seed (runs
-    of one seed and setting merged), a thick mean per setting, and a horizontal line per
-    reference (``refs``: label -> tau). ``seconds_per_batch`` adds the minutes of training
-    under each budget."""
+    of one seed and setting merged; settings scored on different numbers of images apart), a
+    thick mean per setting, and a horizontal line per reference (``refs``: label -> tau).
+    ``seconds_per_batch`` adds the minutes of training under each budget."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    several_sizes = len({pt["eval_images"] for pt in points}) > 1
     curves: dict[tuple[str, int], dict[int, float]] = {}
     for pt in points:
-        curves.setdefault((pt["setting"], int(pt["seed"])), {})[pt["batches"]] = pt["tau"]
+        label = pt["setting"] + (f", {pt['eval_images']} images" if several_sizes else "")
+        curves.setdefault((label, int(pt["seed"])), {})[pt["batches"]] = pt["tau"]
     fig, ax = plt.subplots(figsize=(10.5, 4.8))
     colours = {label: f"C{k}" for k, label in enumerate(sorted({lab for lab, _ in curves}))}
     for (label, _seed), pts in sorted(curves.items()):
