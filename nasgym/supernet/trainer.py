@@ -25,14 +25,17 @@ def fair_paths(
 ) -> list[tuple[str, ...]]:
     """``n`` paths in which every decision cycles through its ``allowed`` ops in a fresh random
     order each cycle (strict fairness, as FairNAS trains a one-shot supernet): after ``k``
-    cycles of a decision, each of its ops was on exactly ``k`` paths."""
-    columns = []
-    for names in allowed:
-        order: list[str] = []
-        while len(order) < n:
-            order.extend(names[int(i)] for i in rng.permutation(len(names)))
-        columns.append(order[:n])
-    return [tuple(col[i] for col in columns) for i in range(n)]
+    cycles of a decision, each of its ops was on exactly ``k`` paths. The paths are drawn one
+    after the other, so the first ``m`` of ``n`` are the ``m`` paths asked for alone: a
+    supernet trained on them does not depend on how many paths were drawn after."""
+    queues: list[list[str]] = [[] for _ in allowed]
+    paths = []
+    for _ in range(n):
+        for names, queue in zip(allowed, queues, strict=True):
+            if not queue:
+                queue.extend(names[int(i)] for i in rng.permutation(len(names))[::-1])
+        paths.append(tuple(queue.pop() for queue in queues))
+    return paths
 
 
 class StageTrainer:
