@@ -202,12 +202,20 @@ def ground_truth_reliability(rows: list[dict]) -> float | None:
 def split_half_reliability(rows: list[dict]) -> float | None:
     """Kendall tau between the mean of the first half of the training seeds and the mean of the
     second half (None below 4 seeds): how far a ground truth averaged over half the seeds
-    reproduces itself, the ceiling for a ranking scored against such a mean."""
+    reproduces itself, a yardstick for a ranking scored against such a mean."""
     runs = np.array([[float(v) for v in r["test_acc_by_seed"].split()] for r in rows])
     if runs.ndim != 2 or runs.shape[1] < 4:
         return None
     half = runs.shape[1] // 2
     return float(stats.kendalltau(runs[:, :half].mean(1), runs[:, half : 2 * half].mean(1))[0])
+
+
+def agreement(acc, truth) -> tuple[float, float, float, float]:
+    """Kendall tau, its p-value, Spearman rho and its p-value between supernet accuracies and
+    the ground truth (scipy)."""
+    tau, p_tau = stats.kendalltau(acc, truth)
+    rho, p_rho = stats.spearmanr(acc, truth)
+    return float(tau), float(p_tau), float(rho), float(p_rho)
 
 
 def rescore(logs: list[Path], rows: list[dict]) -> list[dict]:
@@ -222,8 +230,7 @@ def rescore(logs: list[Path], rows: list[dict]) -> list[dict]:
         for pt in run["curve"]:
             if "acc" not in pt:
                 raise SystemExit(f"{log}: no per-cell accuracies stored (an older run); rerun it")
-            tau, p_tau = stats.kendalltau(pt["acc"], truth)
-            rho, p_rho = stats.spearmanr(pt["acc"], truth)
+            tau, p_tau, rho, p_rho = agreement(pt["acc"], truth)
             tuned = pt.get("finetune", run.get("finetune") or 0)
             points.append({
                 "log": str(log), "seed": run["seed"], "batches": pt["batches"],
@@ -419,8 +426,7 @@ def main(argv: list[str] | None = None) -> dict:
             for w, v in zip(weights, last, strict=True):
                 w.copy_(v)
         for k, acc in accs.items():
-            tau, p_tau = stats.kendalltau(acc, truth)
-            rho, p_rho = stats.spearmanr(acc, truth)
+            tau, p_tau, rho, p_rho = agreement(acc, truth)
             wall = time.perf_counter() - start
             point = {
                 "batches": c, "finetune": k, "tau": round(float(tau), 3), "tau_p": float(p_tau),
