@@ -77,11 +77,15 @@ RECIPE: dict[str, Any] = {
 }
 
 
-def load_panel_data(data_dir: str | Path, recipe: dict[str, Any] = RECIPE) -> ImageData:
-    """The recipe's data: its training subset, and the first ``eval_images`` of val and test."""
+def load_panel_data(
+    data_dir: str | Path, recipe: dict[str, Any] = RECIPE, device: torch.device | None = None
+) -> ImageData:
+    """The recipe's data: its training subset, and the first ``eval_images`` of val and test
+    (on ``device``, default the CPU)."""
     data = load_image_data(
-        recipe["dataset"], str(data_dir), recipe["max_train"], recipe["data_seed"]
-    )
+        recipe["dataset"], str(data_dir), recipe["max_train"], recipe["data_seed"],
+        device or torch.device("cpu"),
+    )  # fmt: skip
     n = recipe["eval_images"]
 
     def head(split: ImageSplit) -> ImageSplit:

@@ -2,7 +2,8 @@
 
     nice -n 15 python benchmarks/supernet_ranking.py [--checkpoints 150,300,600] [--eval-images 512]
         [--seed 0] [--sampling uniform|fair] [--bn batch|running] [--lr 0.05] [--ema 0]
-        [--finetune 0,20,50] [--panel benchmarks/data/supernet_panel.csv [MORE_SEEDS.csv ...]]
+        [--finetune 0,20,50] [--device cpu|cuda|auto]
+        [--panel benchmarks/data/supernet_panel.csv [MORE_SEEDS.csv ...]]
     python benchmarks/supernet_ranking.py --rescore --from LOG... [--panel CSV ...]
     python benchmarks/supernet_ranking.py --plot PNG --from LOG... [--seconds-per-batch 0.255]
 
@@ -28,7 +29,9 @@ those accuracies and the panel's from-scratch test accuracies, the mean supernet
 the panel and the wall time so far. References come first: the ground truth's own
 reliability (tau between two training seeds, and with 4 seeds between the means of two
 halves), and the tau of the parameter count, a ranking that needs no training. Ends with one
-JSON line (each checkpoint with every cell's supernet accuracy, ``acc``).
+JSON line (each checkpoint with every cell's supernet accuracy, ``acc``, and the ``device``);
+each checkpoint before the last prints the same line so far, marked ``"partial": true``, so a
+run stopped early (a time limit, ``kill -9``) keeps the points it reached.
 
 Knobs: ``--sampling fair`` trains FairNAS-style paths (every op of a decision in turn, in a fresh
 random order each cycle: :func:`nasgym.supernet.fair_paths`) instead of uniform ones; ``--bn
@@ -39,7 +42,8 @@ checkpoint, after K more SGD steps on its own path (the first K of one fixed lis
 batches, the same for every cell; generator seed 10000 + ``--seed``), then restores the shared
 weights and the optimiser's momentum (:meth:`StageTrainer.tuned`, what Cell-v0's
 ``tune_batches`` does), one curve point per K (0 = inherited weights as they are); ``--seed``
-the supernet's weights and paths. Two seeds of one setting can differ by 0.5 in tau (README,
+the supernet's weights and paths; ``--device cuda`` trains and scores on a GPU (the data set
+moves there too; its points are labelled apart, since other kernels make other samples). Two seeds of one setting can differ by 0.5 in tau (README,
 *Benchmarks*): compare settings over several seeds.
 
 Ground truth: the ``--panel`` files (default: both above) must hold the same cells and recipe;
@@ -106,7 +110,8 @@ def read_panels(paths: list[Path]) -> tuple[dict, list[dict]]:
 
 
 def read_run(log: Path) -> dict:
-    """The JSON line that ends a finished run's log (its curve, settings and references)."""
+    """The last JSON line of a run's log (its curve, settings and references): the final one of
+    a finished run, else the progress line of its last checkpoint (``"partial": true``)."""
     lines = [ln for ln in log.read_text().splitlines() if ln.startswith("{")]
     if not lines:
         raise SystemExit(f"{log}: no JSON result line (did the run finish?)")
@@ -173,6 +178,14 @@ def plot_curves(
     plt.close(fig)
 
 
+def device_name(device: torch.device) -> str:
+    """``cpu``, or ``cuda (GPU NAME)``: runs on other devices are other samples (other
+    kernels), so their points are kept apart."""
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    return device.type
+
+
 def setting_label(run: dict) -> str:
     """How a run trained and scored its supernet, in words (runs of older logs lack some keys)."""
     parts = [f"{run.get('sampling', 'uniform')} paths"]
@@ -184,6 +197,8 @@ def setting_label(run: dict) -> str:
         parts.append(f"BN {run['bn']}")
     if run.get("lr", 0.05) != 0.05:
         parts.append(f"lr {run['lr']}")
+    if run.get("device", "cpu") != "cpu":
+        parts.append(f"on {run['device'].split(' (')[0]}")
     return ", ".join(parts)
 
 
@@ -285,6 +300,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--seed", type=int, default=0, help="supernet weights and path seed")
     parser.add_argument("--data-dir", default=str(DATA_DIR), help="folder of the data sets")
     parser.add_argument(
+        "--device", default="cpu",
+        help="torch device of the supernet and the data: cpu (default), cuda, auto (CUDA if any)",
+    )  # fmt: skip
+    parser.add_argument(
         "--sampling", choices=("uniform", "fair"), default="uniform",
         help="paths: uniform per decision, or each op in turn (FairNAS's strict fairness)",
     )  # fmt: skip
@@ -378,11 +397,16 @@ def main(argv: list[str] | None = None) -> dict:
     if not checkpoints or checkpoints[0] < 1:
         raise SystemExit(f"--checkpoints must be positive batch counts, got {args.checkpoints!r}")
     torch.set_num_threads(1)
+    device = torch.device(
+        ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
+    )
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SystemExit(f"--device {args.device}: torch sees no CUDA device here")
     recipe = header["recipe"]
     if recipe != RECIPE:
         print(f"note: the panel was built with {recipe}, this script's recipe is {RECIPE}")
     space = get_space(recipe["space"])
-    data = load_panel_data(args.data_dir, recipe)
+    data = load_panel_data(args.data_dir, recipe, device)
     archs = [space.from_str(r["arch"]) for r in rows]
     x, y = data.val.x[: args.eval_images], data.val.y[: args.eval_images]
     allowed = [space.decision_ops(d) for d in range(space.n_decisions)]
@@ -390,7 +414,7 @@ def main(argv: list[str] | None = None) -> dict:
     trainer = StageTrainer(
         space, data, allowed, n_cells=recipe["n_cells"], channels=recipe["channels"],
         batch_size=64, val_batch_size=256, lr=args.lr,
-        generator=torch.Generator().manual_seed(args.seed), device=torch.device("cpu"),
+        generator=torch.Generator().manual_seed(args.seed), device=device,
         batch_stats=args.bn == "batch",
     )  # fmt: skip
     rng = np.random.default_rng(args.seed)
@@ -400,6 +424,23 @@ def main(argv: list[str] | None = None) -> dict:
         paths = [uniform_path(trainer.allowed, rng) for _ in range(checkpoints[-1])]
     tune = finetune_batches(data, tunes[-1], args.seed)  # each count tunes on the first k
     curve, done = [], 0
+    out = {
+        "panel": str(args.panel[0]) if len(args.panel) == 1 else [str(p) for p in args.panel],
+        "cells": len(rows),
+        "truth_seeds": seeds,
+        "truth_seed_tau": None if ceiling is None else round(ceiling, 3),
+        "truth_split_half_tau": None if split_half is None else round(split_half, 3),
+        "params_tau": round(params_tau, 3),
+        "eval_images": args.eval_images,
+        "seed": args.seed,
+        "sampling": args.sampling,
+        "bn": args.bn,
+        "lr": args.lr,
+        "ema": args.ema,
+        "finetune": tunes,
+        "device": device_name(device),
+        "curve": curve,
+    }
     weights = [w.data for w in trainer.model.parameters()]
     ema = [w.clone() for w in weights] if args.ema > 0 else None
     print(f"panel: {len(rows)} cells, from-scratch test acc {truth.min():.3f}-{truth.max():.3f}")
@@ -440,22 +481,8 @@ def main(argv: list[str] | None = None) -> dict:
                 f"{c:>8} {k:>5} {tau:>6.3f} {p_tau:>8.2g} {rho:>6.3f} {p_rho:>8.2g} {acc.mean():>9.3f} {train_s:>8.0f} {wall:>7.0f}",
                 flush=True,
             )
-    out = {
-        "panel": str(args.panel[0]) if len(args.panel) == 1 else [str(p) for p in args.panel],
-        "cells": len(rows),
-        "truth_seeds": seeds,
-        "truth_seed_tau": None if ceiling is None else round(ceiling, 3),
-        "truth_split_half_tau": None if split_half is None else round(split_half, 3),
-        "params_tau": round(params_tau, 3),
-        "eval_images": args.eval_images,
-        "seed": args.seed,
-        "sampling": args.sampling,
-        "bn": args.bn,
-        "lr": args.lr,
-        "ema": args.ema,
-        "finetune": tunes,
-        "curve": curve,
-    }
+        if c != checkpoints[-1]:  # a run stopped later keeps its points (read by --rescore)
+            print(json.dumps({**out, "partial": True}), flush=True)
     print(json.dumps(out))
     return out
 

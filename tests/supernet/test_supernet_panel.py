@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from nasgym.spaces import get_space
 
@@ -249,7 +250,20 @@ def test_a_short_ranking_run_logs_what_rescore_reads_back(tmp_path, shared_data,
     assert [(p["batches"], p["finetune"]) for p in out["curve"]] == [(2, 0), (2, 2), (4, 0), (4, 2)]
     assert all(len(p["acc"]) == 4 for p in out["curve"])
     assert out["curve"][0]["acc"] != out["curve"][1]["acc"]
+    assert out["device"] == "cpu" and "partial" not in out
+    printed = capsys.readouterr().out
     log = tmp_path / "run.txt"
-    log.write_text(capsys.readouterr().out)
+    log.write_text(printed)
     again = ranking_mod.main(["--rescore", "--from", str(log), "--panel", str(tiny)])
     assert [p["tau"] for p in again["points"]] == [p["tau"] for p in out["curve"]]
+    # a run killed after its first checkpoint keeps that checkpoint's points
+    cut = tmp_path / "cut.txt"
+    cut.write_text(printed[: printed.index('"partial": true}') + len('"partial": true}')] + "\n")
+    partial = ranking_mod.main(["--rescore", "--from", str(cut), "--panel", str(tiny)])
+    assert [p["tau"] for p in partial["points"]] == [p["tau"] for p in out["curve"][:2]]
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_a_cuda_run_without_cuda_is_refused_by_name():
+    with pytest.raises(SystemExit, match="--device cuda: torch sees no CUDA device"):
+        ranking_mod.main(["--device", "cuda", "--checkpoints", "2"])
