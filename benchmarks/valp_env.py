@@ -16,7 +16,11 @@ single-threaded torch. Every part is timed both in wall time (``ms_per_step``, t
 the targets are checked on) and in process CPU time (``cpu_ms_per_step``, ``cpu_ratios``:
 steadier when other processes share the cores). Prints the figures, then one JSON line.
 
-    python benchmarks/valp_env.py [--quick]
+    python benchmarks/valp_env.py [--quick] [--steps N] [--seed S]
+        [--env nasgym/VALP-Paper-v0] [--env-kwargs '{"device": "cuda"}']
+
+``--env`` times another registered VALP env (its preset applies), ``--env-kwargs`` passes
+keyword arguments to it (``device``, ``data_dir``, budgets); the reset's time is printed too.
 """
 
 from __future__ import annotations
@@ -28,10 +32,12 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+import gymnasium as gym
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import nasgym  # noqa: E402, F401  (registers the env ids)
 import nasgym.envs.valp as valp_env  # noqa: E402
 
 CALLS: dict[str, int] = defaultdict(int)
@@ -68,7 +74,15 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer steps")
     parser.add_argument("--steps", type=int, default=None, help="steps to time (default 40)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--env", default="nasgym/VALP-v0", help="a registered VALP env id")
+    parser.add_argument("--env-kwargs", default="{}", help="env kwargs as a JSON object")
     args = parser.parse_args()
+    try:
+        env_kwargs = json.loads(args.env_kwargs)
+    except json.JSONDecodeError as err:
+        raise SystemExit(f"--env-kwargs is not JSON: {err}") from None
+    if not isinstance(env_kwargs, dict):
+        raise SystemExit(f"--env-kwargs must be a JSON object, got {args.env_kwargs!r}")
     steps = args.steps or (10 if args.quick else 40)
 
     parts: dict[str, float] = defaultdict(float)
@@ -77,10 +91,14 @@ def main() -> None:
     valp_env.evaluate = _timed(parts, "evaluation", valp_env.evaluate)
     valp_env.diagnose = _timed(parts, "diagnostics", valp_env.diagnose)
 
-    env = valp_env.VALPEnv()
+    env = gym.make(args.env, **env_kwargs).unwrapped
+    if not isinstance(env, valp_env.VALPEnv):
+        raise SystemExit(f"{args.env} is not a VALP env")
     for op in env._ops.values():
         op.apply = _timed(parts, "operator", op.apply)
+    start = time.perf_counter()
     env.reset(seed=args.seed)
+    reset_s = time.perf_counter() - start
     rng = np.random.default_rng(args.seed)
     parts.clear()
     CALLS.clear()
@@ -101,7 +119,10 @@ def main() -> None:
     cpu_per_step = {
         k: 1000 * v / steps for k, v in [*CPU.items(), ("other", other_cpu), ("total", total_cpu)]
     }
-    print(f"nasgym/VALP-v0 default step on digits, {steps} random valid actions, seed {args.seed}")
+    print(
+        f"{args.env} step ({env.device}, {env_kwargs or 'preset'}), {steps} random valid actions, "
+        f"seed {args.seed}; reset {reset_s:.2f} s"
+    )
     print(f"  {'part':<12} {'wall':>8} {'cpu':>8} ms/step")
     for key in ("retraining", "evaluation", "diagnostics", "operator", "other", "total"):
         print(f"  {key:<12} {per_step.get(key, 0.0):8.1f} {cpu_per_step.get(key, 0.0):8.1f}")
@@ -125,7 +146,11 @@ def main() -> None:
         json.dumps(
             {
                 "benchmark": "valp_env",
+                "env": args.env,
+                "env_kwargs": env_kwargs,
+                "device": str(env.device),
                 "steps": steps,
+                "reset_s": round(reset_s, 3),
                 "ms_per_step": per_step,
                 **ratios,
                 "cpu_ms_per_step": cpu_per_step,
