@@ -1,9 +1,11 @@
-"""The first paper's comparisons of agents, per step: its Fig. 8 and Fig. 9.
+"""The first paper's comparisons of agents, per step: its Fig. 8 and Fig. 9, and their tests.
 
 - Fig. 8: for each paired seed (run by every agent), each agent's share of the Pareto front of
   all agents' models of that seed combined, after ``t`` steps;
 - Fig. 9: all runs of each agent pooled, each agent's number of points in the combined front,
-  after ``t`` steps.
+  after ``t`` steps;
+- :func:`tests_by_step`: whether one agent is ahead of another after ``t`` steps (the paper's
+  "ahead from step ~20 on"), by paired Wilcoxon tests of hypervolume and of Fig. 8 for the pair.
 """
 
 from __future__ import annotations
@@ -13,7 +15,11 @@ from collections.abc import Sequence
 import numpy as np
 
 from nasgym import indicators as ind
-from nasgym.bench.results import Run
+from nasgym import stats as st
+from nasgym.bench.results import Bounds, Run, finite_rows
+
+#: the pairwise Fig. 8 metric: an agent's share of the front of the two agents' models, per seed
+PAIR_FRONT_SHARE = "front share (pair)"
 
 
 def checkpoints(n_steps: int, k: int = 4) -> list[int]:
@@ -65,4 +71,63 @@ def pooled_counts_by_step(
         }
         for a, c in ind.front_counts(sets).items():
             out[a].append(int(c))
+    return out
+
+
+def pair_front_shares(
+    runs_a: dict[int, Run],
+    runs_b: dict[int, Run],
+    seeds: Sequence[int],
+    names: list[str],
+    t: int | None = None,
+) -> tuple[list[float], list[float]]:
+    """Per seed, each of two agents' share of the Pareto front of both runs' first ``t`` models
+    together (all when None): Fig. 8 for the pair (a seed's two shares sum to 1 unless neither
+    run has a finite model)."""
+    xa, xb = [], []
+    for s in seeds:
+        sets = {"a": runs_a[s].points(names)[:t], "b": runs_b[s].points(names)[:t]}
+        shares = ind.front_shares(sets)
+        xa.append(shares["a"])
+        xb.append(shares["b"])
+    return xa, xb
+
+
+def tests_by_step(
+    by_agent: dict[str, list[Run]], names: list[str], bounds: Bounds, steps: Sequence[int]
+) -> list[dict]:
+    """For every pair of agents and every checkpoint ``t`` of ``steps``, on the seeds both ran:
+    two-sided paired Wilcoxon tests of the hypervolume of each run's first ``t`` models and of
+    :func:`pair_front_shares` after ``t`` steps. Each entry: ``step``, ``metric``
+    (``"hypervolume"`` or :data:`PAIR_FRONT_SHARE`), ``a``, ``b``, ``n``, ``p``, ``p_holm``
+    (Holm over the agent pairs of that metric and step), ``effect`` (rank-biserial, > 0 when
+    ``a`` is ahead) and ``median_diff`` (``a - b``)."""
+    runs = {a: {r.seed: r for r in lst} for a, lst in by_agent.items()}
+    hv = {
+        (a, s, t): ind.hypervolume(finite_rows(r.points(names)[:t]), bounds)
+        for a, by_seed in runs.items()
+        for s, r in by_seed.items()
+        for t in steps
+    }
+    agents = list(by_agent)
+    out: list[dict] = []
+    for t in steps:
+        for metric in ("hypervolume", PAIR_FRONT_SHARE):
+            family = []
+            for i, a in enumerate(agents):
+                for b in agents[i + 1 :]:
+                    seeds = sorted(set(runs[a]) & set(runs[b]))
+                    if metric == "hypervolume":
+                        xa = [hv[a, s, t] for s in seeds]
+                        xb = [hv[b, s, t] for s in seeds]
+                    else:
+                        xa, xb = pair_front_shares(runs[a], runs[b], seeds, names, t)
+                    res = st.paired_wilcoxon(xa, xb)
+                    family.append({
+                        "step": t, "metric": metric, "a": a, "b": b, "n": res["n"],
+                        "p": res["p"], "effect": res["effect"], "median_diff": res["median_diff"],
+                    })  # fmt: skip
+            for entry, adj in zip(family, st.holm([e["p"] for e in family]), strict=True):
+                entry["p_holm"] = adj
+            out += family
     return out

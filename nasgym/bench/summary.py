@@ -13,10 +13,14 @@ a third names the platforms (``platforms``: torch, CPU kernels, CPU) when they r
 one, as happens when a folder is resumed on another machine.
 
 Paired tests (:func:`paired_comparisons`, :mod:`nasgym.stats`): for every pair of agents, on
-the seeds both ran, a two-sided Wilcoxon signed-rank test of hypervolume and of each final and
-best objective, with the matched-pairs rank-biserial correlation as effect size, the number of
+the seeds both ran, a two-sided Wilcoxon signed-rank test of hypervolume, of the pair's front
+shares (each agent's share of the front of the two runs' models, Fig. 8 for the pair) and of
+each final and best objective, with the matched-pairs rank-biserial correlation as effect size, the number of
 pairs and p-values Holm-adjusted over the agent pairs of each metric; a cell of the table is
-bold where its agent is significantly better (adjusted p < 0.05) than another.
+bold where its agent is significantly better (adjusted p < 0.05) than another. The same pairs
+are tested at each checkpoint on hypervolume and the pair's front share
+(:func:`nasgym.bench.compare.tests_by_step`, ``tests_by_step`` in the JSON, a second table in
+the Markdown): which agent is ahead after t steps.
 
 ``final`` is the objective vector of the last model a run evaluated (for a hill climber that
 may be a rejected candidate; a step that evaluated nothing, such as NB201's over-budget step,
@@ -53,10 +57,13 @@ from nasgym import stats as st
 from nasgym._provenance import listed_mix, provenance_counts
 from nasgym.bench import labels as lb
 from nasgym.bench.compare import (
+    PAIR_FRONT_SHARE,
     checkpoints,
     front_shares_by_step,
     max_steps,
+    pair_front_shares,
     pooled_counts_by_step,
+    tests_by_step,
 )
 from nasgym.bench.fronts import true_front
 from nasgym.bench.results import Run, finite_rows, group_runs, objective_bounds
@@ -98,7 +105,7 @@ def _run_metrics(run: Run, names: list[str], bounds: list[tuple[float, float]]) 
 
 def _higher_is_better(metric: str) -> bool:
     """Whether a compared metric is higher-is-better (objectives are lower-is-better)."""
-    return metric == "hypervolume" or metric in CHOSEN_INFO.values()
+    return metric in ("hypervolume", PAIR_FRONT_SHARE) or metric in CHOSEN_INFO.values()
 
 
 def paired_comparisons(
@@ -108,7 +115,10 @@ def paired_comparisons(
     metric.
 
     Metrics (:func:`_run_metrics`): hypervolume and the chosen test accuracy are higher-is-better,
-    the chosen, final and best objectives lower-is-better. Each entry: ``metric``, ``a``, ``b``,
+    the chosen, final and best objectives lower-is-better. With objectives, also
+    ``"front share (pair)"`` (:data:`PAIR_FRONT_SHARE`, higher-is-better): per seed, each agent's
+    share of the front of the two agents' models (the first paper's Fig. 8 for that pair, which
+    the table's front share, taken over the front of every agent, is not). Each entry: ``metric``, ``a``, ``b``,
     ``n`` (pairs), ``p``, ``p_holm`` (Holm-adjusted over the agent pairs compared on that metric;
     equal to ``p`` for two agents), ``effect`` (matched-pairs rank-biserial correlation, positive
     when ``a`` is better), ``median_diff`` (median of ``a - b`` in the metric's units) and
@@ -119,7 +129,8 @@ def paired_comparisons(
     for runs in per.values():
         for values in runs.values():
             seen.update(dict.fromkeys(values))
-    metrics = list(seen)
+    metrics = list(seen) + ([PAIR_FRONT_SHARE] if names else [])
+    runs = {a: {r.seed: r for r in lst} for a, lst in by_agent.items()}
     out = []
     agents = list(by_agent)
     for metric in metrics:
@@ -127,8 +138,11 @@ def paired_comparisons(
         for i, a in enumerate(agents):
             for b in agents[i + 1 :]:
                 seeds = sorted(set(per[a]) & set(per[b]))
-                xa = [per[a][s].get(metric, math.nan) for s in seeds]
-                xb = [per[b][s].get(metric, math.nan) for s in seeds]
+                if metric == PAIR_FRONT_SHARE:
+                    xa, xb = pair_front_shares(runs[a], runs[b], seeds, names)
+                else:
+                    xa = [per[a][s].get(metric, math.nan) for s in seeds]
+                    xb = [per[b][s].get(metric, math.nan) for s in seeds]
                 res = st.paired_wilcoxon(xa, xb)
                 effect = None if res["effect"] is None else sign * res["effect"] + 0.0
                 out.append(
@@ -182,6 +196,9 @@ def summarize(runs: list[Run]) -> dict[str, Any]:
                 "code_versions": code_versions(all_runs),
                 "platforms": platforms(all_runs),
                 "tests": paired_comparisons(by_agent, names, bounds) if names else [],
+                "tests_by_step": tests_by_step(by_agent, names, bounds, steps)
+                if names and len(by_agent) > 1
+                else [],
             }
         )
     return {"envs": envs}
@@ -419,7 +436,7 @@ def format_markdown(summary: dict[str, Any]) -> str:
             f"over the agent pairs, p < {st.ALPHA}).",
             "",
         ]
-        parts += _tests_table(env) + _info_table(env)
+        parts += _tests_table(env) + _steps_table(env) + _info_table(env)
     return "\n".join(parts)
 
 
@@ -449,6 +466,36 @@ def _tests_table(env: dict[str, Any]) -> list[str]:
         "Paired tests (Wilcoxon signed-rank on the seeds both agents ran; effect r: matched-pairs "
         "rank-biserial correlation, > 0 when a is better; p (Holm): adjusted over the agent pairs "
         "of each metric; a result is significant when p (Holm) < 0.05):",
+        "",
+        *_table(head, rows),
+        "",
+    ]
+
+
+def _steps_table(env: dict[str, Any]) -> list[str]:
+    """Per pair of agents, who is ahead at each checkpoint and the test's p (bold: significant
+    after Holm), on hypervolume and on the pair's front share."""
+    tests = env.get("tests_by_step") or []
+    if not tests:
+        return []
+    steps = sorted({t["step"] for t in tests})
+    metrics = list(dict.fromkeys(t["metric"] for t in tests))
+    cells: dict[tuple[str, str], dict[tuple[str, int], str]] = {}
+    for t in tests:
+        ahead = t["a"] if (t["effect"] or 0) > 0 else t["b"] if (t["effect"] or 0) < 0 else "tie"
+        text = "n/a" if t["p"] is None else f"{ahead} {lb.fmt_number(t['p'], 2)}"
+        if t["p_holm"] is not None and t["p_holm"] < st.ALPHA:
+            text = f"**{text}**"
+        cells.setdefault((t["a"], t["b"]), {})[t["metric"], t["step"]] = text
+    head = ["pair (a vs b)"] + [f"{m} @{s}" for m in metrics for s in steps]
+    rows = [
+        [f"{a} vs {b}"] + [by.get((m, s), "") for m in metrics for s in steps]
+        for (a, b), by in cells.items()
+    ]
+    return [
+        "Per checkpoint (each run's first t steps; the agent ahead and the p of a paired two-sided "
+        "Wilcoxon test; front share (pair): each agent's share of the front of the two runs' "
+        "models, Fig. 8 for the pair; bold: significant after Holm over the pairs):",
         "",
         *_table(head, rows),
         "",

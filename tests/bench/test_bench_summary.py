@@ -137,14 +137,55 @@ def test_paired_tests_mark_a_consistent_winner(toys):
     assert (hv["a"], hv["b"], hv["n"]) == ("good", "plain", 8)
     assert hv["winner"] == "good" and hv["effect"] == 1.0 and hv["p"] == pytest.approx(2 / 2**8)
     assert {t["metric"] for t in env["tests"]} == {
-        "hypervolume", "final f1", "final f2", "best f1", "best f2"
+        "hypervolume", "front share (pair)", "final f1", "final f2", "best f1", "best f2"
     }  # fmt: skip
+    share = next(t for t in env["tests"] if t["metric"] == "front share (pair)")
+    assert share["winner"] == "good" and share["effect"] > 0
     for t in env["tests"]:
         assert t["p_holm"] >= t["p"] and (t["winner"] is not None) == (t["p"] < 0.05)
     text = format_markdown(summarize(runs))
     good = next(line for line in text.splitlines() if line.startswith("| good |"))
     assert "**" in good.split("|")[3]  # the hypervolume cell is bold
     assert "**good** better" in text and "p (Holm)" in text
+
+
+def _scripted(agent: str, seed: int, levels: list[float]) -> Run:
+    """A run on the toy env whose step t model sits at ``levels[t - 1]`` (both objectives, with
+    a little per-seed jitter)."""
+    jitter = np.random.default_rng(seed).uniform(0, 0.01, (len(levels), 2))
+    key = run_key(TOY, {}, agent, seed)
+    recs = []
+    for t, (level, (j1, j2)) in enumerate(zip(levels, jitter, strict=True), start=1):
+        info = {"objectives": {"f1": level + j1, "f2": level + j2}, "cost": float(t)}
+        recs.append(step_record(key, t, 0, 0.0, False, False, info))
+    spec = {"f1": (0.0, 1.0), "f2": (0.0, 1.0)}
+    n = len(levels)
+    return Run(TOY, {}, agent, seed, recs, done_record(key, n, n, False, spec, 0.5))
+
+
+def test_per_checkpoint_tests_find_who_is_ahead_when(toys):
+    """The paper's "ahead from step ~20 on": an agent ahead over the first half of the runs and
+    caught up with later is ahead at the early checkpoints only, on hypervolume and on Fig. 8
+    for the pair (each agent's share of the front of both runs' models)."""
+    seeds = range(8)
+    runs = [_scripted("early", s, [0.3, 0.3, 0.3, 0.9, 0.9, 0.9]) for s in seeds]
+    runs += [_scripted("late", s, [0.9, 0.9, 0.9, 0.1, 0.1, 0.1]) for s in seeds]
+    (env,) = summarize(runs)["envs"]
+    assert env["checkpoints"] == [2, 3, 4, 6]
+    got = {(t["metric"], t["step"]): t for t in env["tests_by_step"]}
+    assert len(got) == len(env["tests_by_step"]) == 8
+    for metric in ("hypervolume", "front share (pair)"):
+        for step in (2, 3):
+            t = got[metric, step]
+            assert (t["a"], t["b"], t["n"]) == ("early", "late", 8)
+            assert t["effect"] == 1.0 and t["p"] == pytest.approx(2 / 2**8) == t["p_holm"]
+        for step in (4, 6):
+            assert got[metric, step]["effect"] == -1.0
+    assert got["front share (pair)", 2]["median_diff"] == 1.0  # early's points alone on the front
+    assert got["front share (pair)", 6]["median_diff"] == -1.0
+    text = format_markdown(summarize(runs))
+    row = next(line for line in text.splitlines() if line.startswith("| early vs late |"))
+    assert row.count("**early 0.0078**") == 4 and row.count("**late 0.0078**") == 4
 
 
 def test_identifiers_are_never_averaged_and_units_are_shown(toys):
