@@ -43,8 +43,9 @@ batches, the same for every cell; generator seed 10000 + ``--seed``), then resto
 weights and the optimiser's momentum (:meth:`StageTrainer.tuned`, what Cell-v0's
 ``tune_batches`` does), one curve point per K (0 = inherited weights as they are); ``--seed``
 the supernet's weights and paths; ``--device cuda`` trains and scores on a GPU (the data set
-moves there too; its points are labelled apart, since other kernels make other samples). Two seeds of one setting can differ by 0.5 in tau (README,
-*Benchmarks*): compare settings over several seeds.
+moves there too; its points are labelled apart, since other kernels make other samples). Two
+seeds of one setting can differ by 0.5 in tau (README, *Benchmarks*): compare settings over
+several seeds.
 
 Ground truth: the ``--panel`` files (default: both above) must hold the same cells and recipe;
 their training seeds are averaged into one ground truth. With 4 or more seeds the script also
