@@ -1,6 +1,7 @@
 """Supernet training step: single-path sampling vs. the DARTS mixed-op forward; search wall time.
 
     python benchmarks/supernet.py [--quick] [--threads 1] [--device cpu] [--agent reinforce]
+        [--env-kwargs '{"dataset": "fashion-mnist", "data_dir": "../shared/data"}']
 
 Part 1, side by side in one run at the same configuration (``tnd`` space, C=8, 5 cells: the
 deepest default stage of ``nasgym/Cell-v0``; digits; batch 64; every op of the space built):
@@ -20,7 +21,8 @@ cost). The single-path figure is of one sampled path (uniform sample, seed 0).
 
 Part 2: wall time of one search episode of ``nasgym/Cell-v0`` on digits with default settings
 (3 stages x 20 steps, 60 steps) driven by the ``--agent`` (default ``reinforce``), from
-``reset`` to the end of the last stage. ``--quick`` uses fewer timing steps and 3 steps per
+``reset`` to the end of the last stage, on ``--device``; ``--env-kwargs`` (JSON) changes the
+env's arguments, e.g. its data set. ``--quick`` uses fewer timing steps and 3 steps per
 stage. Torch runs with ``--threads`` intra-op threads (default 1). Prints the figures, then one
 JSON line.
 """
@@ -42,6 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
+from nasgym.bench.jobs import BenchError, parse_env_kwargs  # noqa: E402
 from nasgym.spaces import get_space  # noqa: E402
 from nasgym.supernet import (  # noqa: E402
     Batcher,
@@ -162,13 +165,22 @@ def step_comparison(steps: int, threads: int, device: str) -> dict[str, dict[str
     return out
 
 
-def search_episode(agent_name: str, threads: int, quick: bool, seed: int = 0) -> dict[str, Any]:
-    """Wall time of one default ``nasgym/Cell-v0`` episode driven by ``agent_name``."""
+def search_episode(
+    agent_name: str,
+    threads: int,
+    quick: bool,
+    seed: int = 0,
+    device: str = "cpu",
+    env_kwargs: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Wall time of one ``nasgym/Cell-v0`` episode (defaults, then ``env_kwargs``) driven by
+    ``agent_name`` on ``device``."""
     torch.set_num_threads(threads)
     from agents import make_agent
     from nasgym.envs.cell import CellEnv
 
     kwargs = {"stage_steps": 3} if quick else {}
+    kwargs |= {"device": device, **(env_kwargs or {})}
     t0 = time.perf_counter()
     env = CellEnv(torch_threads=threads, **kwargs)
     t_make = time.perf_counter() - t0
@@ -208,7 +220,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
     ap.add_argument("--device", default="cpu", help="cpu or cuda")
     ap.add_argument("--agent", default="reinforce", help="agent of the search episode")
+    ap.add_argument("--env-kwargs", default="{}", help="Cell-v0 kwargs of the search (JSON)")
     args = ap.parse_args(argv)
+    try:
+        env_kwargs = parse_env_kwargs(args.env_kwargs)
+    except BenchError as err:
+        raise SystemExit(str(err)) from None
     steps = args.steps or (5 if args.quick else 30)
 
     print(f"config: {CONFIG}, threads={args.threads}, device={args.device}")
@@ -227,7 +244,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         f"and saves {act_ratio:.1f}x fewer activations"
     )
 
-    search = search_episode(args.agent, args.threads, args.quick)
+    search = search_episode(
+        args.agent, args.threads, args.quick, device=args.device, env_kwargs=env_kwargs
+    )
     print(
         f"search ({search['agent']}, {search['steps']} steps): {search['wall_s']:.1f} s "
         f"(reset {search['reset_s']:.2f} s, median step {search['step_s_median']:.3f} s, "
@@ -240,6 +259,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "config": CONFIG,
         "threads": args.threads,
         "device": args.device,
+        "env_kwargs": env_kwargs,
         "single_path": cmp["single"],
         "mixed": cmp["mixed"],
         "speedup_single_vs_mixed": speedup,

@@ -39,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import nasgym  # noqa: E402, F401  (registers the env ids)
 import nasgym.envs.valp as valp_env  # noqa: E402
+from nasgym.bench.jobs import BenchError, parse_env_kwargs  # noqa: E402
 
 CALLS: dict[str, int] = defaultdict(int)
 #: process CPU time per part (seconds), next to the wall times
@@ -78,11 +79,9 @@ def main() -> None:
     parser.add_argument("--env-kwargs", default="{}", help="env kwargs as a JSON object")
     args = parser.parse_args()
     try:
-        env_kwargs = json.loads(args.env_kwargs)
-    except json.JSONDecodeError as err:
-        raise SystemExit(f"--env-kwargs is not JSON: {err}") from None
-    if not isinstance(env_kwargs, dict):
-        raise SystemExit(f"--env-kwargs must be a JSON object, got {args.env_kwargs!r}")
+        env_kwargs = parse_env_kwargs(args.env_kwargs)
+    except BenchError as err:
+        raise SystemExit(str(err)) from None
     steps = args.steps or (10 if args.quick else 40)
 
     parts: dict[str, float] = defaultdict(float)
