@@ -18,10 +18,9 @@ shares (each agent's share of the front of the two runs' models, Fig. 8 for the 
 each final and best objective, with the matched-pairs rank-biserial correlation as effect
 size, the number of pairs and p-values Holm-adjusted over the agent pairs of each metric; a
 cell of the table is bold where its agent is significantly better (adjusted p < 0.05) than
-another. The same pairs
-are tested at each checkpoint on hypervolume and the pair's front share
-(:func:`nasgym.bench.compare.tests_by_step`, ``tests_by_step`` in the JSON, a second table in
-the Markdown): which agent is ahead after t steps.
+another. The same pairs are tested at each checkpoint on hypervolume and the pair's front
+share (:func:`nasgym.bench.compare.tests_by_step`, ``tests_by_step`` in the JSON, a second
+table in the Markdown): which agent is ahead after t steps.
 
 ``final`` is the objective vector of the last model a run evaluated (for a hill climber that
 may be a rejected candidate; a step that evaluated nothing, such as NB201's over-budget step,
@@ -119,8 +118,8 @@ def paired_comparisons(
     the chosen, final and best objectives lower-is-better. With objectives, also
     ``"front share (pair)"`` (:data:`PAIR_FRONT_SHARE`, higher-is-better): per seed, each agent's
     share of the front of the two agents' models (the first paper's Fig. 8 for that pair, which
-    the table's front share, taken over the front of every agent, is not). Each entry: ``metric``, ``a``, ``b``,
-    ``n`` (pairs), ``p``, ``p_holm`` (Holm-adjusted over the agent pairs compared on that metric;
+    the table's front share, taken over the front of every agent, is not). Each entry:
+    ``metric``, ``a``, ``b``, ``n`` (pairs), ``p``, ``p_holm`` (Holm-adjusted over the agent pairs compared on that metric;
     equal to ``p`` for two agents), ``effect`` (matched-pairs rank-biserial correlation, positive
     when ``a`` is better), ``median_diff`` (median of ``a - b`` in the metric's units) and
     ``winner`` (the better agent when ``p_holm < ALPHA``, else None).
