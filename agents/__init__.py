@@ -32,6 +32,7 @@ _BUILTIN_MODULES: tuple[str, ...] = (
     "agents.sb3",
     "agents.bandit",
     "agents.metamodel",
+    "agents.oracle",
 )
 
 
