@@ -1,0 +1,52 @@
+"""The look-ahead ``oracle``: it takes the tried action whose outcome adds the most hypervolume,
+its peek is what the real step then does, and it refuses envs it cannot fork."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from bench_replay import assert_benches_and_replays
+
+import nasgym  # noqa: F401  (registers the envs)
+from agents import make_agent
+from nasgym import indicators as ind
+
+TINY = {"dataset": "digits", "initial_batches": 5, "step_batches": 2}
+
+
+def test_oracle_takes_the_action_adding_most_hypervolume_and_the_step_does_what_it_saw():
+    env = gym.make("nasgym/VALP-Paper-v0", **TINY)
+    obs, _ = env.reset(seed=3)
+    core = env.unwrapped
+    names = list(core.objective_spec)
+    bounds = [tuple(map(float, b)) for b in core.objective_spec.values()]
+    agent = make_agent("oracle", env, seed=0, tries=None)
+    agent.reset()
+    points: list[list[float]] = []
+    for _ in range(2):
+        valid = np.flatnonzero(obs["action_mask"])
+        added = {}
+        for a in valid:  # every valid action's outcome, peeked independently of the agent
+            info = core.fork().step(int(a))[4]
+            row = [info["objectives"][n] for n in names]
+            added[int(a)] = (ind.hypervolume([*points, row], bounds), row)
+        action, _ = agent.predict(obs)
+        assert added[action][0] == max(v for v, _ in added.values())
+        obs, reward, term, trunc, info = env.step(action)
+        agent.update(None, action, reward, obs, term, trunc, info)
+        assert [info["objectives"][n] for n in names] == added[action][1]
+        points.append(added[action][1])
+
+
+def test_oracle_refuses_an_env_it_cannot_fork_and_bad_tries():
+    with pytest.raises(TypeError, match="fork"):
+        make_agent("oracle", gym.make("nasgym/NB201-v0"))
+    with pytest.raises(ValueError, match="tries"):
+        make_agent("oracle", gym.make("nasgym/VALP-Paper-v0", **TINY), tries=0)
+
+
+@pytest.mark.slow
+def test_oracle_runs_through_bench_and_replays(tmp_path):
+    kwargs = {"initial_batches": 5, "step_batches": 3, "max_steps": 3}
+    assert_benches_and_replays(tmp_path, "nasgym/VALP-v0", "oracle", kwargs, 3)
