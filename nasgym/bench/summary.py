@@ -13,11 +13,11 @@ a third names the platforms (``platforms``: torch, CPU kernels, CPU) when they r
 one, as happens when a folder is resumed on another machine.
 
 Paired tests (:func:`paired_comparisons`, :mod:`nasgym.stats`): for every pair of agents, on
-the seeds both ran, a two-sided Wilcoxon signed-rank test of hypervolume, of the pair's front
-shares (each agent's share of the front of the two runs' models, Fig. 8 for the pair) and of
-each final and best objective, with the matched-pairs rank-biserial correlation as effect
-size, the number of pairs and p-values Holm-adjusted over the agent pairs of each metric; a
-cell of the table is bold where its agent is significantly better (adjusted p < 0.05) than
+the seeds both ran to the end (a run cut short is left out), a two-sided Wilcoxon signed-rank
+test of hypervolume, of the pair's front shares (each agent's share of the front of the two
+runs' models, Fig. 8 for the pair) and of each final and best objective, with the
+matched-pairs rank-biserial correlation as effect size, the number of pairs and p-values
+Holm-adjusted over the agent pairs of each metric; a cell of the table is bold where its agent is significantly better (adjusted p < 0.05) than
 another. The same pairs are tested at each checkpoint on hypervolume and the pair's front
 share (:func:`nasgym.bench.compare.tests_by_step`, ``tests_by_step`` in the JSON, a second
 table in the Markdown): which agent is ahead after t steps.
@@ -180,6 +180,8 @@ def summarize(runs: list[Run]) -> dict[str, Any]:
             _agent_summary(a, lst, names, bounds, front, shares.get(a, []), pooled.get(a, []))
             for a, lst in by_agent.items()
         ]
+        # a test pairs whole runs: a run cut short would be compared at an earlier step
+        finished = {a: [r for r in lst if r.complete] for a, lst in by_agent.items()}
         envs.append(
             {
                 "env": label,
@@ -195,8 +197,8 @@ def summarize(runs: list[Run]) -> dict[str, Any]:
                 "box_check": box_check(all_runs, names, bounds),
                 "code_versions": code_versions(all_runs),
                 "platforms": platforms(all_runs),
-                "tests": paired_comparisons(by_agent, names, bounds) if names else [],
-                "tests_by_step": tests_by_step(by_agent, names, bounds, steps)
+                "tests": paired_comparisons(finished, names, bounds) if names else [],
+                "tests_by_step": tests_by_step(finished, names, bounds, steps)
                 if names and len(by_agent) > 1
                 else [],
             }
@@ -463,8 +465,8 @@ def _tests_table(env: dict[str, Any]) -> list[str]:
         )
     head = ["metric", "pair (a vs b)", "n", "median a - b", "effect r", "p", "p (Holm)", "result"]
     return [
-        "Paired tests (Wilcoxon signed-rank on the seeds both agents ran; effect r: matched-pairs "
-        "rank-biserial correlation, > 0 when a is better; p (Holm): adjusted over the agent pairs "
+        "Paired tests (Wilcoxon signed-rank on the seeds both agents ran to the end; effect r: "
+        "matched-pairs rank-biserial correlation, > 0 when a is better; p (Holm): adjusted over the agent pairs "
         "of each metric; a result is significant when p (Holm) < 0.05):",
         "",
         *_table(head, rows),

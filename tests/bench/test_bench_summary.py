@@ -188,6 +188,20 @@ def test_per_checkpoint_tests_find_who_is_ahead_when(toys):
     assert row.count("**early 0.0078**") == 4 and row.count("**late 0.0078**") == 4
 
 
+def test_paired_tests_leave_out_runs_cut_short(toys):
+    """A bench stopped mid-run: the unfinished run would be compared at an earlier step than its
+    partner, so it is shown in the table (n complete/started) but not paired."""
+    seeds = range(6)
+    runs = [_scripted("early", s, [0.3, 0.3, 0.3, 0.9, 0.9, 0.9]) for s in seeds]
+    runs += [_scripted("late", s, [0.9, 0.9, 0.9, 0.1, 0.1, 0.1]) for s in seeds]
+    cut = _scripted("early", 6, [0.3, 0.3, 0.3])
+    runs += [Run(TOY, {}, "early", 6, cut.steps, None), _scripted("late", 6, [0.9] * 3 + [0.1] * 3)]
+    (env,) = summarize(runs)["envs"]
+    assert next(a for a in env["agents"] if a["agent"] == "early")["complete"] == 6
+    assert {t["n"] for t in env["tests"] + env["tests_by_step"]} == {6}
+    assert "seeds both agents ran to the end" in format_markdown(summarize(runs))
+
+
 def test_identifiers_are_never_averaged_and_units_are_shown(toys):
     runs = [_synthetic(a, s, 0.0, 100) for a in ("x", "y") for s in range(3)]
     (env,) = summarize(runs)["envs"]
