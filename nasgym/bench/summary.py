@@ -17,10 +17,11 @@ the seeds both ran to the end (a run cut short is left out), a two-sided Wilcoxo
 test of hypervolume, of the pair's front shares (each agent's share of the front of the two
 runs' models, Fig. 8 for the pair) and of each final and best objective, with the
 matched-pairs rank-biserial correlation as effect size, the number of pairs and p-values
-Holm-adjusted over the agent pairs of each metric; a cell of the table is bold where its agent is significantly better (adjusted p < 0.05) than
-another. The same pairs are tested at each checkpoint on hypervolume and the pair's front
-share (:func:`nasgym.bench.compare.tests_by_step`, ``tests_by_step`` in the JSON, a second
-table in the Markdown): which agent is ahead after t steps.
+Holm-adjusted over the agent pairs of each metric; a cell of the table is bold where its
+agent is significantly better (adjusted p < 0.05) than another. The same pairs are tested at
+each checkpoint on hypervolume and the pair's front share
+(:func:`nasgym.bench.compare.tests_by_step`, ``tests_by_step`` in the JSON, a second table in
+the Markdown): which agent is ahead after t steps.
 
 ``final`` is the objective vector of the last model a run evaluated (for a hill climber that
 may be a rejected candidate; a step that evaluated nothing, such as NB201's over-budget step,
