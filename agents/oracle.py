@@ -3,9 +3,9 @@
 It peeks: before each step it tries ``tries`` valid actions on copies of the env (``fork()``),
 each copy stepping on the same training batches the real step will use, and takes the action
 whose outcome adds the most hypervolume to the run's points (ties: the larger reward). No agent
-that acts from the observation can see this, so what the oracle reaches bounds from above what
-choosing among ``tries`` operators one step at a time can earn in that env; where it does not
-beat blind choice, no learned agent can be expected to.
+that acts from the observation can see this, so what the oracle reaches gauges what choosing
+among ``tries`` operators one step at a time can earn in that env (greedily, so not a strict
+bound); where it does not beat blind choice, no learned agent can be expected to.
 """
 
 from __future__ import annotations

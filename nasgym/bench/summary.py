@@ -120,8 +120,8 @@ def paired_comparisons(
     ``"front share (pair)"`` (:data:`PAIR_FRONT_SHARE`, higher-is-better): per seed, each agent's
     share of the front of the two agents' models (the first paper's Fig. 8 for that pair, which
     the table's front share, taken over the front of every agent, is not). Each entry:
-    ``metric``, ``a``, ``b``, ``n`` (pairs), ``p``, ``p_holm`` (Holm-adjusted over the agent pairs compared on that metric;
-    equal to ``p`` for two agents), ``effect`` (matched-pairs rank-biserial correlation, positive
+    ``metric``, ``a``, ``b``, ``n`` (pairs), ``p``, ``p_holm`` (Holm-adjusted over the agent
+    pairs compared on that metric; equal to ``p`` for two agents), ``effect`` (matched-pairs rank-biserial correlation, positive
     when ``a`` is better), ``median_diff`` (median of ``a - b`` in the metric's units) and
     ``winner`` (the better agent when ``p_holm < ALPHA``, else None).
     """
@@ -467,8 +467,8 @@ def _tests_table(env: dict[str, Any]) -> list[str]:
     head = ["metric", "pair (a vs b)", "n", "median a - b", "effect r", "p", "p (Holm)", "result"]
     return [
         "Paired tests (Wilcoxon signed-rank on the seeds both agents ran to the end; effect r: "
-        "matched-pairs rank-biserial correlation, > 0 when a is better; p (Holm): adjusted over the agent pairs "
-        "of each metric; a result is significant when p (Holm) < 0.05):",
+        "matched-pairs rank-biserial correlation, > 0 when a is better; p (Holm): adjusted over "
+        "the agent pairs of each metric; a result is significant when p (Holm) < 0.05):",
         "",
         *_table(head, rows),
         "",
