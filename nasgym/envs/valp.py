@@ -207,6 +207,7 @@ class VALPEnv(gym.Env):
         diagnostics: Mapping[str, Any] | None = None,
         invalid_action: str = "raise",
         eval_samples: int | None = None,
+        test_samples: int | None = None,
         device: str = "cpu",
         credit: str = "parent",
         batch_size: int | None = None,
@@ -256,7 +257,7 @@ class VALPEnv(gym.Env):
             None if max_width is None else int(max_width),
         )
         self.device = resolve_device(device)
-        self._setup_data(dataset, data_dir, task, eval_samples)
+        self._setup_data(dataset, data_dir, task, eval_samples, test_samples)
         names = list(operators) if operators is not None else list(OPERATORS.names())
         for name in names:
             OPERATORS.get(name)  # KeyError with "did you mean" for unknown names
@@ -293,7 +294,14 @@ class VALPEnv(gym.Env):
         self._model: VALPModel | None = None
 
     # ------------------------------------------------------------------ setup
-    def _setup_data(self, dataset: Any, data_dir: Any, task: str, eval_samples: int | None) -> None:
+    def _setup_data(
+        self,
+        dataset: Any,
+        data_dir: Any,
+        task: str,
+        eval_samples: int | None,
+        test_samples: int | None = None,
+    ) -> None:
         ds = load_dataset(dataset, data_dir) if isinstance(dataset, str) else dataset
         self.task = make_task(task, ds)
         self.output_names = self.task.output_names
@@ -308,6 +316,16 @@ class VALPEnv(gym.Env):
                 raise ValueError(f"eval_samples must be >= 4 (or None), got {eval_samples!r}")
             val = val.subset(slice(0, int(eval_samples)))
         self._val = val
+        self._test = None
+        if test_samples is not None:
+            if not isinstance(test_samples, int | np.integer) or not 4 <= test_samples:
+                raise ValueError(
+                    f"test_samples must be an int >= 4 (or None), got {test_samples!r}"
+                )
+            if len(ds.test) == 0:
+                raise ValueError(f"test_samples: data set {ds.name!r} has no test split")
+            test = self.task.prepare(ds.test, device=self.device)
+            self._test = test.subset(slice(0, min(int(test_samples), len(test))))
         self._latents = {s.name: int(s.latent) for s in self.task.outputs if s.kind == "sampling"}
 
     # ------------------------------------------------------------------ episode
@@ -317,6 +335,8 @@ class VALPEnv(gym.Env):
         """Start an episode from a random (or the given) VALP trained for ``initial_batches``."""
         super().reset(seed=seed)
         self._gen = torch.Generator().manual_seed(int(self.np_random.integers(2**62)))
+        # the test split's own seed: scoring on it draws nothing from the episode's generators
+        self._test_seed = int(self._gen.initial_seed()) ^ 0x7E57
         self._diag_data = DiagnosticData.from_task_data(
             self._val, int(self.diag_options["samples"]), self._latents, self._gen
         )
@@ -327,6 +347,7 @@ class VALPEnv(gym.Env):
             model = build_model(valp, self._gen, self.device)
             result = train(model, self._train, self.initial_batches, self._gen)
             self._objectives = self._evaluate(model)
+            tested = self._score_test(model) if self._test is not None else None
             self._set_current(model, result.losses)
         self._steps, self._cost = 0, self._batches(result)
         self._archive = ObjectiveArchive(self.output_names)
@@ -336,6 +357,8 @@ class VALPEnv(gym.Env):
         self._reward.reset(self._objectives)
         self._plan_cache: dict[str, Any] = {}
         info = self._info(self._objectives, valp, accepted=True, diverged=result.diverged)
+        if tested is not None:
+            info["test_objectives"] = tested
         return self._observation(), info
 
     def _start_valp(self, options: Mapping[str, Any]) -> VALP:
@@ -392,11 +415,15 @@ class VALPEnv(gym.Env):
         with self._threads():
             candidate, result, control = self._apply_and_train(move)
             objectives = self._evaluate(candidate)
+            tested = self._score_test(candidate) if self._test is not None else None
+            control_tested = None
             diverged = bool(result.diverged) or any(math.isinf(v) for v in objectives.values())
             baseline = self._objectives
             if control is not None:
                 control_model, control_result = control
                 control_objectives = self._evaluate(control_model)
+                if tested is not None:
+                    control_tested = self._score_test(control_model)
                 if not any(math.isinf(v) for v in control_objectives.values()):
                     baseline = control_objectives
             reward = -self.reward_clip if diverged else self._reward(baseline, objectives)
@@ -417,6 +444,10 @@ class VALPEnv(gym.Env):
         )
         if control is not None:
             info["control_objectives"] = dict(baseline)
+        if tested is not None:
+            info["test_objectives"] = tested
+            if control_tested is not None:
+                info["control_test_objectives"] = control_tested
         trim()  # the discarded models' memory goes back to the system (bounded episodes)
         return self._observation(), float(reward), False, truncated, info
 
@@ -502,6 +533,13 @@ class VALPEnv(gym.Env):
 
     def _evaluate(self, model: VALPModel) -> dict[str, float]:
         return dict(evaluate(model, self._val, self._gen).objectives)
+
+    def _score_test(self, model: VALPModel) -> dict[str, float]:
+        """``model``'s objectives on the test rows (``test_samples``), drawing its samplers'
+        noise from a generator reseeded alike for every model, so that scores compare models
+        and not draws; nothing in the episode reads them."""
+        gen = torch.Generator().manual_seed(self._test_seed)
+        return dict(evaluate(model, self._test, gen).objectives)
 
     def _set_current(self, model: VALPModel, losses: Mapping[str, Sequence[float]]) -> None:
         """Make ``model`` current: its training ``losses`` extend the lineage's loss history, and
@@ -668,16 +706,18 @@ class VALPEnv(gym.Env):
         }
 
     # ------------------------------------------------------------------ copies
-    def fork(self, seed: int | None = None) -> VALPEnv:
+    def fork(self, seed: int | None = None, *, test: bool = True) -> VALPEnv:
         """An independent copy of this env in its current state (model, lineage, archive,
         donors, generators) that shares the read-only data; stepping one leaves the other as it
         was. With ``seed``, the copy's ``np_random`` and torch generator are reseeded from it, so
         the same action can be tried under independent training noise (see
-        ``benchmarks/valp_credit.py``)."""
+        ``benchmarks/valp_credit.py``). ``test=False`` makes a copy that does not score its models
+        on the test rows (a look-ahead must not see them, and need not pay for them)."""
         state = copy.deepcopy(self.__getstate__())
         twin = type(self).__new__(type(self))
         twin.__dict__.update(state)
         twin.task, twin._train, twin._val = self.task, self._train, self._val
+        twin._test = self._test if test else None
         if seed is not None:
             twin._np_random, _ = gym.utils.seeding.np_random(int(seed))
             twin._gen = torch.Generator().manual_seed(int(twin._np_random.integers(2**62)))
@@ -686,14 +726,16 @@ class VALPEnv(gym.Env):
     # ------------------------------------------------------------------ pickling
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        for key in ("task", "_train", "_val"):  # rebuilt from the constructor arguments
+        for key in ("task", "_train", "_val", "_test"):  # rebuilt from the constructor arguments
             state.pop(key, None)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         kw = self._kwargs
-        self._setup_data(kw["dataset"], kw["data_dir"], kw["task"], kw["eval_samples"])
+        self._setup_data(
+            kw["dataset"], kw["data_dir"], kw["task"], kw["eval_samples"], kw.get("test_samples")
+        )
 
 
 def _pair(name: str, value: Any) -> tuple[int, int]:

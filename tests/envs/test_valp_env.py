@@ -9,6 +9,7 @@ import pickle
 import gymnasium as gym
 import numpy as np
 import pytest
+import torch
 
 import nasgym
 from nasgym.envs.valp import VALPEnv
@@ -610,3 +611,49 @@ def test_the_env_bounds_the_heap_only_while_it_resets_and_steps(monkeypatch) -> 
     assert mem.bound_heap() and libc.calls == [bound]
     with mem.bounded_heap() as applied:
         assert not applied and libc.calls == [bound]
+
+
+def _trajectory(env: VALPEnv, steps: int = 4) -> list[dict]:
+    infos = [env.reset(seed=5)[1]]
+    for _ in range(steps):
+        infos.append(env.step(int(_valid(env)[0]))[4])
+    return infos
+
+
+def test_test_scores_leave_the_trajectory_as_it_is() -> None:
+    plain = _trajectory(_env(credit="control"))
+    scored = _trajectory(_env(credit="control", test_samples=40))
+    assert [i["objectives"] for i in plain] == [i["objectives"] for i in scored]
+    assert [i["current_descriptor"] for i in plain] == [i["current_descriptor"] for i in scored]
+    assert all("test_objectives" not in i for i in plain)
+    for info in scored:  # every evaluated model is scored, candidate and control
+        assert set(info["test_objectives"]) == {"class", "hist", "sample"}
+        assert info["test_objectives"] != info["objectives"]  # other rows, other scores
+    assert all("control_test_objectives" in i for i in scored[1:])
+
+
+def test_test_scores_are_the_models_scores_on_the_test_rows() -> None:
+    from nasgym.valp.evaluate import evaluate
+
+    env = _env(credit="control", test_samples=40)
+    info = env.reset(seed=5)[1]
+    gen = torch.Generator().manual_seed(env._test_seed)
+    assert evaluate(env._model, env._test, gen).objectives == info["test_objectives"]
+    assert len(env._test) == 40
+    # the same generator state for every model: scoring twice gives the same scores
+    assert env._score_test(env._model) == env._score_test(env._model)
+
+
+def test_a_fork_without_test_scores_does_not_score() -> None:
+    env = _env(credit="control", test_samples=40)
+    env.reset(seed=5)
+    a = int(_valid(env)[0])
+    seen = env.fork(test=False).step(a)[4]
+    scored = env.fork().step(a)[4]
+    assert "test_objectives" not in seen and seen["objectives"] == scored["objectives"]
+
+
+@pytest.mark.parametrize("bad", [0, 3, 2.5, "100"])
+def test_bad_test_samples_are_refused(bad: object) -> None:
+    with pytest.raises(ValueError, match="test_samples"):
+        _env(test_samples=bad)
