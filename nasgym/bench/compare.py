@@ -5,7 +5,8 @@
 - Fig. 9: all runs of each agent pooled, each agent's number of points in the combined front,
   after ``t`` steps;
 - :func:`tests_by_step`: whether one agent is ahead of another after ``t`` steps (the paper's
-  "ahead from step ~20 on"), by paired Wilcoxon tests of hypervolume and of Fig. 8 for the pair.
+  "ahead from step ~20 on"), by paired Wilcoxon tests of hypervolume (and of the test hypervolume, where every run carries
+  test scores) and of Fig. 8 for the pair.
 """
 
 from __future__ import annotations
@@ -16,8 +17,11 @@ import numpy as np
 
 from nasgym import indicators as ind
 from nasgym import stats as st
-from nasgym.bench.results import Bounds, Run, finite_rows
+from nasgym.bench.results import Bounds, Run, finite_rows, selected_test_points
 
+#: select on validation, report on test: the hypervolume of the test scores of the models a
+#: run's validation front holds (:func:`~nasgym.bench.results.selected_test_points`)
+TEST_HV = "test hypervolume"
 #: the pairwise Fig. 8 metric: an agent's share of the front of the two agents' models, per seed
 PAIR_FRONT_SHARE = "front share (pair)"
 
@@ -99,7 +103,8 @@ def tests_by_step(
     """For every pair of agents and every checkpoint ``t`` of ``steps``, on the seeds both ran:
     two-sided paired Wilcoxon tests of the hypervolume of each run's first ``t`` models and of
     :func:`pair_front_shares` after ``t`` steps. Each entry: ``step``, ``metric``
-    (``"hypervolume"`` or :data:`PAIR_FRONT_SHARE`), ``a``, ``b``, ``n``, ``p``, ``p_holm``
+    (``"hypervolume"``, :data:`TEST_HV` where every run carries test scores, or
+    :data:`PAIR_FRONT_SHARE`), ``a``, ``b``, ``n``, ``p``, ``p_holm``
     (Holm over the agent pairs of that metric and step), ``effect`` (rank-biserial, > 0 when
     ``a`` is ahead) and ``median_diff`` (``a - b``)."""
     runs = {a: {r.seed: r for r in lst} for a, lst in by_agent.items()}
@@ -109,17 +114,28 @@ def tests_by_step(
         for s, r in by_seed.items()
         for t in steps
     }
+    test = {
+        (a, s, t): None if pts is None else ind.hypervolume(pts, bounds)
+        for a, by_seed in runs.items()
+        for s, r in by_seed.items()
+        for t in steps
+        for pts in [selected_test_points(r, names, t)]
+    }
+    metrics = ["hypervolume", PAIR_FRONT_SHARE]
+    if test and all(v is not None for v in test.values()):
+        metrics.insert(1, TEST_HV)
     agents = list(by_agent)
     out: list[dict] = []
     for t in steps:
-        for metric in ("hypervolume", PAIR_FRONT_SHARE):
+        for metric in metrics:
             family = []
             for i, a in enumerate(agents):
                 for b in agents[i + 1 :]:
                     seeds = sorted(set(runs[a]) & set(runs[b]))
-                    if metric == "hypervolume":
-                        xa = [hv[a, s, t] for s in seeds]
-                        xb = [hv[b, s, t] for s in seeds]
+                    if metric in ("hypervolume", TEST_HV):
+                        table = hv if metric == "hypervolume" else test
+                        xa = [table[a, s, t] for s in seeds]
+                        xb = [table[b, s, t] for s in seeds]
                     else:
                         xa, xb = pair_front_shares(runs[a], runs[b], seeds, names, t)
                     res = st.paired_wilcoxon(xa, xb)

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from nasgym import indicators as ind
 from nasgym.bench.records import RunKey, agent_label, env_label, record_key
 from nasgym.bench.store import RESULTS_FILE, read_records
 
@@ -64,6 +65,34 @@ class Run:
             [[_num((r.get("objectives") or {}).get(n)) for n in names] for r in self.steps],
             dtype=float,
         ).reshape(len(self.steps), len(names))
+
+    def test_points(self, names: list[str] | None = None) -> np.ndarray | None:
+        """The test scores of the step candidates (``info["test_objectives"]``, which an env
+        reports when it scores its models on held-out rows, as VALP's ``test_samples``), one row
+        per step (NaN where a step has none); None when no step carries any."""
+        names = names if names is not None else self.objective_names()
+        keys = [f"test_objectives.{n}" for n in names]
+        if not any(k in (r.get("info") or {}) for r in self.steps for k in keys):
+            return None
+        return np.array(
+            [[_num((r.get("info") or {}).get(k)) for k in keys] for r in self.steps], dtype=float
+        ).reshape(len(self.steps), len(names))
+
+    def chosen_test(self, names: list[str] | None = None) -> dict[str, float] | None:
+        """The test scores of the model a hill climber holds at the end: the last accepted
+        candidate's, or the control's where a rejected candidate was replaced by its control
+        (``control_test_objectives``, VALP's ``credit="control"``); None when unknown."""
+        names = names if names is not None else self.objective_names()
+        for rec in reversed(self.steps):
+            info = rec.get("info") or {}
+            prefix = "test_objectives" if rec.get("accepted") else "control_test_objectives"
+            scores = [_num(info.get(f"{prefix}.{n}")) for n in names]
+            if all(math.isfinite(v) for v in scores):
+                return dict(zip(names, scores, strict=True))
+            if rec.get("accepted"):
+                return None  # accepted, but not scored
+            # rejected: the model stayed (or a diverged control did not replace it)
+        return None
 
     def last_info(self) -> dict[str, float]:
         """The numeric (non-bool) scalar info entries and the cost at the last step."""
@@ -180,6 +209,19 @@ def _class_spec(env_id: str) -> dict[str, tuple[float, float]]:
         return dict(getattr(entry, "objective_spec", {}) or {})
     except Exception:  # noqa: BLE001 - an unknown or broken env only loses the fallback
         return {}
+
+
+def selected_test_points(run: Run, names: list[str], upto: int | None = None) -> np.ndarray | None:
+    """Select on validation, report on test: the test scores of the run's candidates (its first
+    ``upto`` steps) that no other candidate dominates on the validation objectives; None when
+    the run carries no test scores. Their hypervolume is the bench's ``test hypervolume``, free
+    of the optimism of choosing the front on the same rows that measure it."""
+    test = run.test_points(names)
+    if test is None:
+        return None
+    val = run.points(names)[:upto]
+    keep = ind.nondominated_mask(val) if len(val) else np.zeros(0, dtype=bool)
+    return finite_rows(test[:upto][keep])
 
 
 def finite_rows(points: np.ndarray) -> np.ndarray:

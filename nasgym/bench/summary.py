@@ -59,6 +59,7 @@ from nasgym._provenance import listed_mix, provenance_counts
 from nasgym.bench import labels as lb
 from nasgym.bench.compare import (
     PAIR_FRONT_SHARE,
+    TEST_HV,
     checkpoints,
     front_shares_by_step,
     max_steps,
@@ -67,7 +68,13 @@ from nasgym.bench.compare import (
     tests_by_step,
 )
 from nasgym.bench.fronts import true_front
-from nasgym.bench.results import Run, finite_rows, group_runs, objective_bounds
+from nasgym.bench.results import (
+    Run,
+    finite_rows,
+    group_runs,
+    objective_bounds,
+    selected_test_points,
+)
 
 SUMMARY_MD = "summary.md"
 SUMMARY_JSON = "summary.json"
@@ -90,15 +97,21 @@ def _run_metrics(run: Run, names: list[str], bounds: list[tuple[float, float]]) 
     pts = run.points(names)
     good = finite_rows(pts)
     info = run.last_info()
+    chosen_test = run.chosen_test(names) if names else None
     out: dict[str, float] = {}
     if bounds:
         out["hypervolume"] = ind.hypervolume(good, bounds)
+        test = selected_test_points(run, names)
+        if test is not None:
+            out[TEST_HV] = ind.hypervolume(test, bounds)
     for key, head in CHOSEN_INFO.items():
         if key in info:
             out[head] = info[key]
     for i, n in enumerate(names):
         if f"current_objectives.{n}" in info:
             out[f"chosen {n}"] = info[f"current_objectives.{n}"]
+        if chosen_test is not None:
+            out[f"chosen test {n}"] = chosen_test[n]
         out[f"final {n}"] = float(pts[-1, i]) if len(pts) else math.nan
         out[f"best {n}"] = float(np.min(good[:, i])) if len(good) else math.nan
     return out
@@ -106,7 +119,7 @@ def _run_metrics(run: Run, names: list[str], bounds: list[tuple[float, float]]) 
 
 def _higher_is_better(metric: str) -> bool:
     """Whether a compared metric is higher-is-better (objectives are lower-is-better)."""
-    return metric in ("hypervolume", PAIR_FRONT_SHARE) or metric in CHOSEN_INFO.values()
+    return metric in ("hypervolume", TEST_HV, PAIR_FRONT_SHARE) or metric in CHOSEN_INFO.values()
 
 
 def paired_comparisons(
@@ -221,6 +234,8 @@ def _agent_summary(
     best = {n: _stat([float(np.min(p[:, i])) for p in pts if len(p)]) for i, n in enumerate(names)}
     infos = [r.last_info() for r in runs]
     keys = sorted({k for d in infos for k in d})
+    tests = [selected_test_points(r, names) for r in runs]
+    chosen_tests = [r.chosen_test(names) if names else None for r in runs]
     return {
         "agent": agent,
         "agent_name": runs[0].agent,
@@ -232,6 +247,12 @@ def _agent_summary(
         "final": final,
         "best": best,
         "hypervolume": _stat([ind.hypervolume(p, bounds) for p in pts]) if bounds else None,
+        "test_hypervolume": _stat(
+            [ind.hypervolume(t, bounds) for t in tests if t is not None] if bounds else []
+        ),
+        "chosen_test": {n: _stat([c[n] for c in chosen_tests if c is not None]) for n in names}
+        if any(c is not None for c in chosen_tests)
+        else {},
         "nondominated": _stat([ind.nondominated_count(p) for p in pts]),
         "igd_plus": None
         if front is None
@@ -388,8 +409,10 @@ def _main_columns(env: dict[str, Any]) -> list[tuple[str, str, Any]]:
     infos = {k for a in env["agents"] for k in a["info"]}
     cols: list[tuple[str, str, Any]] = [
         ("hypervolume", "hypervolume", lambda a: a["hypervolume"]),
-        ("front share", "", lambda a: a["front_share"]),
     ]
+    if any(a.get("test_hypervolume") for a in env["agents"]):
+        cols.append((TEST_HV, TEST_HV, lambda a: a.get("test_hypervolume")))
+    cols.append(("front share", "", lambda a: a["front_share"]))
     if env["true_front_points"]:
         cols.append(("IGD+", "", lambda a: a["igd_plus"]))
     for key, head in CHOSEN_INFO.items():
@@ -404,6 +427,10 @@ def _main_columns(env: dict[str, Any]) -> list[tuple[str, str, Any]]:
         else:
             head, get = f"final {n}", (lambda a, n=n: a["final"][n])
         cols.append((lb.with_unit(head, lb.UNITS.get(n)), head, get))
+    for n in names:
+        if any((a.get("chosen_test") or {}).get(n) for a in env["agents"]):
+            head, get = f"chosen test {n}", (lambda a, n=n: (a.get("chosen_test") or {}).get(n))
+            cols.append((lb.with_unit(head, lb.UNITS.get(n)), head, get))
     for n in names:
         unit = lb.UNITS.get(n)
         cols.append((lb.with_unit(f"best {n}", unit), f"best {n}", lambda a, n=n: a["best"][n]))
@@ -433,7 +460,15 @@ def format_markdown(summary: dict[str, Any]) -> str:
             f"Mean ± std over seeds (n: complete/started runs). Objectives are lower-is-better; "
             f"hypervolume is the fraction of the box {bounds} (reference point 1.0 per objective) "
             "dominated by the run's models; front share: the agent's share of the combined Pareto "
-            "front per paired seed; best: the lowest value a run reached per objective; cost "
+            "front per paired seed; "
+            + (
+                "test hypervolume: the same box, of the test scores of the models on the run's "
+                "validation front (select on validation, report on test); chosen test: the test "
+                "scores of the model held at the end; "
+                if any(a.get("test_hypervolume") for a in env["agents"])
+                else ""
+            )
+            + "best: the lowest value a run reached per objective; cost "
             f"unit: {env.get('cost_unit', 'cost units')}. **Bold**: significantly better than at "
             "least one other agent (paired two-sided Wilcoxon signed-rank test, Holm-adjusted "
             f"over the agent pairs, p < {st.ALPHA}).",

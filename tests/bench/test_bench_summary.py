@@ -11,7 +11,7 @@ from nasgym import indicators as ind
 from nasgym.bench import BenchEntry, load_runs, run_bench, summarize
 from nasgym.bench.fronts import true_front
 from nasgym.bench.records import done_record, run_key, step_record
-from nasgym.bench.results import Run, objective_bounds
+from nasgym.bench.results import Run, objective_bounds, selected_test_points
 from nasgym.bench.summary import format_markdown
 
 TOY = "nasgym-test/ToyMO-v0"
@@ -323,3 +323,83 @@ def test_runs_from_two_platforms_are_warned_about(toys, tmp_path, capsys):
     assert "code versions" not in text
     _resume_folder_of(runs, tmp_path / "mixed")
     assert "3 platforms" in capsys.readouterr().err
+
+
+def _tested(agent: str, seed: int, val: list, test: list) -> Run:
+    """A run on the toy env whose step t candidate scores ``val[t-1]`` on validation and
+    ``test[t-1]`` on test (pairs of objectives)."""
+    key = run_key(TOY, {}, agent, seed)
+    recs = []
+    for t, (v, w) in enumerate(zip(val, test, strict=True), start=1):
+        info = {
+            "objectives": {"f1": v[0], "f2": v[1]},
+            "test_objectives": {"f1": w[0], "f2": w[1]},
+            "cost": float(t),
+        }
+        recs.append(step_record(key, t, 0, 0.0, False, False, info))
+    spec = {"f1": (0.0, 1.0), "f2": (0.0, 1.0)}
+    n = len(val)
+    return Run(TOY, {}, agent, seed, recs, done_record(key, n, n, False, spec, 0.5))
+
+
+def test_test_hypervolume_selects_on_validation_and_scores_on_test(toys):
+    """A model that looks best on validation but not on test counts with its test scores, and a
+    model dominated on validation counts not at all, however good its test scores."""
+    val = [[0.2, 0.2], [0.5, 0.5], [0.1, 0.9]]
+    test = [[0.6, 0.6], [0.05, 0.05], [0.1, 0.9]]
+    run = _tested("a", 0, val, test)
+    picked = selected_test_points(run, ["f1", "f2"])
+    assert picked.tolist() == [[0.6, 0.6], [0.1, 0.9]]  # step 2 is dominated on validation
+    assert selected_test_points(run, ["f1", "f2"], upto=1).tolist() == [[0.6, 0.6]]
+    bounds = [(0.0, 1.0), (0.0, 1.0)]
+    (env,) = summarize([run])["envs"]
+    (agent,) = env["agents"]
+    assert agent["test_hypervolume"]["mean"] == pytest.approx(ind.hypervolume(picked, bounds))
+    assert agent["hypervolume"]["mean"] == pytest.approx(ind.hypervolume(val, bounds))
+    text = format_markdown(summarize([run]))
+    assert "| hypervolume | test hypervolume |" in text and "select on validation" in text
+
+
+def test_test_hypervolume_is_tested_between_agents_per_checkpoint(toys):
+    """Two agents level on validation, one better on test: only the test hypervolume tells."""
+    val = [[0.3, 0.3]] * 6
+    runs = [_tested("honest", s, val, [[0.3 + s / 100, 0.3]] * 6) for s in range(8)]
+    runs += [_tested("lucky", s, val, [[0.6 + s / 100, 0.6]] * 6) for s in range(8)]
+    (env,) = summarize(runs)["envs"]
+    test = next(t for t in env["tests"] if t["metric"] == "test hypervolume")
+    assert test["winner"] == "honest" and test["p"] == pytest.approx(2 / 2**8)
+    hv = next(t for t in env["tests"] if t["metric"] == "hypervolume")
+    assert hv["winner"] is None
+    by_step = [t for t in env["tests_by_step"] if t["metric"] == "test hypervolume"]
+    assert [t["step"] for t in by_step] == env["checkpoints"]
+    assert all(t["effect"] == 1.0 for t in by_step)
+
+
+def test_runs_without_test_scores_have_no_test_hypervolume(toys):
+    runs = [_synthetic("a", s, 0.0, 10) for s in range(3)]
+    (env,) = summarize(runs)["envs"]
+    assert env["agents"][0]["test_hypervolume"] is None
+    assert "test hypervolume" not in format_markdown(summarize(runs))
+    assert all(t["metric"] != "test hypervolume" for t in env["tests"] + env["tests_by_step"])
+
+
+def test_the_chosen_models_test_scores_follow_acceptance(toys):
+    """The model a hill climber holds: the last accepted candidate, or the control that replaced
+    a rejected one; a rejected candidate's own test scores never count."""
+    key = run_key(TOY, {}, "a", 0)
+
+    def rec(t: int, accepted: bool, cand: float, control: float | None) -> dict:
+        info = {"objectives": {"f1": 0.5, "f2": 0.5}, "cost": float(t), "accepted": accepted}
+        info["test_objectives"] = {"f1": cand, "f2": cand}
+        if control is not None:
+            info["control_test_objectives"] = {"f1": control, "f2": control}
+        return step_record(key, t, 0, 0.0, False, False, info)
+
+    def chosen(*recs: dict) -> dict | None:
+        return Run(TOY, {}, "a", 0, list(recs)).chosen_test(["f1", "f2"])
+
+    assert chosen(rec(1, True, 0.1, 0.9)) == {"f1": 0.1, "f2": 0.1}
+    assert chosen(rec(1, True, 0.1, 0.9), rec(2, False, 0.2, 0.3)) == {"f1": 0.3, "f2": 0.3}
+    # parent credit (no control): a rejected step leaves the last accepted model
+    assert chosen(rec(1, True, 0.1, None), rec(2, False, 0.2, None)) == {"f1": 0.1, "f2": 0.1}
+    assert chosen(rec(1, False, 0.2, None)) is None  # only the start model, never scored

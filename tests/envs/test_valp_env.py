@@ -657,3 +657,23 @@ def test_a_fork_without_test_scores_does_not_score() -> None:
 def test_bad_test_samples_are_refused(bad: object) -> None:
     with pytest.raises(ValueError, match="test_samples"):
         _env(test_samples=bad)
+
+
+@pytest.mark.parametrize("credit", ["control", "parent"])
+def test_the_bench_reads_the_held_models_test_scores(credit: str) -> None:
+    """What the bench summary reports as the chosen model's test scores is the test score of the
+    model the env holds at the end, whether candidates were accepted or not."""
+    from nasgym.bench.records import run_key, step_record
+    from nasgym.bench.results import Run
+
+    env = _env(credit=credit, test_samples=40, max_steps=8)
+    env.reset(seed=11)
+    key = run_key("nasgym/VALP-v0", {}, "first-valid", 11)
+    recs = []
+    for t in range(1, 9):
+        info = env.step(int(_valid(env)[-1]))[4]
+        recs.append(step_record(key, t, 0, 0.0, False, False, info))
+    run = Run("nasgym/VALP-v0", {}, "first-valid", 11, recs)
+    assert {r["accepted"] for r in recs} == {True, False}  # both paths are exercised
+    names = list(env.objective_spec)
+    assert run.chosen_test(names) == pytest.approx(env._score_test(env._model))
