@@ -16,6 +16,9 @@ agent and setting, paired over the seeds both have:
 
 - hypervolume at the last step, and at steps 20 and 40;
 - the chosen model's objectives (the bench's ``current_objectives``; here the last model);
+- with ``test_samples`` in the env kwargs (each model also scored on test rows), the test
+  hypervolume at the same steps (the test scores of the models on the validation front, as the
+  bench summary's) and the chosen model's test scores;
 
 as ``agent - train-only`` medians, the rank-biserial effect and the two-sided Wilcoxon p-value
 (positive effect: the agent's search is better than training alone), Holm-adjusted per metric
@@ -56,36 +59,55 @@ def read_kwargs(kwargs: dict) -> dict:
     return {k: v for k, v in kwargs.items() if k not in UNREAD}
 
 
-def train_only(env_id: str, env_kwargs: dict, steps: int, seed: int) -> tuple[list[dict], dict]:
+def train_only(
+    env_id: str, env_kwargs: dict, steps: int, seed: int
+) -> tuple[list[dict], list[dict] | None, dict]:
     """The objectives after each of ``steps`` training-only steps of seed ``seed``'s episode,
-    and the env's ``objective_spec`` (the hypervolume box)."""
+    their test scores (None without ``test_samples``) and the env's ``objective_spec`` (the
+    hypervolume box)."""
     import gymnasium as gym
 
     import nasgym  # noqa: F401  (registers the envs)
 
     env = gym.make(env_id, **env_kwargs).unwrapped
     env.reset(seed=seed)
-    out = []
+    out: list[dict] = []
+    tested: list[dict] | None = None if env._test is None else []
     for _ in range(steps):
         with env._threads():
             order = env._batch_order(env.step_batches * env._model.valp.batch_size)
             model, result = env.trained_copy(order)
             out.append(env._evaluate(model))
+            if tested is not None:
+                tested.append(env._score_test(model))
         model.release_training_state()
         env._model = model  # no diagnosis: nothing reads it
         if result.diverged:
+            if tested is not None:
+                tested.extend([tested[-1]] * (steps - len(tested)))
             out.extend([out[-1]] * (steps - len(out)))
             break
-    return out, dict(env.objective_spec)
+    return out, tested, dict(env.objective_spec)
 
 
-def metrics(points: np.ndarray, names: list[str], bounds: list) -> dict[str, float]:
-    """Hypervolume at the checkpoints and at the end, and the last model's objectives."""
+def metrics(
+    points: np.ndarray, names: list[str], bounds: list, test: np.ndarray | None = None
+) -> dict[str, float]:
+    """Hypervolume at the checkpoints and at the end, and the last model's objectives; with
+    ``test`` (the models' test scores), the test hypervolume of the validation front (as the
+    bench summary's) at the same steps, and the last model's test scores."""
     out = {
         f"hypervolume@{t}": ind.hypervolume(finite_rows(points[:t]), bounds) for t in CHECKPOINTS
     }
     out["hypervolume"] = ind.hypervolume(finite_rows(points), bounds)
+    if test is not None:
+        for t in (*CHECKPOINTS, None):
+            front = ind.nondominated_mask(points[:t])
+            key = "test hypervolume" + ("" if t is None else f"@{t}")
+            out[key] = ind.hypervolume(finite_rows(test[:t][front]), bounds)
     out.update({f"chosen {n}": float(points[-1, i]) for i, n in enumerate(names)})
+    if test is not None:
+        out.update({f"chosen test {n}": float(test[-1, i]) for i, n in enumerate(names)})
     return out
 
 
@@ -103,8 +125,9 @@ def main(argv: list[str] | None = None) -> dict:
     with ProcessPoolExecutor(args.workers) as pool:
         futures = {s: pool.submit(train_only, args.env, kwargs, args.steps, s) for s in seeds}
         done = {s: f.result() for s, f in futures.items()}
-    objectives = {s: objs for s, (objs, _) in done.items()}
-    spec = done[seeds[0]][1]
+    objectives = {s: objs for s, (objs, _, _) in done.items()}
+    tested = {s: t for s, (_, t, _) in done.items()}
+    spec = done[seeds[0]][2]
     names, bounds = list(spec), [(float(a), float(b)) for a, b in spec.values()]
     agents: dict[str, dict[int, dict[str, float]]] = {}
     for folder in args.compare:
@@ -118,18 +141,24 @@ def main(argv: list[str] | None = None) -> dict:
         if objective_bounds(runs) != (names, bounds):
             raise SystemExit(f"{folder}: its hypervolume box is not the env's {spec}")
         for run in runs:
-            got = metrics(run.points(names), names, bounds)
+            test = run.test_points(names) if tested[seeds[0]] is not None else None
+            got = metrics(run.points(names), names, bounds, test)
             info = run.last_info()
             got.update(
                 {f"chosen {n}": info[f"current_objectives.{n}"] for n in names
                  if f"current_objectives.{n}" in info}
             )  # fmt: skip
+            chosen = run.chosen_test(names) if test is not None else None
+            got.update({f"chosen test {n}": v for n, v in (chosen or {}).items()})
             extra = {k: v for k, v in run.env_kwargs.items() if k in UNREAD}
             label = run.agent_label + (f" {json.dumps(extra)}" if extra else "")
             agents.setdefault(label, {})[run.seed] = got
+
+    def rows(objs: list[dict] | None) -> np.ndarray | None:
+        return None if objs is None else np.array([[o[n] for n in names] for o in objs])
+
     base = {
-        s: metrics(np.array([[o[n] for n in names] for o in objs]), names, bounds)
-        for s, objs in objectives.items()
+        s: metrics(rows(objs), names, bounds, rows(tested[s])) for s, objs in objectives.items()
     }
     keys = list(next(iter(base.values())))
     print(f"training only, {args.env} {kwargs}, {len(seeds)} seeds x {args.steps} steps")
