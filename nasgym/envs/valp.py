@@ -132,7 +132,8 @@ class VALPEnv(gym.Env):
     ``accepted``, ``operator`` (variant name), ``target`` (component id), ``cost`` (training
     batches so far in the episode, initial training included), ``diverged``, ``invalid``,
     ``action_mask``, ``loss_gain``/``loss_gain_t`` (the current model's trends per output, for
-    ``nasgym calibrate``) and, with ``credit="control"``, ``control_objectives``.
+    ``nasgym calibrate``) and, with ``credit="control"``, ``control_objectives``; with
+    ``test_samples``, ``test_objectives`` (and ``control_test_objectives``).
 
     ## Episode End
     Never terminated; truncated after ``max_steps`` steps (default 60, as in the paper).
@@ -149,6 +150,11 @@ class VALPEnv(gym.Env):
     :data:`DIAGNOSTICS_DEFAULTS`: ``samples`` validation rows diagnosed, ``dependency`` probes
     on/off, ``slope_window`` (None = the last training chunk), ``probe_alpha``),
     ``invalid_action`` (``"raise"``), ``eval_samples`` (validation rows evaluated; None = all),
+    ``test_samples`` (None; an int N scores every evaluated model, the start, each candidate and
+    each control, also on the first N test rows: ``info["test_objectives"]`` and
+    ``info["control_test_objectives"]``; nothing in the episode reads them, and their samplers'
+    noise comes from a generator of their own, reseeded alike for every model, so trajectories
+    do not change),
     ``device`` (``"cpu"``; ``"auto"`` picks CUDA), ``credit`` (``"parent"``; see *Rewards*),
     ``batch_size`` (of the starting models; None = 64), ``start_networks`` ((1, 2): the starting
     model has between 1 and 2 networks per output), ``warmup_batches`` (0; W > 0: after each
@@ -178,8 +184,8 @@ class VALPEnv(gym.Env):
     - v0: initial version. Unreleased changes, still v0: ``loss_gain``/``loss_gain_t``
       observations, ``credit``, ``batch_size``, ``start_networks``, per-data-set objective
       boxes, crossover donors kept as weights only (the best two per output), ``max_width``,
-      ``warmup_batches`` and ``operator_kwargs`` (all off by default, so trajectories do not
-      change).
+      ``warmup_batches``, ``operator_kwargs`` and ``test_samples`` (all off by default, so
+      trajectories do not change).
     """
 
     metadata = {"render_modes": []}
