@@ -71,10 +71,14 @@ def rank_biserial(diff: Sequence[float] | np.ndarray) -> float:
 
 
 def paired_wilcoxon(
-    a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray
+    a: Sequence[float] | np.ndarray,
+    b: Sequence[float] | np.ndarray,
+    alternative: str = "two-sided",
 ) -> dict[str, Any]:
-    """Two-sided Wilcoxon signed-rank test of paired samples ``a`` and ``b`` (same seeds, same
-    order); pairs with a NaN are dropped.
+    """Wilcoxon signed-rank test of paired samples ``a`` and ``b`` (same seeds, same order);
+    pairs with a NaN are dropped. Two-sided by default; ``alternative="greater"`` (``"less"``)
+    tests the one-sided hypothesis, written down beforehand, that ``a`` tends to exceed (fall
+    below) ``b``.
 
     Returns ``n`` (pairs used), ``p`` (None when fewer than one non-zero difference: no test is
     possible; 1.0 when every difference is 0), ``statistic``, ``effect`` (rank-biserial, positive
@@ -82,6 +86,10 @@ def paired_wilcoxon(
     """
     from scipy import stats as sps  # here, not at import: scipy.stats takes seconds to load
 
+    if alternative not in ("two-sided", "greater", "less"):
+        raise ValueError(
+            f"alternative must be 'two-sided', 'greater' or 'less', got {alternative!r}"
+        )
     x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if x.shape != y.shape or x.ndim != 1:
         raise ValueError(f"paired samples need equal 1-D shapes, got {x.shape} and {y.shape}")
@@ -99,7 +107,7 @@ def paired_wilcoxon(
     if not np.any(d != 0):
         out["p"] = 1.0
         return out
-    res = sps.wilcoxon(d, zero_method="wilcox", alternative="two-sided")
+    res = sps.wilcoxon(d, zero_method="wilcox", alternative=alternative)
     out["p"] = float(res.pvalue)
     out["statistic"] = float(res.statistic)
     return out

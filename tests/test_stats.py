@@ -33,6 +33,15 @@ def test_a_consistent_win_over_ten_seeds_is_significant_with_effect_one():
     assert res["median_diff"] == pytest.approx(0.55)
 
 
+def test_a_one_sided_test_halves_p_in_its_direction_only():
+    a = np.arange(10) + 1.0
+    b = a - np.linspace(0.1, 1.0, 10)
+    assert stats.paired_wilcoxon(a, b, "greater")["p"] == pytest.approx(1 / 2**10)
+    assert stats.paired_wilcoxon(a, b, "less")["p"] == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="alternative"):
+        stats.paired_wilcoxon(a, b, "bigger")
+
+
 def test_equal_samples_are_not_different_and_nan_pairs_are_dropped():
     res = stats.paired_wilcoxon([1.0, 2.0, np.nan], [1.0, 2.0, 3.0])
     assert res == {"n": 2, "p": 1.0, "statistic": None, "effect": 0.0, "median_diff": 0.0}

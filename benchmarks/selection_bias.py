@@ -1,0 +1,138 @@
+"""How much of an agent's lead is its own choice on the rows that measure it: validation
+against test hypervolume, paired by seed.
+
+A VALP search accepts, and a look-ahead agent such as the ``oracle`` picks, on the same
+validation rows that the bench's hypervolume is computed on; the more models an agent chooses
+among, the more its validation scores flatter it. Given a bench folder whose runs carry test
+scores (VALP's ``test_samples``), this compares each agent with a baseline agent (``--against``)
+on the seeds where every compared agent's run is complete (or ``--seeds``):
+
+- validation hypervolume (the bench's) and test hypervolume (select on validation, report on
+  test: :func:`nasgym.bench.results.selected_test_points`) at the last step, and the test
+  hypervolume at the ``--at`` steps: means, the ratio of means, the median difference, the
+  rank-biserial effect and the Wilcoxon p-value (``--alternative``, two-sided by default; a
+  one-sided test must have been written down before the run);
+- the hypervolume of every candidate's test scores (no selection at all);
+- the shrinkage: each run's validation minus test hypervolume, per agent, and whether the agent
+  shrinks more than the baseline (two-sided);
+- the held model's test objectives (:meth:`nasgym.bench.results.Run.chosen_test`), two-sided.
+
+    python benchmarks/selection_bias.py runs/heldout-test --against random --at 15,30,45
+
+Prints the figures, then one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from nasgym import indicators as ind  # noqa: E402
+from nasgym.bench.jobs import parse_seeds  # noqa: E402
+from nasgym.bench.results import (  # noqa: E402
+    finite_rows,
+    load_runs,
+    objective_bounds,
+    selected_test_points,
+)
+from nasgym.stats import paired_wilcoxon  # noqa: E402
+
+
+def run_metrics(run, names: list[str], bounds: list, at: list[int]) -> dict[str, float]:
+    """Validation and test hypervolume at the end and at ``at``; the held model's test scores."""
+    test = run.test_points(names)
+    if test is None:
+        raise SystemExit(f"{run.agent_label} seed {run.seed} carries no test scores")
+    out = {
+        "validation hypervolume": ind.hypervolume(finite_rows(run.points(names)), bounds),
+        "test hypervolume": ind.hypervolume(selected_test_points(run, names), bounds),
+        "test hypervolume, every candidate": ind.hypervolume(finite_rows(test), bounds),
+    }
+    out["shrinkage"] = out["validation hypervolume"] - out["test hypervolume"]
+    for t in at:
+        out[f"test hypervolume@{t}"] = ind.hypervolume(selected_test_points(run, names, t), bounds)
+    chosen = run.chosen_test(names) or {}
+    out.update({f"chosen test {n}": chosen.get(n, np.nan) for n in names})
+    return out
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """Compare; print the figures and one JSON line."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folder", help="bench folder whose runs carry test scores")
+    parser.add_argument("--against", default="random", help="the baseline agent (label)")
+    parser.add_argument("--agents", default="", help="comma list of agent labels (default: all)")
+    parser.add_argument("--seeds", default="", help="seeds to compare (default: all complete)")
+    parser.add_argument("--at", default="", help="comma list of steps for the test hypervolume")
+    parser.add_argument("--alternative", default="two-sided", choices=["two-sided", "greater"])
+    args = parser.parse_args(argv)
+    runs = [r for r in load_runs(args.folder) if r.complete]
+    if len({r.label for r in runs}) != 1:
+        raise SystemExit(f"{args.folder}: compare runs of one env and env kwargs only")
+    names, bounds = objective_bounds(runs)
+    labels = sorted({r.agent_label for r in runs})
+    wanted = [a for a in args.agents.split(",") if a] or [a for a in labels if a != args.against]
+    missing = sorted(set(wanted + [args.against]) - set(labels))
+    if missing:
+        raise SystemExit(f"{args.folder} holds no complete runs of {missing}; it has {labels}")
+    by = {a: {r.seed: r for r in runs if r.agent_label == a} for a in [args.against, *wanted]}
+    seeds = sorted(set.intersection(*(set(v) for v in by.values())))
+    if args.seeds:
+        asked = list(parse_seeds(args.seeds))
+        lacking = sorted(set(asked) - set(seeds))
+        if lacking:
+            raise SystemExit(f"seeds {lacking} lack a complete run of some compared agent")
+        seeds = asked
+    at = [int(t) for t in args.at.split(",") if t]
+    got = {a: {s: run_metrics(by[a][s], names, bounds, at) for s in seeds} for a in by}
+    keys = list(got[args.against][seeds[0]])
+    print(f"{args.folder}: {len(seeds)} seeds ({seeds[0]}-{seeds[-1]}), box {bounds}")
+    for a in by:
+        print(f"  {a}: " + ", ".join(
+            f"{k} {np.nanmean([got[a][s][k] for s in seeds]):.4g}" for k in keys
+        ))  # fmt: skip
+    tests: dict[str, dict[str, dict]] = {}
+    for a in wanted:
+        print(f"{a} against {args.against} ({len(seeds)} pairs):")
+        for k in keys:
+            x = [got[a][s][k] for s in seeds]
+            y = [got[args.against][s][k] for s in seeds]
+            lower = k.startswith("chosen") or k == "shrinkage"
+            side = "two-sided" if lower else args.alternative
+            res = paired_wilcoxon(x, y, side)
+            ratio = float(np.nanmean(x) / np.nanmean(y)) if np.nanmean(y) else None
+            tests.setdefault(a, {})[k] = {
+                "mean": float(np.nanmean(x)), "against_mean": float(np.nanmean(y)),
+                "ratio": ratio, "alternative": side, **res,
+            }  # fmt: skip
+            wins = int(np.sum(np.asarray(x) > np.asarray(y)))
+            p, r = res["p"], res["effect"]
+            print(
+                f"  {k}: {np.nanmean(x):.4g} vs {np.nanmean(y):.4g}"
+                + ("" if ratio is None or lower else f", ratio {ratio:.3f}, higher on {wins}")
+                + f", median diff {res['median_diff']:+.3g}, r = "
+                + ("-" if r is None else f"{r:+.2f}")
+                + f", p ({side}) = {'-' if p is None else f'{p:.2g}'}"
+            )
+    record = {
+        "benchmark": "selection_bias",
+        "folder": args.folder,
+        "against": args.against,
+        "seeds": seeds,
+        "means": {
+            a: {k: float(np.nanmean([got[a][s][k] for s in seeds])) for k in keys} for a in by
+        },
+        "tests": tests,
+    }
+    print(json.dumps(record))
+    return record
+
+
+if __name__ == "__main__":
+    main()
