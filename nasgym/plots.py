@@ -4,6 +4,10 @@
   (``info["cost"]``, in the env's unit: simulated seconds for NB201, training batches for VALP),
   mean over seeds with a 95% t confidence band clipped to [0, 1] (runs that ended early keep
   their final value);
+- ``test_hypervolume_<env>`` (runs that carry test scores, VALP's ``test_samples``): beside the
+  validation hypervolume, the test hypervolume of the models on the validation front so far
+  (select on validation, report on test), on one scale, so an agent flattered by choosing on
+  the rows that measure it shows as a gap between the panels;
 - ``incumbent_<env>``: the standard NAS-Bench-201 figure (envs whose info has
   ``best_test_acc_200``): the incumbent's 200-epoch test accuracy against simulated seconds,
   mean and 95% band over seeds, with the published final means (± std) as reference marks;
@@ -45,7 +49,13 @@ from nasgym.bench.compare import (  # noqa: E402
 )
 from nasgym.bench.fronts import true_front  # noqa: E402
 from nasgym.bench.labels import OBJECTIVE_LABELS, cost_unit, objective_label  # noqa: E402
-from nasgym.bench.results import Run, finite_rows, group_runs, objective_bounds  # noqa: E402
+from nasgym.bench.results import (  # noqa: E402
+    Run,
+    finite_rows,
+    group_runs,
+    objective_bounds,
+    selected_test_points,
+)
 
 __all__ = [
     "OBJECTIVE_LABELS",
@@ -163,6 +173,50 @@ def plot_hypervolume(by_agent: dict[str, list[Run]], title: str) -> Figure:
     )
     ax.grid(alpha=0.3)
     ax.legend(title="agent")
+    fig.tight_layout()
+    return fig
+
+
+def _test_curve(run: Run, names: list[str], bounds: list) -> np.ndarray:
+    """The test hypervolume of the validation front of the first t steps, for every t."""
+    return np.array(
+        [
+            ind.hypervolume(selected_test_points(run, names, t), bounds)
+            for t in range(1, len(run.steps) + 1)
+        ]
+    )
+
+
+def plot_test_hypervolume(by_agent: dict[str, list[Run]], title: str) -> Figure | None:
+    """Validation and test hypervolume against the cumulative cost, side by side on one scale
+    (mean and 95% band over seeds); None unless every run carries test scores."""
+    runs = [r for lst in by_agent.values() for r in lst if r.steps]
+    names, bounds = objective_bounds(runs)
+    if not runs or not bounds or any(r.test_points(names) is None for r in runs):
+        return None
+    use_cost = all(_costs(r) is not None for r in runs)
+    colors = _colors(list(by_agent))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5), sharey=True)
+    for agent, lst in by_agent.items():
+        lst = [r for r in lst if r.steps]
+        xs = [_costs(r) if use_cost else np.arange(1.0, len(r.steps) + 1) for r in lst]
+        val = [
+            ind.hypervolume_curve(np.nan_to_num(r.points(names), nan=np.inf), bounds) for r in lst
+        ]
+        test = [_test_curve(r, names, bounds) for r in lst]
+        for ax, ys in zip(axes, (val, test), strict=True):
+            grid, mat = on_grid(xs, ys)  # type: ignore[arg-type]
+            _band(ax, grid, mat, colors[agent], f"{short_agent(agent)} (n={len(lst)})", (0, 1))
+    unit = cost_unit(runs[0].env)
+    heads = ("validation: every evaluated model", "test: the validation front's models")
+    for ax, head in zip(axes, heads, strict=True):
+        ax.set_xlabel(f"cumulative cost ({unit})" if use_cost else STEP_LABEL)
+        ax.set_title(head, fontsize=10)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("hypervolume (fraction of the normalised box)")
+    axes[0].set_ylim(bottom=0.0)
+    axes[1].legend(title="agent")
+    fig.suptitle(f"Select on validation, report on test (mean, 95% CI)\n{title}", fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -453,6 +507,9 @@ def plot_all(runs: list[Run], out_dir: Path | str) -> list[Path]:
     for label, by_agent in group_runs(runs).items():
         slug = _slug(label)
         written += _save(plot_hypervolume(by_agent, label), folder / f"hypervolume_{slug}")
+        written += _save(
+            plot_test_hypervolume(by_agent, label), folder / f"test_hypervolume_{slug}"
+        )
         written += _save(plot_incumbent(by_agent, label), folder / f"incumbent_{slug}")
         written += _save(plot_front_shares(by_agent, label), folder / f"front_share_{slug}")
         written += _save(plot_pooled_front(by_agent, label), folder / f"pooled_front_{slug}")

@@ -6,10 +6,11 @@ import matplotlib.colors
 import numpy as np
 import pytest
 
+from nasgym import indicators as ind
 from nasgym import plots
 from nasgym.bench import compare
 from nasgym.bench.records import done_record, run_key, step_record
-from nasgym.bench.results import Run
+from nasgym.bench.results import Run, selected_test_points
 
 SPEC3 = {"class_error": (0.0, 1.0), "hist_mse": (0.0, 1.0), "sample_score": (0.0, 10.0)}
 
@@ -205,3 +206,24 @@ def test_operator_bars_follow_the_legend_order_and_sb3_paths_are_shortened():
     assert first[0].get_y() < second[0].get_y()
     assert plots.short_agent("sb3:ppo:/a/b/m.zip(gamma=0.9)") == "sb3:ppo:m(gamma=0.9)"
     assert plots.short_agent("rules") == "rules"
+
+
+def test_test_hypervolume_figure_only_for_runs_with_test_scores(tmp_path):
+    """Validation and test panels on one scale; the test curve of a run whose test scores are
+    its validation scores halved ends at the hypervolume of those points."""
+    runs = _runs("nasgym-test/Synthetic-v0", SPEC3)
+    assert plots.plot_test_hypervolume(_by_agent(runs), "synthetic") is None
+    for run in runs:
+        for rec in run.steps:
+            for n, v in rec["objectives"].items():
+                rec["info"][f"test_objectives.{n}"] = v / 2
+    fig = plots.plot_test_hypervolume(_by_agent(runs), "synthetic")
+    val_ax, test_ax = fig.axes
+    assert val_ax.get_shared_y_axes().joined(val_ax, test_ax)
+    rules = [r for r in runs if r.agent == "rules"]
+    names, bounds = list(SPEC3), list(SPEC3.values())
+    expected = np.mean([ind.hypervolume(selected_test_points(r, names), bounds) for r in rules])
+    ends = sorted(ln.get_ydata()[-1] for ln in test_ax.lines)
+    assert expected == pytest.approx(ends[-1])  # rules is ahead
+    written = plots.plot_all(runs, tmp_path)
+    assert any(p.name.startswith("test_hypervolume_") for p in written)
