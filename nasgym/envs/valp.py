@@ -725,9 +725,16 @@ class VALPEnv(gym.Env):
         twin.task, twin._train, twin._val = self.task, self._train, self._val
         twin._test = self._test if test else None
         if seed is not None:
-            twin._np_random, _ = gym.utils.seeding.np_random(int(seed))
-            twin._gen = torch.Generator().manual_seed(int(twin._np_random.integers(2**62)))
+            twin.reseed(seed)
         return twin
+
+    def reseed(self, seed: int) -> None:
+        """Reseed the episode's generators (``np_random``, which draws the choice inside a
+        target, and the torch generator, which orders the batches) from ``seed``, in the state
+        they are: the next steps draw the training noise that ``fork(seed)``'s copy draws, so a
+        copy's outcome can be made the real one. The test rows' generator is left as it is."""
+        self._np_random, _ = gym.utils.seeding.np_random(int(seed))
+        self._gen = torch.Generator().manual_seed(int(self._np_random.integers(2**62)))
 
     # ------------------------------------------------------------------ pickling
     def __getstate__(self) -> dict[str, Any]:

@@ -39,14 +39,48 @@ def test_oracle_takes_the_action_adding_most_hypervolume_and_the_step_does_what_
         points.append(added[action][1])
 
 
+def test_training_oracle_makes_its_luckiest_draw_of_one_action_the_real_step():
+    env = gym.make("nasgym/VALP-Paper-v0", **TINY)
+    obs, _ = env.reset(seed=3)
+    core = env.unwrapped
+    names = list(core.objective_spec)
+    bounds = [tuple(map(float, b)) for b in core.objective_spec.values()]
+    agent = make_agent("oracle", env, seed=0, tries=4, vary="training")
+    agent.reset()
+    seeds = np.random.default_rng(0)  # mirror the agent's generator: its action, then its seeds
+    action, _ = agent.predict(obs)
+    assert int(seeds.choice(np.flatnonzero(obs["action_mask"]))) == action
+    rows = []
+    for s in seeds.integers(2**31, size=4):
+        info = env.unwrapped.fork(int(s)).step(action)[4]
+        rows.append([info["objectives"][n] for n in names])
+    assert len({tuple(r) for r in rows}) > 1  # the draws differ: there is luck to pick
+    info = env.step(action)[4]
+    got = [info["objectives"][n] for n in names]
+    assert got in rows
+    assert ind.hypervolume([got], bounds) == max(ind.hypervolume([r], bounds) for r in rows)
+
+
 def test_oracle_refuses_an_env_it_cannot_fork_and_bad_tries():
     with pytest.raises(TypeError, match="fork"):
         make_agent("oracle", gym.make("nasgym/NB201-v0"))
     with pytest.raises(ValueError, match="tries"):
         make_agent("oracle", gym.make("nasgym/VALP-Paper-v0", **TINY), tries=0)
+    with pytest.raises(ValueError, match="vary"):
+        make_agent("oracle", gym.make("nasgym/VALP-Paper-v0", **TINY), vary="operator")
+    with pytest.raises(ValueError, match="number of tries"):
+        make_agent("oracle", gym.make("nasgym/VALP-Paper-v0", **TINY), tries=None, vary="training")
 
 
 @pytest.mark.slow
 def test_oracle_runs_through_bench_and_replays(tmp_path):
     kwargs = {"initial_batches": 5, "step_batches": 3, "max_steps": 3}
     assert_benches_and_replays(tmp_path, "nasgym/VALP-v0", "oracle", kwargs, 3)
+
+
+@pytest.mark.slow
+def test_training_oracle_runs_through_bench_and_replays(tmp_path):
+    kwargs = {"initial_batches": 5, "step_batches": 3, "max_steps": 3}
+    assert_benches_and_replays(
+        tmp_path, "nasgym/VALP-v0", "oracle", kwargs, 3, agent_kwargs={"vary": "training"}
+    )

@@ -677,3 +677,15 @@ def test_the_bench_reads_the_held_models_test_scores(credit: str) -> None:
     assert {r["accepted"] for r in recs} == {True, False}  # both paths are exercised
     names = list(env.objective_spec)
     assert run.chosen_test(names) == pytest.approx(env._score_test(env._model))
+
+
+def test_reseed_makes_a_reseeded_forks_outcome_the_real_one() -> None:
+    env = _env(credit="control", test_samples=40)
+    env.reset(seed=5)
+    a = int(_valid(env)[0])
+    peeks = [env.fork(seed=s).step(a)[4] for s in (1, 2)]
+    assert peeks[0]["objectives"] != peeks[1]["objectives"]  # other draws, other outcomes
+    env.reseed(2)
+    info = env.step(a)[4]
+    assert info["objectives"] == peeks[1]["objectives"]
+    assert info["test_objectives"] == peeks[1]["test_objectives"]
