@@ -15,14 +15,20 @@ from nasgym import indicators as ind
 TINY = {"dataset": "digits", "initial_batches": 5, "step_batches": 2}
 
 
-def test_oracle_takes_the_action_adding_most_hypervolume_and_the_step_does_what_it_saw():
+def _started(**agent_kwargs):
+    """A tiny paper-preset env reset at seed 3, its box, and an oracle reset for the episode."""
     env = gym.make("nasgym/VALP-Paper-v0", **TINY)
     obs, _ = env.reset(seed=3)
-    core = env.unwrapped
-    names = list(core.objective_spec)
-    bounds = [tuple(map(float, b)) for b in core.objective_spec.values()]
-    agent = make_agent("oracle", env, seed=0, tries=None)
+    spec = env.unwrapped.objective_spec
+    bounds = [tuple(map(float, b)) for b in spec.values()]
+    agent = make_agent("oracle", env, seed=0, **agent_kwargs)
     agent.reset()
+    return env, obs, list(spec), bounds, agent
+
+
+def test_oracle_takes_the_action_adding_most_hypervolume_and_the_step_does_what_it_saw():
+    env, obs, names, bounds, agent = _started(tries=None)
+    core = env.unwrapped
     points: list[list[float]] = []
     for _ in range(2):
         valid = np.flatnonzero(obs["action_mask"])
@@ -40,13 +46,7 @@ def test_oracle_takes_the_action_adding_most_hypervolume_and_the_step_does_what_
 
 
 def test_training_oracle_makes_its_luckiest_draw_of_one_action_the_real_step():
-    env = gym.make("nasgym/VALP-Paper-v0", **TINY)
-    obs, _ = env.reset(seed=3)
-    core = env.unwrapped
-    names = list(core.objective_spec)
-    bounds = [tuple(map(float, b)) for b in core.objective_spec.values()]
-    agent = make_agent("oracle", env, seed=0, tries=4, vary="training")
-    agent.reset()
+    env, obs, names, bounds, agent = _started(tries=4, vary="training")
     seeds = np.random.default_rng(0)  # mirror the agent's generator: its action, then its seeds
     action, _ = agent.predict(obs)
     assert int(seeds.choice(np.flatnonzero(obs["action_mask"]))) == action
