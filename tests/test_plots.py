@@ -227,3 +227,11 @@ def test_test_hypervolume_figure_only_for_runs_with_test_scores(tmp_path):
     assert expected == pytest.approx(ends[-1])  # rules is ahead
     written = plots.plot_all(runs, tmp_path)
     assert any(p.name.startswith("test_hypervolume_") for p in written)
+
+
+@pytest.mark.parametrize("env_id", ["nasgym/VALP-v0", "nasgym/VALP-Paper-v0", "nasgym/NB201-v0"])
+def test_every_preset_names_its_cost_unit(env_id):
+    from nasgym.bench.labels import cost_unit
+
+    unit = "simulated s" if "NB201" in env_id else "training batches"
+    assert cost_unit(env_id) == unit

@@ -189,6 +189,8 @@ class VALPEnv(gym.Env):
     """
 
     metadata = {"render_modes": []}
+    #: the unit of ``info["cost"]`` (every preset's: the bench's axes and headers read it)
+    cost_unit = "training batches"
     #: (ideal, reference) per objective of the default task on digits (see OBJECTIVE_SPECS and
     #: docs/CONVENTIONS.md); each instance holds its data set's box
     objective_spec: dict[str, tuple[float, float]] = dict(OBJECTIVE_SPECS["digits"])
