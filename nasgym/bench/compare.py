@@ -5,8 +5,8 @@
 - Fig. 9: all runs of each agent pooled, each agent's number of points in the combined front,
   after ``t`` steps;
 - :func:`tests_by_step`: whether one agent is ahead of another after ``t`` steps (the paper's
-  "ahead from step ~20 on"), by paired Wilcoxon tests of hypervolume (and of the test hypervolume, where every run carries
-  test scores) and of Fig. 8 for the pair.
+  "ahead from step ~20 on"), by paired Wilcoxon tests of hypervolume (and of the test
+  hypervolume, where every run carries test scores) and of Fig. 8 for the pair.
 """
 
 from __future__ import annotations

@@ -36,6 +36,12 @@ non-dominated models, IGD+ to the true front where it is known, and the first pa
 comparisons (:mod:`nasgym.bench.compare`): each agent's share of the combined front per paired
 seed (Fig. 8, mean +/- std over seeds) and its points in the front of all runs pooled (Fig. 9),
 at the last step in the table and at four checkpoints (``checkpoints``) in ``summary.json``.
+Where runs carry test scores (``info["test_objectives"]``, VALP's ``test_samples``), the table,
+the paired tests and the per-checkpoint tests add the *test hypervolume*: the hypervolume of the
+test scores of the models on the run's validation front (select on validation, report on test;
+:func:`~nasgym.bench.results.selected_test_points`), and the table the *chosen test* objectives,
+the test scores of the model a hill climber holds at the end
+(:meth:`~nasgym.bench.results.Run.chosen_test`).
 
 Agents are summarised per agent label: the name, with its kwargs when a bench gave any (e.g.
 ``rules(slopes="relative")``), so one agent run with two settings has two rows (``agent`` is the
