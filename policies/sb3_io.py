@@ -148,6 +148,24 @@ def _replacement(key: str, entry: dict[str, Any], meta: dict | None, algo: type,
     )
 
 
+def _check_action_space(data: dict[str, Any], env: Any, target: Path, meta: dict | None) -> None:
+    """Refuse an env whose action space differs from the one the model was saved with (SB3
+    would fail later with a tensor size mismatch that does not name the cause)."""
+    saved = data.get("action_space")
+    if env is None or not isinstance(saved, dict):
+        return
+    space = env.action_space
+    kind = str(saved.get(":type:", ""))
+    if isinstance(space, gym.spaces.Discrete) and "Discrete" in kind and "n" in saved:
+        if int(saved["n"]) != int(space.n):
+            trained = (meta or {}).get("env_id")
+            raise ValueError(
+                f"{target} acts on Discrete({saved['n']}) actions"
+                + (f" (trained on {trained})" if trained else "")
+                + f"; this env has {space}: load it on the env it was trained for"
+            )
+
+
 def load_model(
     path: str | Path,
     algo: str | None = None,
@@ -175,6 +193,7 @@ def load_model(
             data = json.loads(archive.read("data"))
     except (zipfile.BadZipFile, KeyError, json.JSONDecodeError) as err:
         raise ValueError(f"{target} is not an SB3 model file: {err}") from None
+    _check_action_space(data, env, target, meta)
     custom: dict[str, Any] = {}
     for key, entry in data.items():
         if isinstance(entry, dict) and ":serialized:" in entry:

@@ -103,3 +103,10 @@ def test_shipped_valp_policy_acts_on_another_data_set_through_bench(tmp_path):
     assert report.completed == 2 and not report.failed
     steps = [r for r in read_records(tmp_path / "results.jsonl") if r["type"] == "step"]
     assert len(steps) == 8 and len({r["action"] for r in steps}) > 1
+
+
+def test_a_policy_on_an_env_with_other_actions_is_refused_by_name():
+    # the VALP policy acts on the paper preset's 96 actions; VALP-v0 has more
+    env = gym.make("nasgym/VALP-v0", initial_batches=2, step_batches=1, eval_samples=48)
+    with pytest.raises(ValueError, match=r"Discrete\(96\).*VALP-PaperScaled-v0.*trained for"):
+        make_agent("ppo-valp", env, seed=0)
