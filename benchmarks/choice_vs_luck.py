@@ -13,12 +13,28 @@ designs of ``--tries`` outcomes each:
 - *luck*: the first of those actions, stepped on ``tries`` reseeded copies (``fork(seed)``), as
   ``oracle(vary="training")`` does.
 
-An outcome's *improvement* is the mean over outputs of log(current / candidate objective),
-against the state's current model, on validation (``objectives``) and on test
-(``test_objectives``; the env needs ``test_samples``). Per state and design, the *gain* is the
-improvement of the validation-best outcome minus the mean over the ``tries`` (what a blind pick
-expects), on validation and on test; the *optimism* is their difference. Across states: means,
-and paired Wilcoxon tests of choice against luck (two-sided) and of each test gain against 0.
+An outcome's *improvement* is measured against the state's current model, on validation
+(``objectives``) and on test (``test_objectives``; the env needs ``test_samples``), in several
+measures (``--measure``, default all):
+
+- ``log``: the mean over outputs of log(current / candidate objective), what the metamodel
+  learns (the primary measure of the runs written down before they ran);
+- ``log:<output>``: that output's log ratio alone, to see which output the noise comes from;
+- ``hypervolume``: the hypervolume of the candidate's objective point in the env's box
+  (``objective_spec``) minus the current model's, the bench's own measure, in which an output
+  near its ideal counts for little however its log ratio moves.
+
+Per state, design and measure, the *gain* is the improvement of the validation-best outcome
+(best by that measure) minus the mean over the ``tries`` (what a blind pick expects), on
+validation and on test; the *optimism* is their difference. Across states: means, and paired
+Wilcoxon tests of choice against luck (two-sided) and of each test gain against 0.
+
+``--agents metamodel,rules``: at each state, each named agent (built fresh, seeded with the
+state's seed) picks from the state's observation, and its pick is stepped on the same training
+draw as the *choice* outcomes. Its gain is its pick's improvement minus their mean (a blind
+pick's expectation on that draw), per measure, tested against 0 (two-sided): what an agent
+reading the state captures per step of what the look-ahead's choice earns, with the training
+noise paired out.
 
     NASGYM_DATA_DIR=../shared/data python benchmarks/choice_vs_luck.py --states 24 \\
         --episode-steps 20 --env-kwargs '{"dataset": "mnist", "initial_batches": 250, \\
@@ -33,6 +49,7 @@ import argparse
 import json
 import math
 import sys
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -41,16 +58,32 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from nasgym.bench.jobs import parse_seeds  # noqa: E402
+from nasgym.indicators import hypervolume  # noqa: E402
 from nasgym.stats import paired_wilcoxon  # noqa: E402
 
 DESIGNS = ("choice", "luck")
 
 
-def improvement(before: dict[str, float], after: dict[str, float]) -> float:
-    """Mean over outputs of log(before / after) (objectives are lower-is-better)."""
+def improvement(
+    before: dict[str, float],
+    after: dict[str, float],
+    measure: str = "log",
+    box: dict[str, tuple[float, float]] | None = None,
+) -> float:
+    """``after``'s improvement on ``before`` (objectives are lower-is-better) in ``measure``:
+    ``log`` (mean over outputs of log(before / after)), ``log:<output>`` or ``hypervolume``
+    (single-point hypervolume in ``box`` of ``after`` minus that of ``before``)."""
     if any(not math.isfinite(v) for v in after.values()):
         return -math.inf
-    return float(np.mean([math.log(max(before[k], 1e-9) / max(after[k], 1e-9)) for k in before]))
+    if measure == "hypervolume":
+        if box is None:
+            raise ValueError("the hypervolume measure needs the env's box")
+        bounds = [box[k] for k in before]
+        return hypervolume([[after[k] for k in before]], bounds) - hypervolume(
+            [[before[k] for k in before]], bounds
+        )
+    keys = [measure.split(":", 1)[1]] if measure.startswith("log:") else list(before)
+    return float(np.mean([math.log(max(before[k], 1e-9) / max(after[k], 1e-9)) for k in keys]))
 
 
 def gains(outcomes: list[tuple[float, float]]) -> dict[str, float]:
@@ -68,40 +101,66 @@ def gains(outcomes: list[tuple[float, float]]) -> dict[str, float]:
     }
 
 
-def measure_state(env_id: str, kwargs: dict, seed: int, steps: int, tries: int) -> dict:
-    """Both designs at the state reached by ``steps`` random valid steps from ``reset(seed)``."""
+def measure_state(
+    env_id: str, kwargs: dict, seed: int, steps: int, tries: int, agents: Sequence[str] = ()
+) -> dict:
+    """Both designs at the state reached by ``steps`` random valid steps from ``reset(seed)``,
+    and the pick of each of ``agents`` (built fresh, seeded with ``seed``) on the same draw."""
     import gymnasium as gym
 
     import nasgym  # noqa: F401  (registers the envs)
+    from agents import make_agent
 
     env = gym.make(env_id, **kwargs).unwrapped
     if "test_samples" not in kwargs:
         raise SystemExit("give the env test_samples: the gains are measured on test rows")
-    env.reset(seed=seed)
+    obs, _ = env.reset(seed=seed)
     rng = np.random.default_rng(seed)
     for _ in range(steps):
-        env.step(int(rng.choice(np.flatnonzero(env.action_masks()))))
+        obs = env.step(int(rng.choice(np.flatnonzero(env.action_masks()))))[0]
     current = dict(env._objectives)
     current_test = env._score_test(env._model)
     valid = np.flatnonzero(env.action_masks())
     actions = rng.choice(valid, size=min(tries, len(valid)), replace=False)
     draws = rng.integers(2**31, size=tries)
 
-    def outcome(twin, action: int) -> tuple[float, float]:
+    def outcome(twin, action: int) -> tuple[dict, dict]:
         got = twin.step(int(action))[4]
-        return improvement(current, got["objectives"]), improvement(
-            current_test, got["test_objectives"]
-        )
+        return dict(got["objectives"]), dict(got["test_objectives"])
 
-    choice = [outcome(env.fork(), a) for a in actions]
-    luck = [outcome(env.fork(int(d)), actions[0]) for d in draws]
+    def agent_outcome(name: str) -> tuple[str, tuple[dict, dict]]:
+        action = int(np.asarray(make_agent(name, env, seed=seed).predict(obs)[0]).reshape(-1)[0])
+        return env.action_table.label(action), outcome(env.fork(), action)
+
     return {
         "seed": seed,
         "valid": len(valid),
-        "choice": gains(choice),
-        "luck": gains(luck),
+        "current": (current, current_test),
+        "box": {k: tuple(v) for k, v in env.objective_spec.items()},
+        "choice": [outcome(env.fork(), a) for a in actions],
+        "luck": [outcome(env.fork(int(d)), actions[0]) for d in draws],
         "labels": [env.action_table.label(int(a)) for a in actions],
+        "agents": {name: agent_outcome(name) for name in agents},
     }
+
+
+def state_gains(state: dict, measure: str) -> dict[str, dict[str, float]]:
+    """Per design, the :func:`gains` of one measured state in ``measure``; per agent, its pick's
+    improvement minus the mean of the ``choice`` outcomes (a blind pick on the same draw)."""
+    (cur, cur_test), box = state["current"], state["box"]
+    scored = {
+        d: [
+            (improvement(cur, v, measure, box), improvement(cur_test, t, measure, box))
+            for v, t in state[d]
+        ]
+        for d in DESIGNS
+    }
+    out = {d: gains(scored[d]) for d in DESIGNS}
+    blind = np.array([o for o in scored["choice"] if all(map(math.isfinite, o))]).mean(axis=0)
+    for name, (_, (v, t)) in state.get("agents", {}).items():
+        got = (improvement(cur, v, measure, box), improvement(cur_test, t, measure, box))
+        out[name] = {"gain validation": got[0] - blind[0], "gain test": got[1] - blind[1]}
+    return out
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -113,40 +172,99 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--episode-steps", type=int, default=20)
     parser.add_argument("--tries", type=int, default=8)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument(
+        "--measure",
+        default="all",
+        help="log, log:<output>, hypervolume, or 'all' (each of them; default)",
+    )
+    parser.add_argument(
+        "--raw", help="write every measured outcome (objectives per state) to this JSON file"
+    )
+    parser.add_argument(
+        "--from",
+        dest="source",
+        help="analyse a --raw file instead of measuring (its env, states and agents)",
+    )
+    parser.add_argument(
+        "--agents",
+        default="",
+        help="comma-separated agents whose pick at each state is scored against a blind pick",
+    )
     args = parser.parse_args(argv)
     if args.tries < 2:
         raise SystemExit(f"--tries must be >= 2, got {args.tries}")
-    kwargs, seeds = json.loads(args.env_kwargs), list(parse_seeds(args.states))
-    with ProcessPoolExecutor(args.workers) as pool:
-        futures = [
-            pool.submit(measure_state, args.env, kwargs, s, args.episode_steps, args.tries)
-            for s in seeds
-        ]
-        states = [f.result() for f in futures]
-    keys = list(states[0]["choice"])
+    if args.source:
+        raw = json.loads(Path(args.source).read_text())
+        args.env, kwargs, states = raw["env"], raw["env_kwargs"], raw["states"]
+        args.episode_steps, args.tries = raw["episode_steps"], raw["tries"]
+        seeds = [st["seed"] for st in states]
+        names = list(states[0].get("agents", {}))
+    else:
+        kwargs, seeds = json.loads(args.env_kwargs), list(parse_seeds(args.states))
+        names = [a for a in args.agents.split(",") if a]
+        with ProcessPoolExecutor(args.workers) as pool:
+            futures = [
+                pool.submit(
+                    measure_state, args.env, kwargs, s, args.episode_steps, args.tries, names
+                )
+                for s in seeds
+            ]
+            states = [f.result() for f in futures]
+        if args.raw:
+            raw = {"env": args.env, "env_kwargs": kwargs, "episode_steps": args.episode_steps}
+            raw.update(tries=args.tries, states=states)
+            Path(args.raw).write_text(json.dumps(raw))
+    outputs = list(states[0]["current"][0])
+    measures = (
+        ["log", *(f"log:{o}" for o in outputs), "hypervolume"]
+        if args.measure == "all"
+        else [args.measure]
+    )
+    for m in measures:
+        if m not in ("log", "hypervolume") and m.removeprefix("log:") not in outputs:
+            raise SystemExit(f"--measure must be log, log:<one of {outputs}>, hypervolume or all")
     print(f"{args.env} {kwargs}: {len(seeds)} states after {args.episode_steps} random steps")
-    for st in states:
-        cells = "; ".join(
-            f"{d} " + ", ".join(f"{k} {st[d][k]:+.4f}" for k in keys) for d in DESIGNS
-        )
-        print(f"  seed {st['seed']}: {cells}")
     summary: dict[str, dict] = {}
-    for d in DESIGNS:
-        summary[d] = {k: float(np.mean([st[d][k] for st in states])) for k in keys}
-        res = paired_wilcoxon([st[d]["gain test"] for st in states], [0.0] * len(states), "greater")
-        summary[d]["gain test vs 0"] = res
-        print(
-            f"{d}: " + ", ".join(f"{k} {summary[d][k]:+.4f}" for k in keys)
-            + f"; gain test > 0: p = {res['p']:.2g}"
-        )  # fmt: skip
-    tests = {}
-    for k in keys:
-        res = paired_wilcoxon([st["choice"][k] for st in states], [st["luck"][k] for st in states])
-        tests[k] = res
-        print(
-            f"choice - luck, {k}: median {res['median_diff']:+.4f}, r = {res['effect']:+.2f}, "
-            f"p = {res['p']:.2g} (n = {res['n']})"
-        )
+    tests: dict[str, dict] = {}
+    for m in measures:
+        per_state = [state_gains(st, m) for st in states]
+        keys = list(per_state[0]["choice"])
+        print(f"measure {m}:")
+        for st, g in zip(states, per_state, strict=True):
+            cells = "; ".join(
+                f"{d} " + ", ".join(f"{k} {g[d][k]:+.4f}" for k in keys) for d in DESIGNS
+            )
+            print(f"  seed {st['seed']}: {cells}")
+        summary[m], tests[m] = {}, {}
+        for d in DESIGNS:
+            summary[m][d] = {k: float(np.mean([g[d][k] for g in per_state])) for k in keys}
+            res = paired_wilcoxon(
+                [g[d]["gain test"] for g in per_state], [0.0] * len(states), "greater"
+            )
+            summary[m][d]["gain test vs 0"] = res
+            print(
+                f"  {d}: " + ", ".join(f"{k} {summary[m][d][k]:+.4f}" for k in keys)
+                + f"; gain test > 0: p = {res['p']:.2g}"
+            )  # fmt: skip
+        for name in names:
+            summary[m][name] = {}
+            for k in ("gain validation", "gain test"):
+                vals = [g[name][k] for g in per_state]
+                res = paired_wilcoxon(vals, [0.0] * len(vals))
+                summary[m][name][k] = {"mean": float(np.mean(vals)), **res}
+                print(
+                    f"  {name} pick - blind pick, {k}: mean {np.mean(vals):+.4f}, median "
+                    f"{res['median_diff']:+.4f}, r = {res['effect']:+.2f}, p = {res['p']:.2g}"
+                )
+        for k in keys:
+            res = paired_wilcoxon(
+                [g["choice"][k] for g in per_state], [g["luck"][k] for g in per_state]
+            )
+            tests[m][k] = res
+            print(
+                f"  choice - luck, {k}: median {res['median_diff']:+.4f}, "
+                f"r = {res['effect']:+.2f}, p = {res['p']:.2g} (n = {res['n']})"
+            )
     record = {
         "benchmark": "choice_vs_luck",
         "env": args.env,
@@ -154,6 +272,9 @@ def main(argv: list[str] | None = None) -> dict:
         "states": seeds,
         "episode_steps": args.episode_steps,
         "tries": args.tries,
+        "agents": names,
+        "picks": {name: [st["agents"][name][0] for st in states] for name in names},
+        "measures": measures,
         "means": summary,
         "choice_minus_luck": tests,
     }
