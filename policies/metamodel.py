@@ -187,11 +187,18 @@ class Metamodel:
         max_leaf_nodes: int = 15,
         min_samples_leaf: int = 40,
         loss: str = "squared_error",
+        quantile: float | None = None,
         seed: int = 0,
         meta: Mapping[str, Any] | None = None,
     ) -> None:
         if not variants or not outputs:
             raise ValueError("a metamodel needs at least one variant and one output")
+        if quantile is not None:
+            if not 0.0 < float(quantile) < 1.0:
+                raise ValueError(f"quantile must lie strictly between 0 and 1, got {quantile}")
+            loss = "quantile"
+        elif loss == "quantile":
+            raise ValueError("loss='quantile' needs the quantile (e.g. quantile=0.9)")
         self.variants, self.outputs = list(variants), list(outputs)
         self.params = {
             "max_iter": int(max_iter),
@@ -199,6 +206,7 @@ class Metamodel:
             "max_leaf_nodes": int(max_leaf_nodes),
             "min_samples_leaf": int(min_samples_leaf),
             "loss": str(loss),
+            "quantile": None if quantile is None else float(quantile),
             "seed": int(seed),
         }
         self.meta: dict[str, Any] = dict(meta or {})
@@ -214,6 +222,7 @@ class Metamodel:
             max_leaf_nodes=p["max_leaf_nodes"],
             min_samples_leaf=p["min_samples_leaf"],
             loss=p["loss"],
+            **({"quantile": p["quantile"]} if p["quantile"] is not None else {}),
             random_state=p["seed"],
         )
 
@@ -240,7 +249,8 @@ class Metamodel:
         return self
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        """Predicted improvement over the control, shape (rows, outputs)."""
+        """Predicted improvement over the control, shape (rows, outputs): its mean, or its
+        ``quantile`` where the metamodel was built with one."""
         if not self.models:
             raise RuntimeError("the metamodel is not fitted; call fit() or Metamodel.load()")
         x = self._check(x)

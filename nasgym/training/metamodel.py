@@ -12,7 +12,13 @@ metamodel knows about models it never saw:
 - *pick*: per held-out model, the measured mean improvement of the application the metamodel
   ranks best against the mean over that model's applications (what a random pick gets),
   compared by a paired Wilcoxon test over models, and against the variant that is best on
-  average in the training folds (a metamodel should beat that constant choice too).
+  average in the training folds (a metamodel should beat that constant choice too);
+- *upside*: the same for the mean over outputs of the improvement's positive part, what a
+  candidate can add to an episode's archive of models (a candidate worse than the control is
+  replaced by it, so its loss costs the archive little).
+
+``--quantile Q`` fits each output's Q-quantile of the improvement instead of its mean (scikit-
+learn's quantile loss): an optimistic metamodel, whose best-ranked moves are those with upside.
 
 The figures, the exact command, the data files with their SHA-256 and the wall time go into the
 metadata beside the model (``.json``) and are printed.
@@ -77,14 +83,19 @@ def cross_validate(records: Any, folds: int, **params: Any) -> dict[str, Any]:
         means = {v: y[train][names[train] == v].mean() for v in np.unique(names[train])}
         fixed[test] = max(means, key=means.get)
     rho = {o: float(spearmanr(pred[:, j], y[:, j]).statistic) for j, o in enumerate(outputs)}
-    picked, average, constant = [], [], []
+    upside = np.maximum(y, 0.0).mean(axis=1)  # what a candidate can add to an archive
+    picked, average, constant, picked_up, average_up = [], [], [], [], []
     for seed in np.unique(groups):
         at = np.flatnonzero(groups == seed)
-        picked.append(y[at[np.argmax(pred[at].mean(axis=1))]].mean())
+        best = at[np.argmax(pred[at].mean(axis=1))]
+        picked.append(y[best].mean())
         average.append(y[at].mean())
+        picked_up.append(upside[best])
+        average_up.append(upside[at].mean())
         same = at[names[at] == fixed[at[0]]]
         constant.append(y[same].mean() if len(same) else np.nan)
     picked, average, constant = np.array(picked), np.array(average), np.array(constant)
+    picked_up, average_up = np.array(picked_up), np.array(average_up)
 
     def paired_p(a: np.ndarray, b: np.ndarray) -> float:
         p = paired_wilcoxon(a, b)["p"]  # None: no finite pair to test
@@ -102,6 +113,9 @@ def cross_validate(records: Any, folds: int, **params: Any) -> dict[str, Any]:
         "pick_wilcoxon_p": paired_p(picked, average),
         "fixed_variant_improve": float(np.nanmean(constant)),
         "pick_vs_fixed_wilcoxon_p": paired_p(picked, constant),
+        "pick_upside": float(picked_up.mean()),
+        "random_upside": float(average_up.mean()),
+        "pick_upside_wilcoxon_p": paired_p(picked_up, average_up),
     }
 
 
@@ -123,6 +137,13 @@ class MetamodelTrainer(Trainer):
         parser.add_argument("--max-iter", type=int, default=50, help="boosting iterations")
         parser.add_argument("--learning-rate", type=float, default=0.05)
         parser.add_argument("--min-samples-leaf", type=int, default=40, help="rows per leaf")
+        parser.add_argument(
+            "--quantile",
+            type=float,
+            default=None,
+            help="predict this quantile of the improvement instead of its mean (e.g. 0.9: an "
+            "optimistic metamodel, whose picks favour moves with upside)",
+        )
         parser.add_argument("--folds", type=int, default=5, help="grouped CV folds (0: none)")
 
     @classmethod
@@ -137,6 +158,7 @@ class MetamodelTrainer(Trainer):
             "max_iter": args.max_iter,
             "learning_rate": args.learning_rate,
             "min_samples_leaf": args.min_samples_leaf,
+            "quantile": args.quantile,
             "seed": args.seed,
         }
         cv = cross_validate(records, args.folds, **params) if args.folds > 1 else None
@@ -173,7 +195,9 @@ class MetamodelTrainer(Trainer):
                 f"random pick (better on {cv['pick_beats_random_models']}/{cv['models']} models, "
                 f"Wilcoxon p = {cv['pick_wilcoxon_p']:.3g}); the training folds' best single "
                 f"variant improves {cv['fixed_variant_improve']:+.4f} (pick vs it: Wilcoxon "
-                f"p = {cv['pick_vs_fixed_wilcoxon_p']:.3g})"
+                f"p = {cv['pick_vs_fixed_wilcoxon_p']:.3g}); its upside (the mean over outputs "
+                f"of the positive part of the improvement) {cv['pick_upside']:+.4f} against "
+                f"{cv['random_upside']:+.4f} (p = {cv['pick_upside_wilcoxon_p']:.3g})"
             )
         print(f"saved {out} and {out.with_suffix('.json')} in {model.meta['wall_s']} s")
         return 0

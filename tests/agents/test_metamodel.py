@@ -74,6 +74,26 @@ def test_fit_save_load_round_trips_exactly(tmp_path, records):
     assert np.array_equal(again.predict(x), model.predict(x))
 
 
+def test_a_quantile_metamodel_predicts_upper_quantiles_and_round_trips(tmp_path, records):
+    variants = sorted(records["variant_name"].unique())
+    x, y = record_features(records, variants, OUTPUTS)
+    kw = {"max_iter": 30, "min_samples_leaf": 2}
+    mean = Metamodel(variants, OUTPUTS, **kw).fit(x, y)
+    upper = Metamodel(variants, OUTPUTS, quantile=0.9, **kw).fit(x, y)
+    # most measured improvements lie below their predicted 0.9-quantile, and the quantile sits
+    # above the predicted mean on average
+    assert np.mean(y <= upper.predict(x) + 1e-9) > 0.75
+    assert upper.predict(x).mean() > mean.predict(x).mean()
+    loaded = Metamodel.load(upper.save(tmp_path / "q"))
+    assert loaded.params["quantile"] == 0.9 and loaded.params["loss"] == "quantile"
+    assert np.array_equal(loaded.predict(x), upper.predict(x))
+    for bad in (0.0, 1.0, 1.5):
+        with pytest.raises(ValueError, match="quantile"):
+            Metamodel(variants, OUTPUTS, quantile=bad)
+    with pytest.raises(ValueError, match="needs the quantile"):
+        Metamodel(variants, OUTPUTS, loss="quantile")
+
+
 def test_a_pickle_is_refused_with_a_clear_error(tmp_path, records):
     variants = sorted(records["variant_name"].unique())
     x, y = record_features(records, variants, OUTPUTS)
@@ -107,6 +127,7 @@ def test_train_command_writes_a_loadable_model_with_its_figures(tmp_path, record
     meta = json.loads(out.with_suffix(".json").read_text())
     assert meta["rows"] == len(records) and meta["models"] == 2
     assert set(meta["cv"]["spearman"]) == set(OUTPUTS)
+    assert meta["cv"]["random_upside"] >= 0.0 and "pick_upside_wilcoxon_p" in meta["cv"]
     assert meta["command"].startswith("nasgym train metamodel --data")
     Metamodel.load(out)
     bad = subprocess.run(
