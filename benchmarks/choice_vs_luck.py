@@ -34,7 +34,9 @@ state's seed) picks from the state's observation, and its pick is stepped on the
 draw as the *choice* outcomes. Its gain is its pick's improvement minus their mean (a blind
 pick's expectation on that draw), per measure, tested against 0 (two-sided): what an agent
 reading the state captures per step of what the look-ahead's choice earns, with the training
-noise paired out.
+noise paired out. Its *upside* is the positive part of its pick's improvement on test, against
+the mean of the 8 outcomes' positive parts (a blind pick's expectation): what a candidate can
+add to an episode's archive, where a candidate worse than the control costs little.
 
     NASGYM_DATA_DIR=../shared/data python benchmarks/choice_vs_luck.py --states 24 \\
         --episode-steps 20 --env-kwargs '{"dataset": "mnist", "initial_batches": 250, \\
@@ -156,10 +158,16 @@ def state_gains(state: dict, measure: str) -> dict[str, dict[str, float]]:
         for d in DESIGNS
     }
     out = {d: gains(scored[d]) for d in DESIGNS}
-    blind = np.array([o for o in scored["choice"] if all(map(math.isfinite, o))]).mean(axis=0)
+    finite = np.array([o for o in scored["choice"] if all(map(math.isfinite, o))])
+    blind, blind_upside = finite.mean(axis=0), np.maximum(finite[:, 1], 0.0).mean()
     for name, (_, (v, t)) in state.get("agents", {}).items():
         got = (improvement(cur, v, measure, box), improvement(cur_test, t, measure, box))
-        out[name] = {"gain validation": got[0] - blind[0], "gain test": got[1] - blind[1]}
+        out[name] = {
+            "gain validation": got[0] - blind[0],
+            "gain test": got[1] - blind[1],
+            "upside test": max(got[1], 0.0),
+            "blind upside test": float(blind_upside),
+        }
     return out
 
 
@@ -256,6 +264,19 @@ def main(argv: list[str] | None = None) -> dict:
                     f"  {name} pick - blind pick, {k}: mean {np.mean(vals):+.4f}, median "
                     f"{res['median_diff']:+.4f}, r = {res['effect']:+.2f}, p = {res['p']:.2g}"
                 )
+            up = [g[name]["upside test"] for g in per_state]
+            blind_up = [g[name]["blind upside test"] for g in per_state]
+            res = paired_wilcoxon(up, blind_up)
+            summary[m][name]["upside test"] = {
+                "mean": float(np.mean(up)),
+                "blind": float(np.mean(blind_up)),
+                **res,
+            }
+            print(
+                f"  {name} pick, upside test (positive part of the improvement): "
+                f"{np.mean(up):.4f} against {np.mean(blind_up):.4f} for a blind pick "
+                f"(r = {res['effect']:+.2f}, p = {res['p']:.2g})"
+            )
         for k in keys:
             res = paired_wilcoxon(
                 [g["choice"][k] for g in per_state], [g["luck"][k] for g in per_state]
