@@ -81,7 +81,10 @@ def _label(name: str) -> str:
 
 
 def short_agent(label: str) -> str:
-    """A legend name: ``sb3:ALGO:/long/path/model.zip`` -> ``sb3:ALGO:model``; others unchanged."""
+    """A legend name: ``sb3:ALGO:/long/path/model.zip`` -> ``sb3:ALGO:model``, and a ``path``
+    argument named by its file (``metamodel(path="/runs/mm/q90.skops")`` ->
+    ``metamodel(path="q90.skops")``); others unchanged."""
+    label = re.sub(r'path="([^"]*)"', lambda m: f'path="{Path(m.group(1)).name}"', label)
     if not label.startswith("sb3:"):
         return label
     head, _, rest = label.partition("(")
@@ -215,7 +218,7 @@ def plot_test_hypervolume(by_agent: dict[str, list[Run]], title: str) -> Figure 
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("hypervolume (fraction of the normalised box)")
     axes[0].set_ylim(bottom=0.0)
-    axes[1].legend(title="agent")
+    axes[1].legend(title="agent", loc="lower right")  # the curves rise: that corner is free
     fig.suptitle(f"Select on validation, report on test (mean, 95% CI)\n{title}", fontsize=10)
     fig.tight_layout()
     return fig

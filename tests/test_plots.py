@@ -206,6 +206,8 @@ def test_operator_bars_follow_the_legend_order_and_sb3_paths_are_shortened():
     assert first[0].get_y() < second[0].get_y()
     assert plots.short_agent("sb3:ppo:/a/b/m.zip(gamma=0.9)") == "sb3:ppo:m(gamma=0.9)"
     assert plots.short_agent("rules") == "rules"
+    long = 'metamodel(path="/work/runs/mm/q90.skops",scalarisation="mean")'
+    assert plots.short_agent(long) == 'metamodel(path="q90.skops",scalarisation="mean")'
 
 
 def test_test_hypervolume_figure_only_for_runs_with_test_scores(tmp_path):
