@@ -21,7 +21,9 @@ off a VALP env observation (the same numbers: both are clipped to the observatio
 ``tests/agents/test_metamodel.py`` checks that they agree on the same states.
 
 :class:`Metamodel` wraps one scikit-learn ``HistGradientBoostingRegressor`` per output (native
-missing-value support, fast on a few thousand rows) behind ``fit``/``predict``. It is saved
+missing-value support, fast on a few thousand rows) behind ``fit``/``predict``; with
+``quantile=Q`` each predicts the Q-quantile of the improvement instead of its mean (an
+optimistic metamodel, ``nasgym train metamodel --quantile``). It is saved
 with skops (``.skops``: no code runs on load; only scikit-learn and numpy types are trusted)
 plus a ``.json`` of metadata beside it; :meth:`Metamodel.load` refuses pickles.
 """
