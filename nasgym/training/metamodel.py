@@ -20,8 +20,9 @@ metamodel knows about models it never saw:
 ``--quantile Q`` fits each output's Q-quantile of the improvement instead of its mean (scikit-
 learn's quantile loss): an optimistic metamodel, whose best-ranked moves are those with upside.
 
-The figures, the exact command, the data files with their SHA-256 and the wall time go into the
-metadata beside the model (``.json``) and are printed.
+The figures, the exact command, the data files with their SHA-256, the code versions and
+platforms that studied the models (from the characterize folder's ``results.jsonl``, where
+present) and the wall time go into the metadata beside the model (``.json``) and are printed.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from nasgym._provenance import provenance_counts
 from nasgym.training import TRAINERS, Trainer
 
 
@@ -119,6 +121,17 @@ def cross_validate(records: Any, folds: int, **params: Any) -> dict[str, Any]:
     }
 
 
+def _study_markers(records_file: Path) -> list[dict[str, Any]]:
+    """The per-model markers of the characterize run beside ``records_file`` (its
+    ``results.jsonl``), or none when the records came without it."""
+    from nasgym.bench.store import read_records as read_store
+
+    store = records_file.with_name("results.jsonl")
+    if not store.is_file():
+        return []
+    return [r for r in read_store(store) if r.get("type") == "done"]
+
+
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -164,6 +177,7 @@ class MetamodelTrainer(Trainer):
         cv = cross_validate(records, args.folds, **params) if args.folds > 1 else None
         x, y = record_features(records, variants, outputs)
         files = [Path(d) / "records.csv" if Path(d).is_dir() else Path(d) for d in args.data]
+        studied = [rec for f in files for rec in _study_markers(f)]
         meta = {
             "command": "nasgym train metamodel " + shlex.join(sys.argv[3:])
             if sys.argv[1:3] == ["train", "metamodel"]
@@ -182,6 +196,10 @@ class MetamodelTrainer(Trainer):
                 }
             ),
             "cv": cv,
+            # which code and platform studied the models (``nasgym characterize`` stores them
+            # in results.jsonl beside records.csv): records differ across either
+            "records_code": provenance_counts(studied, "code") if studied else None,
+            "records_platform": provenance_counts(studied, "platform") if studied else None,
         }
         model = Metamodel(variants, outputs, meta=meta, **params).fit(x, y)
         model.meta["wall_s"] = round(time.perf_counter() - start, 1)

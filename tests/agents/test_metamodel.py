@@ -118,6 +118,10 @@ def test_bad_shapes_are_refused(records):
 def test_train_command_writes_a_loadable_model_with_its_figures(tmp_path, records):
     data = tmp_path / "records.csv"
     records.to_csv(data, index=False)
+    # the characterize run's markers beside the records name the code and platform
+    study = {"type": "done", "env": "nasgym/characterize", "env_kwargs": {}, "agent": "x"}
+    markers = [{**study, "seed": s, "code": "c1", "platform": "p1"} for s in (0, 1)]
+    (tmp_path / "results.jsonl").write_text("".join(json.dumps(m) + "\n" for m in markers))
     out = tmp_path / "mm.skops"
     cmd = [sys.executable, "-m", "nasgym.cli", "train", "metamodel", "--data", str(data)]
     cmd += ["--out", str(out), "--folds", "2", "--max-iter", "20", "--min-samples-leaf", "2"]
@@ -129,6 +133,7 @@ def test_train_command_writes_a_loadable_model_with_its_figures(tmp_path, record
     assert set(meta["cv"]["spearman"]) == set(OUTPUTS)
     assert meta["cv"]["random_upside"] >= 0.0 and "pick_upside_wilcoxon_p" in meta["cv"]
     assert meta["command"].startswith("nasgym train metamodel --data")
+    assert meta["records_code"] == {"c1": 2} and meta["records_platform"] == {"p1": 2}
     Metamodel.load(out)
     bad = subprocess.run(
         [*cmd[:6], str(tmp_path / "nothing"), "--out", str(out)], capture_output=True, text=True
