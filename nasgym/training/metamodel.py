@@ -183,6 +183,12 @@ class MetamodelTrainer(Trainer):
             if sys.argv[1:3] == ["train", "metamodel"]
             else None,
             "data": [{"file": f.name, "sha256": _sha256(f)} for f in files],
+            # the files carry wall times, so their hashes differ run to run; this one hashes
+            # what the model learns from, and repeats wherever the study does
+            "features_sha256": hashlib.sha256(
+                np.ascontiguousarray(x, dtype=np.float64).tobytes()
+                + np.ascontiguousarray(y, dtype=np.float64).tobytes()
+            ).hexdigest(),
             "datasets": sorted(map(str, records["dataset"].unique())),
             "rows": len(x),
             "models": int(records["seed"].nunique()),

@@ -134,6 +134,14 @@ def test_train_command_writes_a_loadable_model_with_its_figures(tmp_path, record
     assert meta["cv"]["random_upside"] >= 0.0 and "pick_upside_wilcoxon_p" in meta["cv"]
     assert meta["command"].startswith("nasgym train metamodel --data")
     assert meta["records_code"] == {"c1": 2} and meta["records_platform"] == {"p1": 2}
+    # the records' wall times change the file's hash run to run, not the features' hash
+    records.assign(train_s=records["train_s"] + 1.0).to_csv(tmp_path / "again.csv", index=False)
+    again = [*cmd[:6], str(tmp_path / "again.csv"), "--out", str(tmp_path / "again.skops")]
+    again += ["--folds", "0", "--max-iter", "20", "--min-samples-leaf", "2"]
+    assert subprocess.run(again, capture_output=True).returncode == 0
+    meta2 = json.loads((tmp_path / "again.json").read_text())
+    assert meta2["data"][0]["sha256"] != meta["data"][0]["sha256"]
+    assert meta2["features_sha256"] == meta["features_sha256"]
     Metamodel.load(out)
     bad = subprocess.run(
         [*cmd[:6], str(tmp_path / "nothing"), "--out", str(out)], capture_output=True, text=True
