@@ -15,7 +15,10 @@ on the seeds where every compared agent's run is complete (or ``--seeds``):
 - the hypervolume of every candidate's test scores (no selection at all);
 - the shrinkage: each run's validation minus test hypervolume, per agent, and whether the agent
   shrinks more than the baseline (two-sided);
-- the held model's test objectives (:meth:`nasgym.bench.results.Run.chosen_test`), two-sided.
+- the held model's test objectives (:meth:`nasgym.bench.results.Run.chosen_test`), two-sided;
+- the share of steps whose candidate was accepted, the number of points on the run's validation
+  front and the share of them that were rejected candidates (a candidate worse than the control
+  costs the archive nothing, and a rejected one can still hold a front point), two-sided.
 
     python benchmarks/selection_bias.py runs/heldout-test --against random --at 15,30,45
 
@@ -59,7 +62,20 @@ def run_metrics(run, names: list[str], bounds: list, at: list[int]) -> dict[str,
         out[f"test hypervolume@{t}"] = ind.hypervolume(selected_test_points(run, names, t), bounds)
     chosen = run.chosen_test(names) or {}
     out.update({f"chosen test {n}": chosen.get(n, np.nan) for n in names})
+    # the hill climber's acceptance, and how much of the run's validation front it threw away
+    points = run.points(names)
+    ok = np.all(np.isfinite(points), axis=1)
+    front = np.zeros(len(points), dtype=bool)
+    front[ok] = ind.nondominated_mask(points[ok])
+    accepted = np.array([bool(r.get("accepted")) for r in run.steps])
+    out["acceptance"] = float(accepted.mean()) if len(accepted) else np.nan
+    out["front points"] = float(front.sum())
+    out["front share rejected"] = float((front & ~accepted).sum() / max(front.sum(), 1))
     return out
+
+
+#: figures compared two-sided whatever ``--alternative`` says (not "higher is better")
+TWO_SIDED = ("shrinkage", "acceptance", "front points", "front share rejected")
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -103,7 +119,7 @@ def main(argv: list[str] | None = None) -> dict:
         for k in keys:
             x = [got[a][s][k] for s in seeds]
             y = [got[args.against][s][k] for s in seeds]
-            lower = k.startswith("chosen") or k == "shrinkage"
+            lower = k.startswith("chosen") or k in TWO_SIDED
             side = "two-sided" if lower else args.alternative
             res = paired_wilcoxon(x, y, side)
             ratio = float(np.nanmean(x) / np.nanmean(y)) if np.nanmean(y) else None
