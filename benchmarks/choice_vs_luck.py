@@ -38,7 +38,7 @@ noise paired out. Its *upside* is the positive part of its pick's improvement on
 the mean of the 8 outcomes' positive parts (a blind pick's expectation): what a candidate can
 add to an episode's archive, where a candidate worse than the control costs little.
 
-    NASGYM_DATA_DIR=../shared/data python benchmarks/choice_vs_luck.py --states 24 \\
+    NASGYM_DATA_DIR=../shared/data python benchmarks/choice_vs_luck.py --states 0-23 \\
         --episode-steps 20 --env-kwargs '{"dataset": "mnist", "initial_batches": 250, \\
         "step_batches": 50, "eval_samples": 2000, "test_samples": 5000}' --workers 2
 
@@ -150,18 +150,16 @@ def state_gains(state: dict, measure: str) -> dict[str, dict[str, float]]:
     """Per design, the :func:`gains` of one measured state in ``measure``; per agent, its pick's
     improvement minus the mean of the ``choice`` outcomes (a blind pick on the same draw)."""
     (cur, cur_test), box = state["current"], state["box"]
-    scored = {
-        d: [
-            (improvement(cur, v, measure, box), improvement(cur_test, t, measure, box))
-            for v, t in state[d]
-        ]
-        for d in DESIGNS
-    }
+
+    def score(v: dict, t: dict) -> tuple[float, float]:
+        return improvement(cur, v, measure, box), improvement(cur_test, t, measure, box)
+
+    scored = {d: [score(v, t) for v, t in state[d]] for d in DESIGNS}
     out = {d: gains(scored[d]) for d in DESIGNS}
     finite = np.array([o for o in scored["choice"] if all(map(math.isfinite, o))])
     blind, blind_upside = finite.mean(axis=0), np.maximum(finite[:, 1], 0.0).mean()
     for name, (_, (v, t)) in state.get("agents", {}).items():
-        got = (improvement(cur, v, measure, box), improvement(cur_test, t, measure, box))
+        got = score(v, t)
         out[name] = {
             "gain validation": got[0] - blind[0],
             "gain test": got[1] - blind[1],
