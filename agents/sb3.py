@@ -157,4 +157,19 @@ class PPOVALPAgent(ShippedSB3Agent):
     shipped = "ppo-valp"
 
 
-__all__ = ["PPONB201Agent", "PPOVALPAgent", "SB3Agent", "ShippedSB3Agent"]
+@register_agent("ppo-valp-hv")
+class PPOVALPHypervolumeAgent(ShippedSB3Agent):
+    """``ppo-valp`` trained on the bench's own measure: the same command with
+    ``reward="hypervolume"`` (the growth of the episode archive's hypervolume instead of the log
+    ratio to the control; see ``policies/ppo_valp_hv_mnist.json``)."""
+
+    shipped = "ppo-valp-hv"
+
+
+__all__ = [
+    "PPONB201Agent",
+    "PPOVALPAgent",
+    "PPOVALPHypervolumeAgent",
+    "SB3Agent",
+    "ShippedSB3Agent",
+]

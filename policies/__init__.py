@@ -18,6 +18,7 @@ SHIPPED: dict[str, str] = {
     "ppo-nb201": "ppo_nb201_cifar10.zip",
     "metamodel": "metamodel_valp.skops",
     "ppo-valp": "ppo_valp_mnist.zip",
+    "ppo-valp-hv": "ppo_valp_hv_mnist.zip",
 }
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -9,6 +11,7 @@ import pytest
 import nasgym  # noqa: F401
 from agents import make_agent
 from nasgym.training.sb3 import train_sb3
+from policies import SHIPPED, shipped_path
 
 ENV = "nasgym/NB201Seq-v0"
 
@@ -110,3 +113,24 @@ def test_a_policy_on_an_env_with_other_actions_is_refused_by_name():
     env = gym.make("nasgym/VALP-v0", initial_batches=2, step_batches=1, eval_samples=48)
     with pytest.raises(ValueError, match=r"Discrete\(96\).*VALP-PaperScaled-v0.*trained for"):
         make_agent("ppo-valp", env, seed=0)
+
+
+@pytest.mark.parametrize("name", sorted(SHIPPED))
+def test_every_shipped_policy_is_small_and_names_the_command_that_made_it(name):
+    path = shipped_path(name)
+    meta = json.loads(path.with_suffix(".json").read_text())
+    assert path.stat().st_size < 5 * 2**20
+    assert "nasgym train" in meta["command"]
+
+
+def test_the_hypervolume_policy_was_trained_on_the_archive_reward_and_acts_on_digits():
+    valp = "nasgym/VALP-Paper-v0"
+    tiny = {"dataset": "digits", "initial_batches": 5, "step_batches": 2, "eval_samples": 48}
+    meta = json.loads(shipped_path("ppo-valp-hv").with_suffix(".json").read_text())
+    assert meta["env_kwargs"]["reward"] == "hypervolume"
+    assert '"reward":"hypervolume"' in meta["command"].replace(" ", "")
+    env = gym.make(valp, **tiny)
+    agent = make_agent("ppo-valp-hv", env, seed=0)
+    obs, _ = env.reset(seed=0)
+    action = int(np.asarray(agent.predict(obs)[0]).reshape(-1)[0])
+    assert env.unwrapped.action_masks()[action]
