@@ -119,8 +119,8 @@ def main(argv: list[str] | None = None) -> dict:
         for k in keys:
             x = [got[a][s][k] for s in seeds]
             y = [got[args.against][s][k] for s in seeds]
-            lower = k.startswith("chosen") or k in TWO_SIDED
-            side = "two-sided" if lower else args.alternative
+            two_sided = k.startswith("chosen") or k in TWO_SIDED
+            side = "two-sided" if two_sided else args.alternative
             res = paired_wilcoxon(x, y, side)
             ratio = float(np.nanmean(x) / np.nanmean(y)) if np.nanmean(y) else None
             tests.setdefault(a, {})[k] = {
@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> dict:
             p, r = res["p"], res["effect"]
             print(
                 f"  {k}: {np.nanmean(x):.4g} vs {np.nanmean(y):.4g}"
-                + ("" if ratio is None or lower else f", ratio {ratio:.3f}, higher on {wins}")
+                + ("" if ratio is None or two_sided else f", ratio {ratio:.3f}, higher on {wins}")
                 + f", median diff {res['median_diff']:+.3g}, r = "
                 + ("-" if r is None else f"{r:+.2f}")
                 + f", p ({side}) = {'-' if p is None else f'{p:.2g}'}"
