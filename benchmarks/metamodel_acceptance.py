@@ -5,7 +5,8 @@ hypervolume (the rules on seeds 60-79, the ``oracle``), and the metamodel, whose
 safe, was accepted least. This script asks whether acceptance can be learned from the
 diagnostics the agents see: on ``nasgym characterize`` records, an application is *accepted*
 when it beats the control on more than half of the outputs (the paper preset's 2-of-3 rule).
-By grouped cross-validation (folds by model seed, the shipped metamodel's settings), it fits
+By grouped cross-validation (folds by model seed, the metamodel's default settings, which the
+shipped one was fitted with), it fits
 
 - a classifier of acceptance (scikit-learn's ``HistGradientBoostingClassifier``), and
 - the metamodel (one regressor per output's improvement, ranked by the mean over outputs),
@@ -38,9 +39,6 @@ from nasgym.stats import paired_wilcoxon  # noqa: E402
 from nasgym.training.metamodel import _outputs, read_records  # noqa: E402
 from policies.metamodel import Metamodel, record_features  # noqa: E402
 
-#: the shipped metamodel's training settings (policies/metamodel_valp.json)
-DEFAULTS = {"max_iter": 50, "learning_rate": 0.05, "max_leaf_nodes": 15, "min_samples_leaf": 40}
-
 
 def main(argv: list[str] | None = None) -> dict:
     """Cross-validate both rankings; print the figures and one JSON line."""
@@ -59,11 +57,14 @@ def main(argv: list[str] | None = None) -> dict:
     x, y = record_features(rows, variants, outputs)
     accepted = (y > 0).sum(axis=1) > len(outputs) / 2
     groups = rows["seed"].to_numpy()
+    # the classifier takes the metamodel's defaults (the shipped metamodel's settings)
+    p = Metamodel(variants, outputs).params
+    trees = {k: p[k] for k in ("max_iter", "learning_rate", "max_leaf_nodes", "min_samples_leaf")}
     scores = {"classifier": np.zeros(len(y)), "metamodel": np.zeros(len(y))}
     for train, test in GroupKFold(n_splits=args.folds).split(x, y, groups):
-        clf = HistGradientBoostingClassifier(**DEFAULTS, random_state=0)
+        clf = HistGradientBoostingClassifier(**trees, random_state=p["seed"])
         scores["classifier"][test] = clf.fit(x[train], accepted[train]).predict_proba(x[test])[:, 1]
-        model = Metamodel(variants, outputs, **DEFAULTS).fit(x[train], y[train])
+        model = Metamodel(variants, outputs).fit(x[train], y[train])
         scores["metamodel"][test] = model.predict(x[test]).mean(axis=1)
     models = np.unique(groups)
     blind = np.array([accepted[groups == g].mean() for g in models])
