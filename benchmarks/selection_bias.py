@@ -41,6 +41,7 @@ from nasgym.bench.jobs import parse_seeds  # noqa: E402
 from nasgym.bench.results import (  # noqa: E402
     finite_rows,
     load_runs,
+    match_labels,
     objective_bounds,
     selected_test_points,
 )
@@ -82,8 +83,12 @@ def main(argv: list[str] | None = None) -> dict:
     """Compare; print the figures and one JSON line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folder", help="bench folder whose runs carry test scores")
-    parser.add_argument("--against", default="random", help="the baseline agent (label)")
-    parser.add_argument("--agents", default="", help="comma list of agent labels (default: all)")
+    parser.add_argument(
+        "--against", default="random", help="the baseline agent (label or bare name)"
+    )
+    parser.add_argument(
+        "--agents", default="", help="comma list of agent labels or names (default: all)"
+    )
     parser.add_argument("--seeds", default="", help="seeds to compare (default: all complete)")
     parser.add_argument("--at", default="", help="comma list of steps for the test hypervolume")
     parser.add_argument("--alternative", default="two-sided", choices=["two-sided", "greater"])
@@ -93,11 +98,13 @@ def main(argv: list[str] | None = None) -> dict:
         raise SystemExit(f"{args.folder}: compare runs of one env and env kwargs only")
     names, bounds = objective_bounds(runs)
     labels = sorted({r.agent_label for r in runs})
-    wanted = [a for a in args.agents.split(",") if a] or [a for a in labels if a != args.against]
-    missing = sorted(set(wanted + [args.against]) - set(labels))
-    if missing:
-        raise SystemExit(f"{args.folder} holds no complete runs of {missing}; it has {labels}")
-    by = {a: {r.seed: r for r in runs if r.agent_label == a} for a in [args.against, *wanted]}
+    try:
+        asked = [args.against, *(a for a in args.agents.split(",") if a)]
+        against, *wanted = match_labels(asked, runs)
+    except ValueError as err:
+        raise SystemExit(f"{args.folder}, complete runs: {err}") from None
+    wanted = wanted or [a for a in labels if a != against]
+    by = {a: {r.seed: r for r in runs if r.agent_label == a} for a in [against, *wanted]}
     seeds = sorted(set.intersection(*(set(v) for v in by.values())))
     if args.seeds:
         asked = list(parse_seeds(args.seeds))
@@ -107,7 +114,7 @@ def main(argv: list[str] | None = None) -> dict:
         seeds = asked
     at = [int(t) for t in args.at.split(",") if t]
     got = {a: {s: run_metrics(by[a][s], names, bounds, at) for s in seeds} for a in by}
-    keys = list(got[args.against][seeds[0]])
+    keys = list(got[against][seeds[0]])
     print(f"{args.folder}: {len(seeds)} seeds ({seeds[0]}-{seeds[-1]}), box {bounds}")
     for a in by:
         print(f"  {a}: " + ", ".join(
@@ -115,10 +122,10 @@ def main(argv: list[str] | None = None) -> dict:
         ))  # fmt: skip
     tests: dict[str, dict[str, dict]] = {}
     for a in wanted:
-        print(f"{a} against {args.against} ({len(seeds)} pairs):")
+        print(f"{a} against {against} ({len(seeds)} pairs):")
         for k in keys:
             x = [got[a][s][k] for s in seeds]
-            y = [got[args.against][s][k] for s in seeds]
+            y = [got[against][s][k] for s in seeds]
             two_sided = k.startswith("chosen") or k in TWO_SIDED
             side = "two-sided" if two_sided else args.alternative
             res = paired_wilcoxon(x, y, side)
@@ -139,7 +146,7 @@ def main(argv: list[str] | None = None) -> dict:
     record = {
         "benchmark": "selection_bias",
         "folder": args.folder,
-        "against": args.against,
+        "against": against,
         "seeds": seeds,
         "means": {
             a: {k: float(np.nanmean([got[a][s][k] for s in seeds])) for k in keys} for a in by

@@ -167,6 +167,26 @@ def group_runs(runs: list[Run]) -> dict[str, dict[str, list[Run]]]:
     return dict(out)
 
 
+def match_labels(names: list[str], runs: list[Run]) -> list[str]:
+    """Each of ``names`` as an agent label of ``runs``: a label as it stands, or the bare name of
+    an agent that ran with one set of kwargs only (``rules`` for ``rules(thresholds="t.json")``).
+
+    Raises ValueError, naming the labels there are, for a name that matches none or several.
+    """
+    by_agent: dict[str, set[str]] = {}
+    for run in runs:
+        by_agent.setdefault(run.agent, set()).add(run.agent_label)
+    labels = set().union(*by_agent.values())
+    out = []
+    for name in names:
+        found = [name] if name in labels else sorted(by_agent.get(name, ()))
+        if len(found) != 1:
+            what = "several agent labels" if found else "no agent label"
+            raise ValueError(f"{name!r} matches {what}; the runs have {sorted(labels)}")
+        out.append(found[0])
+    return out
+
+
 def objective_bounds(runs: list[Run]) -> tuple[list[str], Bounds]:
     """Objective names and their (ideal, reference) for runs of one env.
 
