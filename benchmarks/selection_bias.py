@@ -99,8 +99,8 @@ def main(argv: list[str] | None = None) -> dict:
     names, bounds = objective_bounds(runs)
     labels = sorted({r.agent_label for r in runs})
     try:
-        asked = [args.against, *(a for a in args.agents.split(",") if a)]
-        against, *wanted = match_labels(asked, runs)
+        requested = [args.against, *(a for a in args.agents.split(",") if a)]
+        against, *wanted = match_labels(requested, runs)
     except ValueError as err:
         raise SystemExit(f"{args.folder}, complete runs: {err}") from None
     wanted = wanted or [a for a in labels if a != against]
