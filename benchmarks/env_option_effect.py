@@ -29,22 +29,29 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from nasgym import indicators as ind  # noqa: E402
-from nasgym.bench.results import finite_rows, load_runs, objective_bounds  # noqa: E402
+from nasgym.bench.results import (  # noqa: E402
+    finite_rows,
+    load_runs,
+    match_labels,
+    objective_bounds,
+)
 from nasgym.bench.summary import paired_comparisons  # noqa: E402
 from nasgym.stats import paired_wilcoxon  # noqa: E402
 
 
 def runs_of(folder: str, agents: list[str], suffix: str) -> dict[str, dict[int, object]]:
-    """``label -> seed -> run`` of ``agents`` in ``folder`` (complete runs only)."""
-    out: dict[str, dict[int, object]] = {}
-    envs = set()
-    for run in load_runs(folder):
-        if run.agent_label in agents and run.complete:
-            out.setdefault(run.agent_label + suffix, {})[run.seed] = run
-            envs.add(run.env)
-    missing = sorted(set(agents) - {k[: len(k) - len(suffix)] for k in out})
-    if missing:
-        raise SystemExit(f"{folder} holds no complete runs of {missing}")
+    """``name + suffix -> seed -> run`` of ``agents`` in ``folder`` (complete runs only; each
+    name a label or an agent's bare name, :func:`nasgym.bench.results.match_labels`)."""
+    runs = [r for r in load_runs(folder) if r.complete]
+    try:
+        labels = match_labels(agents, runs)
+    except ValueError as err:
+        raise SystemExit(f"{folder}, complete runs: {err}") from None
+    out = {
+        name + suffix: {r.seed: r for r in runs if r.agent_label == label}
+        for name, label in zip(agents, labels, strict=True)
+    }
+    envs = {r.env for group in out.values() for r in group.values()}
     if len(envs) != 1:
         raise SystemExit(f"{folder}: the runs are of more than one env: {sorted(envs)}")
     return out
@@ -55,7 +62,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("base", help="bench folder without the option")
     parser.add_argument("option", help="bench folder with the option")
-    parser.add_argument("--agents", default="random,rules", help="comma list (agent labels)")
+    parser.add_argument(
+        "--agents", default="random,rules", help="comma list (agent labels or bare names)"
+    )
     parser.add_argument("--suffix", default="+option", help="label suffix of the option's runs")
     parser.add_argument("--at", default="", help="comma list of steps for per-step tests")
     args = parser.parse_args(argv)
