@@ -29,7 +29,9 @@ those accuracies and the panel's from-scratch test accuracies, the mean supernet
 the panel and the wall time so far. References come first: the ground truth's own
 reliability (tau between two training seeds, and with 4 seeds between the means of two
 halves), and the tau of the parameter count, a ranking that needs no training. Ends with one
-JSON line (each checkpoint with every cell's supernet accuracy, ``acc``, and the ``device``);
+JSON line (each checkpoint with every cell's supernet accuracy, ``acc``, and mean validation
+cross-entropy, ``loss``, and the ``device``); ``tau loss`` is the tau of the cells ranked by
+that loss instead (lowest first), from the same forward passes;
 each checkpoint before the last prints the same line so far, marked ``"partial": true``, so a
 run stopped early (a time limit, ``kill -9``) keeps the points it reached.
 
@@ -254,18 +256,25 @@ def rescore(logs: list[Path], rows: list[dict]) -> list[dict]:
                 "setting": setting_label({**run, "finetune": tuned}),
                 "tau": round(float(tau), 3), "tau_p": float(p_tau),
                 "rho": round(float(rho), 3), "rho_p": float(p_rho),
+                "tau_loss": (round(agreement(-np.asarray(pt["loss"]), truth)[0], 3)
+                             if "loss" in pt else None),
             })  # fmt: skip
     return points
 
 
 @torch.no_grad()
-def score(trainer: StageTrainer, ops: tuple[str, ...], x: torch.Tensor, y: torch.Tensor) -> float:
-    """Accuracy of path ``ops`` with the supernet's weights on the fixed images ``x``."""
+def score(
+    trainer: StageTrainer, ops: tuple[str, ...], x: torch.Tensor, y: torch.Tensor
+) -> tuple[float, float]:
+    """Accuracy and mean cross-entropy of path ``ops`` with the supernet's weights on the fixed
+    images ``x``."""
     trainer.model.eval()
-    correct = 0
+    correct, loss = 0, 0.0
     for i in range(0, len(y), 256):
-        correct += int((trainer.model(x[i : i + 256], ops).argmax(1) == y[i : i + 256]).sum())
-    return correct / len(y)
+        logits = trainer.model(x[i : i + 256], ops)
+        correct += int((logits.argmax(1) == y[i : i + 256]).sum())
+        loss += float(torch.nn.functional.cross_entropy(logits, y[i : i + 256], reduction="sum"))
+    return correct / len(y), loss / len(y)
 
 
 def finetune_batches(data, n: int, seed: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -281,7 +290,7 @@ def finetuned_score(
     x: torch.Tensor,
     y: torch.Tensor,
     tune: list[tuple[torch.Tensor, torch.Tensor]],
-) -> float:
+) -> tuple[float, float]:
     """:func:`score` after one SGD step on each of ``tune`` along path ``ops`` (as Cell-v0's
     ``tune_batches`` scores the agent's path); the supernet's weights and optimiser state are
     put back afterwards, so every cell starts from the same shared weights."""
@@ -371,14 +380,16 @@ def main(argv: list[str] | None = None) -> dict:
                 f"{pt['setting']:<40} {pt['seed']:>4} {pt['batches']:>8} {pt['tau']:>6.3f} "
                 f"{pt['tau_p']:>8.2g} {pt['rho']:>6.3f} {pt['rho_p']:>8.2g}"
             )
-        means: dict[tuple[str, int, int], list[float]] = {}
+        means: dict[tuple[str, int, int], list[dict]] = {}
         for pt in points:
             key = (pt["setting"], pt["eval_images"] or 0, pt["batches"])
-            means.setdefault(key, []).append(pt["tau"])
-        for (setting, images, batches), taus in sorted(means.items()):
+            means.setdefault(key, []).append(pt)
+        for (setting, images, batches), pts in sorted(means.items()):
+            by_loss = [pt["tau_loss"] for pt in pts if pt["tau_loss"] is not None]
             print(
-                f"mean tau {np.mean(taus):.3f} over {len(taus)} seeds: {setting}, "
-                f"{images} scoring images, {batches} batches"
+                f"mean tau {np.mean([pt['tau'] for pt in pts]):.3f} over {len(pts)} seeds"
+                + (f" (by loss {np.mean(by_loss):.3f} over {len(by_loss)})" if by_loss else "")
+                + f": {setting}, {images} scoring images, {batches} batches"
             )
         out = {
             "panel": [str(p) for p in args.panel], "truth_seeds": seeds,
@@ -446,7 +457,7 @@ def main(argv: list[str] | None = None) -> dict:
     ema = [w.clone() for w in weights] if args.ema > 0 else None
     print(f"panel: {len(rows)} cells, from-scratch test acc {truth.min():.3f}-{truth.max():.3f}")
     print(
-        f"{'batches':>8} {'tune':>5} {'tau':>6} {'p':>8} {'rho':>6} {'p':>8} {'mean acc':>9} {'train s':>8} {'wall s':>7}"
+        f"{'batches':>8} {'tune':>5} {'tau':>6} {'p':>8} {'rho':>6} {'p':>8} {'tau loss':>9} {'mean acc':>9} {'train s':>8} {'wall s':>7}"
     )
     train_s = 0.0
     for c in checkpoints:
@@ -462,24 +473,27 @@ def main(argv: list[str] | None = None) -> dict:
             last = [w.clone() for w in weights]
             for w, e in zip(weights, ema, strict=True):
                 w.copy_(e)
-        accs = {k: np.array([finetuned_score(trainer, a.ops, x, y, tune[:k]) for a in archs])
-                for k in tunes}  # fmt: skip
+        scored = {k: np.array([finetuned_score(trainer, a.ops, x, y, tune[:k]) for a in archs])
+                  for k in tunes}  # fmt: skip
         if ema is not None:
             for w, v in zip(weights, last, strict=True):
                 w.copy_(v)
-        for k, acc in accs.items():
+        for k, (acc, loss) in ((k, v.T) for k, v in scored.items()):
             tau, p_tau, rho, p_rho = agreement(acc, truth)
+            tau_loss = agreement(-loss, truth)[0]
             wall = time.perf_counter() - start
             point = {
                 "batches": c, "finetune": k, "tau": round(float(tau), 3), "tau_p": float(p_tau),
                 "rho": round(float(rho), 3), "rho_p": float(p_rho),
                 "mean_supernet_acc": round(float(acc.mean()), 4),
                 "train_s": round(train_s, 1), "wall_s": round(wall, 1),
+                "tau_loss": round(float(tau_loss), 3),
                 "acc": [round(float(a), 4) for a in acc],
+                "loss": [round(float(v), 4) for v in loss],
             }  # fmt: skip
             curve.append(point)
             print(
-                f"{c:>8} {k:>5} {tau:>6.3f} {p_tau:>8.2g} {rho:>6.3f} {p_rho:>8.2g} {acc.mean():>9.3f} {train_s:>8.0f} {wall:>7.0f}",
+                f"{c:>8} {k:>5} {tau:>6.3f} {p_tau:>8.2g} {rho:>6.3f} {p_rho:>8.2g} {tau_loss:>9.3f} {acc.mean():>9.3f} {train_s:>8.0f} {wall:>7.0f}",
                 flush=True,
             )
         if c != checkpoints[-1]:  # a run stopped later keeps its points (read by --rescore)

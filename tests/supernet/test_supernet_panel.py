@@ -149,6 +149,11 @@ def test_finetuned_score_trains_the_path_then_restores_the_shared_weights():
     tune = ranking_mod.finetune_batches(data, 3, seed=0)
     assert len(tune) == 3 and tune[0][0].shape[0] == 64
     plain = ranking_mod.score(trainer, ops, x, y)
+    trainer.model.eval()
+    with torch.no_grad():
+        logits = trainer.model(x, ops)
+    assert plain[0] == pytest.approx(float((logits.argmax(1) == y).float().mean()))
+    assert plain[1] == pytest.approx(float(torch.nn.functional.cross_entropy(logits, y)), rel=1e-5)
     tuned = ranking_mod.finetuned_score(trainer, ops, x, y, tune)
     assert tuned != plain  # the three batches did train the path
     for k, v in trainer.model.state_dict().items():
