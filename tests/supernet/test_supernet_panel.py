@@ -231,9 +231,16 @@ def test_rescore_ranks_stored_supernet_accuracies_against_another_ground_truth(t
         "uniform paths",
         "uniform paths, 20 tuning batches",
     ]
+    assert [p["tau_loss"] for p in out["points"]] == [None, None]  # a log without losses
     out = ranking_mod.main(["--rescore", "--from", str(log), "--panel", str(flipped)])
     assert [p["tau"] for p in out["points"]] == [-logged, -1.0]
     assert "mean tau -1.000 over 1 seeds" in capsys.readouterr().out
+    capsys.readouterr()
+    run["curve"][1]["loss"] = [-t for t in truth]  # the lowest loss on the best cell: tau 1
+    log.write_text(json.dumps(run) + "\n")
+    out = ranking_mod.main(["--rescore", "--from", str(log), "--panel", str(panel)])
+    assert [p["tau_loss"] for p in out["points"]] == [None, 1.0]
+    assert "(by loss 1.000 over 1)" in capsys.readouterr().out
     old = tmp_path / "old.txt"
     old.write_text(json.dumps({**run, "curve": [{"batches": 600, "tau": 0.1}]}) + "\n")
     with pytest.raises(SystemExit, match="no per-cell accuracies"):
@@ -261,6 +268,9 @@ def test_a_short_ranking_run_logs_what_rescore_reads_back(tmp_path, shared_data,
     log.write_text(printed)
     again = ranking_mod.main(["--rescore", "--from", str(log), "--panel", str(tiny)])
     assert [p["tau"] for p in again["points"]] == [p["tau"] for p in out["curve"]]
+    # each point also ranks the cells by their loss (lowest first), and rescore reproduces it
+    assert all(len(p["loss"]) == 4 and min(p["loss"]) > 0 for p in out["curve"])
+    assert [p["tau_loss"] for p in again["points"]] == [p["tau_loss"] for p in out["curve"]]
     # a run killed after its first checkpoint keeps that checkpoint's points
     cut = tmp_path / "cut.txt"
     cut.write_text(printed[: printed.index('"partial": true}') + len('"partial": true}')] + "\n")
