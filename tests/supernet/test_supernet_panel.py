@@ -263,6 +263,7 @@ def test_a_short_ranking_run_logs_what_rescore_reads_back(tmp_path, shared_data,
     assert all(len(p["acc"]) == 4 for p in out["curve"])
     assert out["curve"][0]["acc"] != out["curve"][1]["acc"]
     assert out["device"] == "cpu" and "partial" not in out
+    assert out["platform"].startswith(f"torch {torch.__version__}, ")  # kernels decide the run
     printed = capsys.readouterr().out
     log = tmp_path / "run.txt"
     log.write_text(printed)
