@@ -494,7 +494,7 @@ def main(argv: list[str] | None = None) -> dict:
                 "train_s": round(train_s, 1), "wall_s": round(wall, 1),
                 "tau_loss": round(float(tau_loss), 3),
                 "acc": [round(float(a), 4) for a in acc],
-                "loss": [round(float(v), 4) for v in loss],
+                "loss": [round(float(v), 6) for v in loss],  # 4 places can tie two cells
             }  # fmt: skip
             curve.append(point)
             print(
