@@ -61,6 +61,7 @@ from an observation with :meth:`Situation.from_observation`) and the env's
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -258,12 +259,16 @@ PAPER_THRESHOLDS = {"stuck": -1e-10, "steep": -2e-5}
 MODES: tuple[str, ...] = ("paper", "v0")
 
 
-def load_thresholds(source: str | Mapping[str, Any], outputs: tuple[str, ...]) -> dict[str, Any]:
+def load_thresholds(
+    source: str | os.PathLike | Mapping[str, Any], outputs: tuple[str, ...]
+) -> dict[str, Any]:
     """Slope thresholds from a name (``"paper"``: the paper's absolute values on
     ``obs["loss_slope"]``; ``"trend"``: :data:`TREND_THRESHOLDS`; ``"mnist"``: calibrated on
     MNIST, shipped, see :func:`nasgym.diagnostics.calibrate.shipped_thresholds`), a JSON file
     written by ``nasgym calibrate``, or such a mapping. Returns ``{"slopes", "stuck", "steep"}`` with
     per-output tuples where the source is per output."""
+    if isinstance(source, os.PathLike):
+        source = os.fspath(source)
     if isinstance(source, str) and source in ("paper", "trend"):
         values = PAPER_THRESHOLDS if source == "paper" else TREND_THRESHOLDS
         return {"slopes": "absolute" if source == "paper" else "trend", **values}
@@ -283,6 +288,42 @@ def load_thresholds(source: str | Mapping[str, Any], outputs: tuple[str, ...]) -
         "stuck": tuple(-float(per_output[o]["stuck_gain"]) for o in outputs),
         "steep": tuple(-float(per_output[o]["steep_gain"]) for o in outputs),
     }
+
+
+def regime_shares(
+    records: Any, source: str | os.PathLike | Mapping[str, Any], significance: float = 2.0
+) -> dict[str, dict[str, Any]]:
+    """How thresholds ``source`` (a name, a ``nasgym calibrate`` file or mapping; trend slopes)
+    read recorded steps: per output, the share of step records (``info["loss_gain"]`` and
+    ``info["loss_gain_t"]``, as the bench stores them) that :meth:`Situation.regimes` calls
+    ``stuck``, ``moderate`` and ``steep``, and their count ``n``. Thresholds calibrated on the
+    same kind of runs read about 20 / 60 / 20 %; on other data, or at another budget, they can
+    read most states as one regime, and the rules then prescribe one operator family."""
+    from nasgym.diagnostics.calibrate import trends_from_records
+
+    trends = trends_from_records(records)
+    outputs = tuple(sorted(trends))
+    if not outputs:
+        raise ValueError("no step records with loss_gain and loss_gain_t to read")
+    chosen = load_thresholds(source, outputs)
+    if chosen["slopes"] != "trend":
+        raise ValueError(f"thresholds {source!r} read {chosen['slopes']} slopes, not trends")
+    stuck = np.broadcast_to(np.asarray(chosen["stuck"], dtype=np.float64), (len(outputs),))
+    steep = np.broadcast_to(np.asarray(chosen["steep"], dtype=np.float64), (len(outputs),))
+    out: dict[str, dict[str, Any]] = {}
+    for k, name in enumerate(outputs):
+        one = Thresholds(stuck=float(stuck[k]), steep=float(steep[k]), significance=significance)
+        gains, ts = np.array(trends[name]).T
+        regimes = Situation(
+            present=np.zeros(0, bool),
+            reaches=np.zeros((0, len(gains)), bool),
+            relevance=np.zeros((0, len(gains))),
+            slopes=-gains,
+            t=ts,
+        ).regimes(one)  # every record as one output of the same thresholds
+        n = len(regimes)
+        out[name] = {**{r: regimes.count(r) / n for r in ("stuck", "moderate", "steep")}, "n": n}
+    return out
 
 
 @register_agent("rules")
@@ -447,6 +488,7 @@ __all__ = [
     "Situation",
     "Thresholds",
     "load_thresholds",
+    "regime_shares",
     "rule_candidates",
     "single_mask",
 ]

@@ -7,6 +7,7 @@ written), 130 when interrupted (rerun the same command to resume).
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import warnings
 from collections.abc import Sequence
@@ -252,6 +253,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         for r in read_records(path)
         if r.get("type") == "step" and (args.agent is None or r.get("agent") == args.agent)
     ]
+    if args.check is not None:
+        return _check_thresholds(records, args.check, path)
     try:
         thresholds = calibrate_thresholds(
             gains_from_records(records), args.low, args.high, source=str(path)
@@ -266,6 +269,25 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
             f"{entry['steep_gain']:.3g} (n={thresholds['n'][name]})"
         )
     print(out)
+    return 0
+
+
+def _check_thresholds(records: list[dict], source: str, path: Path) -> int:
+    """``nasgym calibrate DIR --check SOURCE``: how thresholds read the recorded steps."""
+    from agents.rules import regime_shares
+
+    try:
+        shares = regime_shares(records, source)
+    except (ValueError, FileNotFoundError) as err:
+        print(f"nasgym calibrate: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"thresholds {source} on the steps of {path}:")
+    for name, row in shares.items():
+        print(
+            f"{name}: stuck {row['stuck']:.0%}, moderate {row['moderate']:.0%}, "
+            f"steep {row['steep']:.0%} (n={row['n']})"
+        )
+    print(json.dumps({"thresholds": source, "records": str(path), "shares": shares}))
     return 0
 
 
@@ -317,6 +339,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--low", type=float, default=0.2, help="stuck quantile (default 0.2)")
     p.add_argument("--high", type=float, default=0.8, help="steep quantile (default 0.8)")
     p.add_argument("--out", default=None, help="thresholds file (default DIR/thresholds.json)")
+    p.add_argument(
+        "--check",
+        default=None,
+        metavar="THRESHOLDS",
+        help="write nothing: print the share of DIR's steps that these thresholds (a file or a "
+        "name: trend, mnist) read as stuck / moderate / steep per output (calibrated on the "
+        "same kind of runs: about 20 / 60 / 20 %%)",
+    )
     p.set_defaults(func=cmd_calibrate)
     _add_train(sub)
     return parser

@@ -83,6 +83,26 @@ def gains_from_records(records: Iterable[Mapping[str, Any]]) -> dict[str, list[f
     return out
 
 
+def trends_from_records(
+    records: Iterable[Mapping[str, Any]],
+) -> dict[str, list[tuple[float, float]]]:
+    """Per output, ``(loss_gain, loss_gain_t)`` of every bench step record holding both and
+    finite (the store keeps them as ``info`` entries ``loss_gain.<output>`` and
+    ``loss_gain_t.<output>``, or as nested dicts)."""
+    out: dict[str, list[tuple[float, float]]] = {}
+    for rec in records:
+        info = rec.get("info") or {}
+        gains, ts = info.get("loss_gain"), info.get("loss_gain_t")
+        if not isinstance(gains, Mapping):
+            gains = {k.split(".", 1)[1]: v for k, v in info.items() if k.startswith("loss_gain.")}
+            ts = {k.split(".", 1)[1]: v for k, v in info.items() if k.startswith("loss_gain_t.")}
+        for name, gain in gains.items():
+            t = (ts or {}).get(name)
+            if gain is not None and t is not None and math.isfinite(gain) and math.isfinite(t):
+                out.setdefault(str(name), []).append((float(gain), float(t)))
+    return out
+
+
 def write_thresholds(thresholds: Mapping[str, Any], path: str | os.PathLike[str]) -> Path:
     """Write ``thresholds`` as JSON atomically (a temporary file renamed into place)."""
     path = Path(path)
@@ -127,5 +147,6 @@ __all__ = [
     "gains_from_records",
     "read_thresholds",
     "shipped_thresholds",
+    "trends_from_records",
     "write_thresholds",
 ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -280,3 +282,55 @@ def test_thresholds_load_by_name_and_from_a_calibrated_file(tmp_path) -> None:
     (tmp_path / "bad.json").write_text("{not json")
     with pytest.raises(ValueError, match="bad.json"):
         make_agent("rules", _FakeVALPEnv(), thresholds=str(tmp_path / "bad.json"))
+
+
+def _trend_records(gains: dict[str, np.ndarray], t: float) -> list[dict]:
+    """Bench step records as the store keeps them (flat ``info`` keys)."""
+    n = len(next(iter(gains.values())))
+    return [
+        {"type": "step", "env": "nasgym/VALP-v0", "env_kwargs": {}, "agent": "random",
+         "agent_kwargs": {}, "seed": 0, "step": k + 1,
+         "info": {**{f"loss_gain.{o}": float(g[k]) for o, g in gains.items()},
+                  **{f"loss_gain_t.{o}": t for o in gains}}}
+        for k in range(n)
+    ]  # fmt: skip
+
+
+def test_regime_shares_read_about_a_fifth_stuck_and_steep_where_calibrated_and_not_elsewhere(
+    tmp_path,
+) -> None:
+    """``nasgym calibrate --check``: thresholds read the runs they were calibrated on as about
+    20 / 60 / 20 % stuck / moderate / steep; gains ten times smaller (another data set) read
+    stuck almost always, unless the fall is significant (t <= -2), which is never stuck."""
+    from agents.rules import regime_shares
+    from nasgym.cli import main
+    from nasgym.diagnostics.calibrate import (
+        calibrate_thresholds,
+        gains_from_records,
+        write_thresholds,
+    )
+
+    rng = np.random.default_rng(1)
+    gains = {o: rng.uniform(0.0, s, 500) for o, s in zip(OUTPUTS, (0.1, 0.01, 0.05), strict=True)}
+    here = _trend_records(gains, t=-1.0)
+    path = write_thresholds(calibrate_thresholds(gains_from_records(here)), tmp_path / "t.json")
+    shares = regime_shares(here, str(path))
+    for o in OUTPUTS:
+        assert shares[o]["n"] == 500
+        assert shares[o]["stuck"] == pytest.approx(0.2, abs=0.01)
+        assert shares[o]["steep"] == pytest.approx(0.2, abs=0.01)
+    smaller = {o: g / 10 for o, g in gains.items()}
+    assert all(
+        s["stuck"] > 0.9 for s in regime_shares(_trend_records(smaller, -1.0), path).values()
+    )
+    assert all(s["stuck"] == 0 for s in regime_shares(_trend_records(smaller, -3.0), path).values())
+    with pytest.raises(ValueError, match="absolute slopes, not trends"):
+        regime_shares(here, "paper")
+    with pytest.raises(ValueError, match="no step records"):
+        regime_shares([{"type": "step", "info": {}}], str(path))
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in here))
+    assert main(["calibrate", str(run), "--check", str(path)]) == 0
+    assert not (run / "thresholds.json").exists()  # --check writes nothing
+    assert main(["calibrate", str(run), "--check", str(tmp_path / "none.json")]) == 2
