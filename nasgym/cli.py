@@ -130,6 +130,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
             imports=imports,
             progress=not args.no_progress,
             plots=not args.no_plots,
+            restart_partial=args.restart_partial,
         )
     except KeyboardInterrupt:
         print(
@@ -441,6 +442,13 @@ def _add_bench(sub: Any) -> None:
         help="comma list of modules to import first (they register custom envs/agents)",
     )
     p.add_argument("--no-plots", action="store_true", help="skip the figures")
+    p.add_argument(
+        "--restart-partial",
+        action="store_true",
+        help="run partly stored runs anew, their stored steps moved to "
+        "DIR/results.superseded.jsonl (for a folder resumed on another CPU or torch, where a "
+        "replay would not retrace them)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_bench)
 

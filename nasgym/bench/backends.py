@@ -26,7 +26,7 @@ from nasgym.bench.jobs import BenchError, Job
 from nasgym.bench.runner import run_job
 
 #: a job with the steps already stored and their actions (for the replay check)
-Task = tuple[Job, frozenset[int], dict[int, Any]]
+Task = tuple[Job, frozenset[int], dict[int, Any], str | None]
 #: called with each record, in the order a job produced them
 Sink = Callable[[dict[str, Any]], None]
 #: called when a job raised (job, traceback text)
@@ -57,9 +57,9 @@ def run_serial(
     tasks: Sequence[Task], sink: Sink, on_error: OnError, runner: Runner = run_job
 ) -> None:
     """Run the jobs one after another in this process, releasing each job's memory after it."""
-    for job, have, stored in tasks:
+    for job, have, stored, platform in tasks:
         try:
-            for rec in runner(job, have, stored):
+            for rec in runner(job, have, stored, platform):
                 sink(rec)
         except Exception:  # noqa: BLE001 - one failing job must not stop the others
             on_error(job, traceback.format_exc())
@@ -88,9 +88,9 @@ def _exit_with_parent(parent: int) -> None:
 
 
 def _pool_job(index: int, task: Task, runner: Runner = run_job) -> None:
-    job, have, stored = task
+    job, have, stored, platform = task
     try:
-        for rec in runner(job, have, stored):
+        for rec in runner(job, have, stored, platform):
             _QUEUE.put(("rec", index, rec))
         _QUEUE.put(("end", index, None))
     except BaseException:  # noqa: BLE001 - reported to the parent, which decides
@@ -149,8 +149,8 @@ def _reap_crashed(
 
 # ------------------------------------------------------------------ Ray
 def _ray_job(task: Task, runner: Runner = run_job):  # type: ignore[no-untyped-def]
-    job, have, stored = task
-    yield from runner(job, have, stored)
+    job, have, stored, platform = task
+    yield from runner(job, have, stored, platform)
 
 
 def _module_roots(modules: Sequence[str]) -> list[str]:

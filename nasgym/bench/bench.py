@@ -32,6 +32,7 @@ class BenchReport:
 def plan(jobs: Sequence[Job], records: list[dict[str, Any]]) -> tuple[list[Task], int]:
     """The tasks still to run (with the steps stored of each) and the number of finished runs."""
     steps: dict[RunKey, dict[int, Any]] = {}
+    platforms: dict[RunKey, set[str | None]] = {}
     done: dict[RunKey, dict[str, Any]] = {}
     for rec in records:
         key = record_key(rec)
@@ -39,6 +40,7 @@ def plan(jobs: Sequence[Job], records: list[dict[str, Any]]) -> tuple[list[Task]
             done[key] = rec
         else:
             steps.setdefault(key, {})[int(rec["step"])] = rec.get("action")
+            platforms.setdefault(key, set()).add(rec.get("platform"))
     tasks, skipped = [], 0
     for job in jobs:
         marker = done.get(job.key)
@@ -53,8 +55,18 @@ def plan(jobs: Sequence[Job], records: list[dict[str, Any]]) -> tuple[list[Task]
                 )
             continue
         stored = steps.get(job.key, {})
-        tasks.append((job, frozenset(stored), stored))
+        # the platform of the stored steps, where they all name the same one
+        named = platforms.get(job.key, set())
+        platform = next(iter(named)) if len(named) == 1 else None
+        tasks.append((job, frozenset(stored), stored, platform))
     return tasks, skipped
+
+
+def partial_runs(jobs: Sequence[Job], records: list[dict[str, Any]]) -> set[RunKey]:
+    """The runs of ``jobs`` with steps stored and no done marker."""
+    done = {record_key(r) for r in records if r["type"] == "done"}
+    stepped = {record_key(r) for r in records if r["type"] == "step"}
+    return {j.key for j in jobs if j.key in stepped and j.key not in done}
 
 
 def run_bench(
@@ -68,10 +80,15 @@ def run_bench(
     progress: bool = True,
     plots: bool = True,
     quiet: bool = False,
+    restart_partial: bool = False,
 ) -> BenchReport:
     """Run every job of ``entries`` not stored yet in ``out_dir``; write the summary and plots.
 
     Arguments are validated before ``out_dir`` is touched (:class:`~nasgym.bench.jobs.BenchError`).
+    A partly stored run is replayed from its seed and only its missing steps are appended; one
+    stored on another platform (torch, CPU kernels) fails with a message, since its replay would
+    not retrace the stored steps. ``restart_partial`` first moves every partly stored run of the
+    bench into ``DIR/results.superseded.jsonl`` (kept, not deleted), so that each runs anew.
     """
     import_modules(imports)
     validate(entries, backend)
@@ -100,6 +117,15 @@ def run_bench(
             print(f"  {line}", file=sys.stderr)
     report.repaired = store.repair.lines()
     try:
+        if restart_partial:
+            cut = partial_runs(jobs, stored)
+            moved, side = store.set_aside(cut)
+            if not quiet:
+                print(
+                    f"--restart-partial: {len(cut)} partly stored run(s) set aside ({moved} "
+                    f"records, kept in {side}); they run anew"
+                )
+            stored = [r for r in stored if record_key(r) not in cut]
         tasks, report.skipped = plan(jobs, stored)
         partial = sum(1 for t in tasks if t[1])
         if (report.skipped or partial) and not quiet:

@@ -2,8 +2,9 @@
 
 Step record (``"type": "step"``): ``env``, ``env_kwargs``, ``agent``, ``agent_kwargs``, ``seed``,
 ``step`` (1 for the first ``env.step``), ``action`` (JSON form), ``objectives`` (dict, lower is
-better), ``reward``, ``cost``, ``accepted``, ``terminated``, ``truncated`` and ``info`` (the scalar
-entries of the step's ``info``, see :func:`scalar_info`).
+better), ``reward``, ``cost``, ``accepted``, ``terminated``, ``truncated``, ``info`` (the scalar
+entries of the step's ``info``, see :func:`scalar_info`) and ``platform`` (as the marker's below;
+step records written before it existed lack it).
 
 A run is identified by (env, env kwargs, agent, agent kwargs, seed) (:func:`run_key`); records
 written before agent kwargs existed have no ``agent_kwargs`` field and read as ``{}``.
@@ -140,11 +141,13 @@ def step_record(
     terminated: bool,
     truncated: bool,
     info: dict[str, Any],
+    platform: str | None = None,
 ) -> dict[str, Any]:
-    """The record of one env step."""
+    """The record of one env step (``platform``: the torch and CPU that computed it, so that a
+    resume elsewhere can tell it would not retrace the stored steps)."""
     env, kwargs, agent, agent_kwargs, seed = key
     objectives = info.get("objectives") or {}
-    return {
+    record = {
         "type": "step",
         "env": env,
         "env_kwargs": json.loads(kwargs),
@@ -161,6 +164,9 @@ def step_record(
         "truncated": bool(truncated),
         "info": scalar_info(info),
     }
+    if platform is not None:
+        record["platform"] = platform
+    return record
 
 
 def done_record(

@@ -29,16 +29,33 @@ def objective_spec(env: Any) -> dict[str, tuple[float, float]]:
 
 
 def run_job(
-    job: Job, have: set[int] | frozenset[int] = frozenset(), stored_actions: dict | None = None
+    job: Job,
+    have: set[int] | frozenset[int] = frozenset(),
+    stored_actions: dict | None = None,
+    stored_platform: str | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Run ``job`` and yield its records: a step record per step not in ``have``, then the marker.
 
     ``stored_actions`` (step -> stored action) lets a replay check that it retraces the stored
     run; a mismatch warns that the env or agent is not deterministic in its seed.
+    ``stored_platform`` is the platform that stored the steps in ``have`` (every step record
+    names it); on another platform (other CPU kernels round otherwise, so the replay would not
+    retrace them and the run would mix two trajectories) the job is refused with a
+    RuntimeError saying how to go on: resume where it started, or ``--restart-partial``.
     """
     import gymnasium as gym
 
     import nasgym  # noqa: F401  (registers the nasgym envs)
+
+    here = compute_platform()
+    if have and stored_platform is not None and stored_platform != here:
+        raise RuntimeError(
+            f"run {job.label}: its {len(have)} stored steps were computed on "
+            f"{stored_platform!r} and this process runs on {here!r}, whose kernels would not "
+            "retrace them. Resume it on such a machine, or rerun the bench with "
+            "--restart-partial to set the stored steps aside (kept in "
+            "results.superseded.jsonl) and run it anew here"
+        )
 
     import_modules(job.imports)
     t0 = time.perf_counter()
@@ -56,7 +73,7 @@ def run_job(
             agent.update(obs, action, reward, next_obs, terminated, truncated, info)
             step += 1
             if step not in have:
-                yield step_record(key, step, action, reward, terminated, truncated, info)
+                yield step_record(key, step, action, reward, terminated, truncated, info, here)
             elif stored_actions is not None and step in stored_actions:
                 if not _replay_matches(job, step, action, stored_actions[step]):
                     stored_actions = None  # warned once; do not repeat for every step
@@ -72,7 +89,7 @@ def run_job(
             objective_spec(env),
             time.perf_counter() - t0,
             code=code_version(),
-            platform=compute_platform(),
+            platform=here,
         )
     finally:
         env.close()

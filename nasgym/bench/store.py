@@ -30,6 +30,8 @@ from nasgym.bench.records import RunKey, dumps, record_key
 RESULTS_FILE = "results.jsonl"
 LOCK_FILE = ".lock"
 UNREADABLE_FILE = "results.unreadable"
+#: where :meth:`ResultsStore.set_aside` keeps the records of runs it takes out of the results
+SUPERSEDED_FILE = "results.superseded.jsonl"
 
 
 class ResultsWarning(UserWarning):
@@ -264,6 +266,27 @@ class ResultsStore:
         if self.repair or found.torn or found.open_end:
             _rewrite(self.path, records)
         return records
+
+    def set_aside(self, keys: set[RunKey]) -> tuple[int, Path]:
+        """Move every record of the runs ``keys`` out of the results file into
+        ``DIR/results.superseded.jsonl`` (appended and fsync'ed first, so a crash in between
+        leaves them in both files, never in neither), then rewrite the results file atomically
+        without them: those runs are then run anew. Returns the number of records moved and the
+        side file. Needs :meth:`open`."""
+        if self._fh is None:
+            raise RuntimeError("ResultsStore.set_aside called before open()")
+        found = scan(self.path)
+        moved = [r for r in found.records if record_key(r) in keys]
+        side = self.path.with_name(SUPERSEDED_FILE)
+        if moved:
+            with open(side, "ab") as fh:
+                fh.write(b"".join((dumps(r) + "\n").encode() for r in moved))
+                fh.flush()
+                os.fsync(fh.fileno())
+            self._fh.close()
+            _rewrite(self.path, [r for r in found.records if record_key(r) not in keys])
+            self._fh = open(self.path, "ab")  # the old handle points at the replaced file
+        return len(moved), side
 
     @staticmethod
     def progress(records: list[dict[str, Any]]) -> dict[RunKey, RunProgress]:

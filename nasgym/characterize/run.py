@@ -98,7 +98,7 @@ def run_characterize(
             bar.write(f"{unit.label} failed:\n{text}", file=sys.stderr)
 
         try:
-            tasks = [(u, frozenset(), {}) for u in todo]
+            tasks = [(u, frozenset(), {}, None) for u in todo]
             run_tasks(tasks, sink, on_error, backend, workers, ray_address, runner=run_unit)
         finally:
             bar.close()

@@ -149,9 +149,11 @@ def select_moves(moves: Sequence[Any], limit: int | None, rng: np.random.Generat
     return chosen
 
 
-def run_unit(unit: Unit, have: Any = (), stored: Any = None) -> Iterator[dict[str, Any]]:
-    """The backend runner of the study: yields the unit's one store record (``have`` and
-    ``stored`` are the bench runner's resume arguments; a stored unit is never rerun). The
+def run_unit(
+    unit: Unit, have: Any = (), stored: Any = None, platform: Any = None
+) -> Iterator[dict[str, Any]]:
+    """The backend runner of the study: yields the unit's one store record (``have``, ``stored``
+    and ``platform`` are the bench runner's resume arguments; a stored unit is never rerun). The
     record names the code and the platform that studied the model (:mod:`nasgym._provenance`)."""
     import nasgym.valp.operators  # noqa: F401  (registers the operators in worker processes)
     from nasgym._provenance import code_version, compute_platform

@@ -25,7 +25,7 @@ def test_runs_weigh_their_envs_measured_cost_and_the_bar_ends_exactly_full():
     # one finished run of each env is stored: 20 s for the slow env, 0.01 s for the fast one
     stored = [_done(Job("slow-env", "random", 9, {}, 2), 2, 20.0)]
     stored += [_done(Job("fast-env", "random", 9, {}, None), 5, 0.01)]
-    tasks = [(j, frozenset(), {}) for j in slow + fast]
+    tasks = [(j, frozenset(), {}, None) for j in slow + fast]
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # e.g. tqdm's "clamping frac" warning
         bar = _Bar(slow + fast, tasks, enabled=False, records=stored)
@@ -46,7 +46,7 @@ def test_runs_weigh_their_envs_measured_cost_and_the_bar_ends_exactly_full():
 
 def test_without_any_measurement_every_run_weighs_alike():
     jobs = [Job("a", "random", s, {}, 4) for s in range(2)]
-    bar = _Bar(jobs, [(j, frozenset({1, 2}), {}) for j in jobs], enabled=False)
+    bar = _Bar(jobs, [(j, frozenset({1, 2}), {}, None) for j in jobs], enabled=False)
     assert bar.bar.total == 2.0 and bar.bar.n == pytest.approx(1.0)  # half of each run stored
     bar.close()
 
@@ -77,7 +77,7 @@ def test_each_finished_job_is_released_so_memory_stays_bounded(tmp_path, toys):
     gc.disable()  # as when large tensors, not object counts, fill the memory
     try:
         toys.ToyMOEnv.reset = tracking_reset
-        backends.run_serial([(j, frozenset(), {}) for j in jobs], sink, lambda j, t: None)
+        backends.run_serial([(j, frozenset(), {}, None) for j in jobs], sink, lambda j, t: None)
     finally:
         toys.ToyMOEnv.reset = original
         gc.enable()

@@ -209,7 +209,7 @@ def test_progress_bar_moves_during_long_runs_when_some_runs_have_no_step_limit(c
 
     limited, open_ended = Job(TOY, "random", 0, {}, 4), Job(TOY, "random", 1, {}, None)
     # the limited run has 1 step stored already (a resumed bench)
-    tasks = [(limited, frozenset({1}), {1: 0}), (open_ended, frozenset(), {})]
+    tasks = [(limited, frozenset({1}), {1: 0}, None), (open_ended, frozenset(), {}, None)]
     bar = _Bar([limited, open_ended], tasks, enabled=True)
     assert bar.bar.total == 2 and bar.bar.n == pytest.approx(0.25)
     info = {"objectives": {"f1": 0.5, "f2": 0.5}, "cost": 1.0, "accepted": True}
@@ -243,7 +243,7 @@ def test_a_ctrl_c_lost_in_a_finalizer_still_stops_the_bench() -> None:
             for _ in range(10_000):  # the interrupt lands here, inside the finalizer
                 pass
 
-    def runner(job, have, stored):
+    def runner(job, have, stored, platform):
         yield {"n": 1}
         SendsCtrlC()  # dropped at once
         yield {"n": 2}
@@ -253,7 +253,9 @@ def test_a_ctrl_c_lost_in_a_finalizer_still_stops_the_bench() -> None:
     before = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal
     try:
         with pytest.raises(KeyboardInterrupt):
-            run_tasks([(None, frozenset(), {})], got.append, lambda job, tb: None, runner=runner)
+            run_tasks(
+                [(None, frozenset(), {}, None)], got.append, lambda job, tb: None, runner=runner
+            )
         assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     finally:
         signal.signal(signal.SIGINT, before)
