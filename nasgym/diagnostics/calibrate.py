@@ -66,20 +66,24 @@ def calibrate_thresholds(
     }
 
 
+def _per_output(info: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """``info[name]`` per output: a nested dict, or the bench store's flat ``name.<output>``
+    entries."""
+    nested = info.get(name)
+    if isinstance(nested, Mapping):
+        return {str(k): v for k, v in nested.items()}
+    prefix = name + "."
+    return {k[len(prefix) :]: v for k, v in info.items() if k.startswith(prefix)}
+
+
 def gains_from_records(records: Iterable[Mapping[str, Any]]) -> dict[str, list[float]]:
     """Per output, the ``loss_gain`` of every bench step record (``info["loss_gain"]``, kept by
     the bench store as ``info`` entries ``loss_gain.<output>`` or a nested dict)."""
     out: dict[str, list[float]] = {}
     for rec in records:
-        info = rec.get("info") or {}
-        nested = info.get("loss_gain")
-        if isinstance(nested, Mapping):
-            items = nested.items()
-        else:
-            items = ((k.split(".", 1)[1], v) for k, v in info.items() if k.startswith("loss_gain."))
-        for name, value in items:
+        for name, value in _per_output(rec.get("info") or {}, "loss_gain").items():
             if value is not None:
-                out.setdefault(str(name), []).append(float(value))
+                out.setdefault(name, []).append(float(value))
     return out
 
 
@@ -87,19 +91,15 @@ def trends_from_records(
     records: Iterable[Mapping[str, Any]],
 ) -> dict[str, list[tuple[float, float]]]:
     """Per output, ``(loss_gain, loss_gain_t)`` of every bench step record holding both and
-    finite (the store keeps them as ``info`` entries ``loss_gain.<output>`` and
-    ``loss_gain_t.<output>``, or as nested dicts)."""
+    finite (stored as :func:`gains_from_records` reads them)."""
     out: dict[str, list[tuple[float, float]]] = {}
     for rec in records:
         info = rec.get("info") or {}
-        gains, ts = info.get("loss_gain"), info.get("loss_gain_t")
-        if not isinstance(gains, Mapping):
-            gains = {k.split(".", 1)[1]: v for k, v in info.items() if k.startswith("loss_gain.")}
-            ts = {k.split(".", 1)[1]: v for k, v in info.items() if k.startswith("loss_gain_t.")}
-        for name, gain in gains.items():
-            t = (ts or {}).get(name)
+        ts = _per_output(info, "loss_gain_t")
+        for name, gain in _per_output(info, "loss_gain").items():
+            t = ts.get(name)
             if gain is not None and t is not None and math.isfinite(gain) and math.isfinite(t):
-                out.setdefault(str(name), []).append((float(gain), float(t)))
+                out.setdefault(name, []).append((float(gain), float(t)))
     return out
 
 
