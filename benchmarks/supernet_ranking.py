@@ -4,7 +4,7 @@
         [--seed 0] [--sampling uniform|fair] [--bn batch|running] [--lr 0.05] [--ema 0]
         [--finetune 0,20,50] [--device cpu|cuda|auto]
         [--panel benchmarks/data/supernet_panel.csv [MORE_SEEDS.csv ...]]
-    python benchmarks/supernet_ranking.py --rescore --from LOG... [--panel CSV ...]
+    python benchmarks/supernet_ranking.py --rescore --from LOG... [--panel CSV ...] [--ensemble 2,4,8]
     python benchmarks/supernet_ranking.py --plot PNG --from LOG... [--seconds-per-batch 0.255]
 
 The panel and its ground truth are ``benchmarks/data/supernet_panel.csv`` and
@@ -58,8 +58,11 @@ prints the split-half reliability, the tau between the means of two halves of th
 well one such mean ranks the cells as another would, a yardstick for the tau of a supernet
 against it. ``--rescore --from LOG...`` trains nothing: it recomputes tau and rho of every
 point of finished runs from the per-cell accuracies their JSON lines stored, against the
-``--panel`` ground truth, and prints the mean tau per setting and budget. ``--plot PNG --from
-LOG...`` draws those rescored taus against the budget, with the references.
+``--panel`` ground truth, and prints the mean tau per setting and budget; with ``--ensemble
+2,4,8`` also the tau of 2, 4 and 8 supernets' scores averaged (the mean over every such subset
+of a setting's runs, :func:`ensemble_taus`): whether the shortfall is one supernet's noise,
+which averaging removes, or a bias every supernet shares. ``--plot PNG --from LOG...`` draws
+those rescored taus against the budget, with the references.
 """
 
 from __future__ import annotations
@@ -266,6 +269,41 @@ def rescore(logs: list[Path], rows: list[dict]) -> list[dict]:
     return points
 
 
+def ensemble_taus(logs: list[Path], rows: list[dict], sizes: list[int]) -> list[dict]:
+    """Several supernets' scores averaged, from finished run logs: for each setting, number of
+    scoring images and budget, and each ``K`` in ``sizes`` up to its number of runs, the mean
+    tau over every K-subset of its runs of the cells' mean accuracy (and of their mean loss,
+    where every run stored one) against the ground truth ``rows``. K = 1 is the runs' mean tau.
+    Run it after :func:`rescore`, which checks the logs."""
+    import itertools
+
+    truth = np.array([float(r["test_acc"]) for r in rows])
+    groups: dict[tuple[str, int, int], list[tuple[np.ndarray, np.ndarray | None]]] = {}
+    for log in logs:
+        run = read_run(log)
+        for pt in run["curve"]:
+            tuned = pt.get("finetune", run.get("finetune") or 0)
+            key = (setting_label({**run, "finetune": tuned}), run.get("eval_images") or 0,
+                   pt["batches"])  # fmt: skip
+            loss = np.asarray(pt["loss"], dtype=np.float64) if "loss" in pt else None
+            groups.setdefault(key, []).append((np.asarray(pt["acc"], dtype=np.float64), loss))
+    out = []
+    for (setting, images, batches), runs in sorted(groups.items()):
+        for k in sorted(set(sizes)):
+            if k > len(runs):
+                continue
+            subsets = list(itertools.combinations(runs, k))
+            taus = [agreement(sum(a for a, _ in sub), truth)[0] for sub in subsets]
+            with_loss = [sub for sub in subsets if all(lo is not None for _, lo in sub)]
+            by_loss = [agreement(-sum(lo for _, lo in sub), truth)[0] for sub in with_loss]
+            out.append({
+                "setting": setting, "eval_images": images, "batches": batches, "supernets": k,
+                "subsets": len(subsets), "runs": len(runs), "tau": round(float(np.mean(taus)), 3),
+                "tau_loss": round(float(np.mean(by_loss)), 3) if by_loss else None,
+            })  # fmt: skip
+    return out
+
+
 @torch.no_grad()
 def score(
     trainer: StageTrainer, ops: tuple[str, ...], x: torch.Tensor, y: torch.Tensor
@@ -345,6 +383,11 @@ def main(argv: list[str] | None = None) -> dict:
     )  # fmt: skip
     parser.add_argument("--from", dest="logs", type=Path, nargs="+", default=[], help="run logs")
     parser.add_argument(
+        "--ensemble", default="",
+        help="with --rescore: also the tau of K supernets' scores averaged, for each K of this "
+        "comma list (every K-subset of a setting's runs)",
+    )  # fmt: skip
+    parser.add_argument(
         "--seconds-per-batch", type=float, default=None, help="for the plot's minutes axis"
     )  # fmt: skip
     args = parser.parse_args(argv)
@@ -395,8 +438,22 @@ def main(argv: list[str] | None = None) -> dict:
                 + (f" (by loss {np.mean(by_loss):.3f} over {len(by_loss)})" if by_loss else "")
                 + f": {setting}, {images} scoring images, {batches} batches"
             )
+        try:
+            sizes = [int(k) for k in args.ensemble.split(",") if k.strip()]
+        except ValueError:
+            raise SystemExit(f"--ensemble must be supernet counts, got {args.ensemble!r}") from None
+        if any(k < 1 for k in sizes):
+            raise SystemExit(f"--ensemble must be counts >= 1, got {args.ensemble!r}")
+        ensembles = ensemble_taus(args.logs, rows, sizes) if sizes else []
+        for e in ensembles:
+            print(
+                f"{e['supernets']} supernets averaged: mean tau {e['tau']:.3f}"
+                + (f" (by loss {e['tau_loss']:.3f})" if e["tau_loss"] is not None else "")
+                + f" over {e['subsets']} subsets of {e['runs']} runs: {e['setting']}, "
+                f"{e['eval_images']} scoring images, {e['batches']} batches"
+            )
         out = {
-            "panel": [str(p) for p in args.panel], "truth_seeds": seeds,
+            "panel": [str(p) for p in args.panel], "truth_seeds": seeds, "ensembles": ensembles,
             "truth_seed_tau": None if ceiling is None else round(ceiling, 3),
             "truth_split_half_tau": None if split_half is None else round(split_half, 3),
             "points": points,

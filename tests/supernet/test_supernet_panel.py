@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -245,6 +246,37 @@ def test_rescore_ranks_stored_supernet_accuracies_against_another_ground_truth(t
     old.write_text(json.dumps({**run, "curve": [{"batches": 600, "tau": 0.1}]}) + "\n")
     with pytest.raises(SystemExit, match="no per-cell accuracies"):
         ranking_mod.main(["--rescore", "--from", str(old), "--panel", str(panel)])
+
+
+def test_ensemble_averages_supernets_scores_so_their_shared_ranking_shows(tmp_path, capsys):
+    """``--rescore --ensemble 1,2``: two supernets whose noise cancels rank the cells perfectly
+    once their scores are averaged, while each alone does not; K beyond the runs is skipped."""
+    from scipy import stats
+
+    truth = [0.70, 0.80, 0.75, 0.90]
+    panel = _write_panel(tmp_path / "p.csv", {"epochs": 3}, [(f"c{k}", f"{t} {t}") for k, t in enumerate(truth)])  # fmt: skip
+    noise = [0.12, -0.12, -0.12, 0.12]
+    logs = []
+    for seed, sign in ((0, 1), (1, -1)):
+        acc = [t + sign * e for t, e in zip(truth, noise, strict=True)]
+        run = {"cells": 4, "seed": seed, "eval_images": 2000, "sampling": "uniform",
+               "curve": [{"batches": 600, "finetune": 0, "acc": acc, "loss": [-a for a in acc]}]}  # fmt: skip
+        logs.append(tmp_path / f"run{seed}.txt")
+        logs[-1].write_text(json.dumps(run) + "\n")
+    singles = [
+        stats.kendalltau([t + s * e for t, e in zip(truth, noise, strict=True)], truth)[0]
+        for s in (1, -1)
+    ]
+    assert max(singles) < 1.0
+    argv = ["--rescore", "--from", *map(str, logs), "--panel", str(panel), "--ensemble", "1,2,3"]
+    out = ranking_mod.main(argv)
+    assert [(e["supernets"], e["subsets"]) for e in out["ensembles"]] == [(1, 2), (2, 1)]
+    one, two = out["ensembles"]
+    assert one["tau"] == pytest.approx(np.mean(singles), abs=1e-3)
+    assert (two["tau"], two["tau_loss"]) == (1.0, 1.0)
+    assert "2 supernets averaged: mean tau 1.000 (by loss 1.000)" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="--ensemble"):
+        ranking_mod.main([*argv[:-1], "0"])
 
 
 def test_a_short_ranking_run_logs_what_rescore_reads_back(tmp_path, shared_data, capsys):
