@@ -43,6 +43,12 @@ test scores of the models on the run's validation front (select on validation, r
 the test scores of the model a hill climber holds at the end
 (:meth:`~nasgym.bench.results.Run.chosen_test`).
 
+Where steps name the operator they applied (``info["operator"]``, as VALP's do, e.g.
+``add_connection:gentle``), ``operators`` gives per agent what it applied
+(:func:`operator_use`): each operator's share of its steps and the share of those the env
+accepted, a table in the Markdown with rows for every gentle and every aggressive variant
+together: what an agent did, beside how well it did.
+
 Agents are summarised per agent label: the name, with its kwargs when a bench gave any (e.g.
 ``rules(slopes="relative")``), so one agent run with two settings has two rows (``agent`` is the
 label, ``agent_name`` and ``agent_kwargs`` its parts). The info table lists the numeric info
@@ -268,10 +274,30 @@ def _agent_summary(
         "pooled_front_points": pooled[-1] if pooled else 0,
         "pooled_front_points_by_step": pooled,
         "chosen": _chosen(runs),
+        "operators": operator_use(runs),
         "info": {
             k: _stat([d.get(k) for d in infos if k in d]) for k in keys if not lb.is_identifier(k)
         },
         "wall_s": _stat([r.done["wall_s"] for r in runs if r.done and "wall_s" in r.done]),
+    }
+
+
+def operator_use(runs: list[Run]) -> dict[str, dict[str, float | int]]:
+    """Per operator named by the runs' steps (``info["operator"]``): ``n`` steps, their
+    ``share`` of the steps that name one, and the share of them ``accepted`` by the env. Empty
+    where no step names an operator (NB201, Cell)."""
+    counts: dict[str, list[int]] = {}
+    for run in runs:
+        for step in run.steps:
+            op = (step.get("info") or {}).get("operator")
+            if isinstance(op, str) and op:
+                n_acc = counts.setdefault(op, [0, 0])
+                n_acc[0] += 1
+                n_acc[1] += bool(step.get("accepted", True))
+    total = sum(n for n, _ in counts.values())
+    return {
+        op: {"n": n, "share": n / total, "accepted": acc / n}
+        for op, (n, acc) in sorted(counts.items(), key=lambda kv: (-kv[1][0], kv[0]))
     }
 
 
@@ -480,7 +506,7 @@ def format_markdown(summary: dict[str, Any]) -> str:
             f"over the agent pairs, p < {st.ALPHA}).",
             "",
         ]
-        parts += _tests_table(env) + _steps_table(env) + _info_table(env)
+        parts += _tests_table(env) + _steps_table(env) + _operators_table(env) + _info_table(env)
     return "\n".join(parts)
 
 
@@ -542,6 +568,46 @@ def _steps_table(env: dict[str, Any]) -> list[str]:
         "models, Fig. 8 for the pair; bold: significant after Holm over the pairs):",
         "",
         *_table(head, rows),
+        "",
+    ]
+
+
+def _operators_table(env: dict[str, Any]) -> list[str]:
+    """Per operator, each agent's share of its steps and (in parentheses) the share of those
+    accepted; then every gentle and every aggressive variant together."""
+    agents = env["agents"]
+    uses = [a.get("operators") or {} for a in agents]
+    if not any(uses):
+        return []
+    total = {op: sum(u.get(op, {}).get("n", 0) for u in uses) for u in uses for op in u}
+    ops = sorted(total, key=lambda op: (-total[op], op))
+
+    def cell(entries: list[dict[str, float | int]], steps: int) -> str:
+        n = sum(int(e["n"]) for e in entries)
+        if not n:
+            return ""
+        accepted = sum(float(e["accepted"]) * int(e["n"]) for e in entries) / n
+        return f"{100 * n / steps:.1f} % ({accepted:.2f})"
+
+    steps = [sum(int(e["n"]) for e in u.values()) for u in uses]
+    rows = [
+        [op] + [cell([u[op]] if op in u else [], k) for u, k in zip(uses, steps, strict=True)]
+        for op in ops
+    ]
+    for kind in ("gentle", "aggressive"):
+        if any(op.endswith(":" + kind) for op in ops):
+            rows.append(
+                [f"every {kind} variant"]
+                + [
+                    cell([e for op, e in u.items() if op.endswith(":" + kind)], k)
+                    for u, k in zip(uses, steps, strict=True)
+                ]
+            )
+    return [
+        "Operators applied (each agent's share of its steps, over every run; in parentheses "
+        "the share of those steps whose candidate the env accepted):",
+        "",
+        *_table(["operator"] + [a["agent"] for a in agents], rows),
         "",
     ]
 

@@ -56,7 +56,10 @@ def test_summary_matches_the_indicators_per_run(toy_bench):
     # Fig. 9: the count at the last checkpoint is the final count
     for a in by_agent.values():
         assert a["pooled_front_points_by_step"][-1] == a["pooled_front_points"] > 0
-    assert (out / "summary.md").read_text().count("| toy-cycle |") == 2
+    md = (out / "summary.md").read_text().splitlines()
+    assert sum(line.startswith("| toy-cycle |") for line in md) == 1  # its row of the table
+    # the info table and the operators table (the toy env names its operator) have a column
+    assert "| info | random | toy-cycle |" in md and "| operator | random | toy-cycle |" in md
     assert json.loads((out / "summary.json").read_text()) == report.summary
 
 
@@ -403,3 +406,42 @@ def test_the_chosen_models_test_scores_follow_acceptance(toys):
     # parent credit (no control): a rejected step leaves the last accepted model
     assert chosen(rec(1, True, 0.1, None), rec(2, False, 0.2, None)) == {"f1": 0.1, "f2": 0.1}
     assert chosen(rec(1, False, 0.2, None)) is None  # only the start model, never scored
+
+
+def test_the_summary_says_which_operators_each_agent_applied(toys):
+    """Per agent, each operator's share of its steps and the share of those accepted, with every
+    gentle and every aggressive variant together; steps naming no operator give no table."""
+
+    def run(agent: str, seed: int, ops: list[tuple[str, bool]]) -> Run:
+        key = run_key(TOY, {}, agent, seed)
+        recs = [
+            step_record(key, t, 0, 0.0, False, False,
+                        {"objectives": {"f1": 0.5, "f2": 0.5}, "cost": float(t),
+                         "accepted": accepted, "operator": op})
+            for t, (op, accepted) in enumerate(ops, start=1)
+        ]  # fmt: skip
+        spec = {"f1": (0.0, 1.0), "f2": (0.0, 1.0)}
+        return Run(TOY, {}, agent, seed, recs, done_record(key, len(ops), len(ops), False, spec, 0.5))  # fmt: skip
+
+    gentle, rough, delete = "add_layer:gentle", "add_layer:aggressive", "delete_network"
+    runs = [
+        run("careful", 0, [(gentle, True), (gentle, False), (delete, True)]),
+        run("careful", 1, [(gentle, True), (gentle, True), (rough, False)]),
+        run("bold", 0, [(rough, False), (rough, True), (rough, False)]),
+        run("bold", 1, [(rough, False), (gentle, True), (rough, False)]),
+    ]
+    (env,) = summarize(runs)["envs"]
+    use = {a["agent"]: a["operators"] for a in env["agents"]}
+    assert use["careful"][gentle] == {"n": 4, "share": 4 / 6, "accepted": 0.75}
+    assert use["careful"][rough] == {"n": 1, "share": 1 / 6, "accepted": 0.0}
+    assert use["careful"][delete]["share"] == pytest.approx(1 / 6)
+    assert list(use["bold"]) == [rough, gentle]  # most applied first
+    assert use["bold"][rough] == {"n": 5, "share": 5 / 6, "accepted": 0.2}
+    text = format_markdown(summarize(runs))
+    rows = {line.split("|")[1].strip(): line for line in text.splitlines() if line.startswith("| ")}
+    assert "66.7 % (0.75)" in rows[gentle] and "16.7 % (1.00)" in rows[gentle]
+    assert rows["every aggressive variant"].count("%") == 2
+    assert "83.3 % (0.20)" in rows["every aggressive variant"]
+    plain = [_synthetic("plain", s, 0.0, 5000) for s in range(2)]
+    assert summarize(plain)["envs"][0]["agents"][0]["operators"] == {}
+    assert "Operators applied" not in format_markdown(summarize(plain))
