@@ -349,7 +349,7 @@ def check_agent_build(env: Any, env_id: str, agent: str, kwargs: dict[str, Any])
         ) from None
     try:
         build_agent(agent, env, 0, kwargs)
-    except (TypeError, ValueError, KeyError) as err:
+    except (TypeError, ValueError, KeyError, OSError) as err:  # OSError: a file it needs
         msg = err.args[0] if isinstance(err, KeyError) and err.args else err
         given = f" with --agent-kwargs {json.dumps(kwargs)}" if kwargs else ""
         hint = ""

@@ -94,6 +94,23 @@ def test_cli_refuses_bad_agent_kwargs_before_any_work(
     assert not out.exists()
 
 
+def test_a_missing_file_an_agent_needs_is_refused_by_name_before_any_work(tmp_path, capsys):
+    """A thresholds file that is not there: a one-line error naming it, no traceback, nothing
+    written."""
+    missing = str(tmp_path / "nope.json")
+    kwargs = {"rules": {"thresholds": missing}}
+    entry = BenchEntry("nasgym/VALP-v0", ("rules",), (0,), {}, 1, kwargs)
+    with pytest.raises(BenchError, match="cannot build agent 'rules' on nasgym/VALP-v0"):
+        validate([entry])
+    out = tmp_path / "never"
+    args = ["bench", "--env", "nasgym/VALP-v0", "--agent", "rules", "--seeds", "1", "--steps",
+            "1", "--out", str(out), "--no-progress", "--agent-kwargs", json.dumps(kwargs)]  # fmt: skip
+    assert cli.main(args) == 2
+    err = capsys.readouterr().err
+    assert f"thresholds file {missing!r} not found" in err and "Traceback" not in err
+    assert not out.exists()
+
+
 def test_agent_kwargs_are_part_of_the_run_identity(tmp_path, capsys, toys):
     out = tmp_path / "run"
     assert _cli_bench(out, "toy-cycle", None) == 0
