@@ -139,7 +139,8 @@ def _validate(config: StudyConfig, seeds: Sequence[int], backend: str) -> None:
     try:
         load_dataset(config.dataset, config.data_dir)
     except (FileNotFoundError, KeyError, ValueError) as err:
-        raise BenchError(f"--dataset {config.dataset!r}: {err}") from None
+        msg = err.args[0] if isinstance(err, KeyError) and err.args else err  # no KeyError quotes
+        raise BenchError(f"--dataset {config.dataset!r}: {msg}") from None
 
 
 def provenance_warnings(units: dict[int, dict], seeds: Sequence[int], where: Any) -> list[str]:

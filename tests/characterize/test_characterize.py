@@ -213,8 +213,9 @@ def test_bad_input_is_refused_before_any_work(tmp_path):
         StudyConfig(per_model=1)
     with pytest.raises(ValueError, match="eval_samples"):
         StudyConfig(eval_samples=2)
-    with pytest.raises(BenchError, match="data set|dataset"):
+    with pytest.raises(BenchError, match="data set|dataset") as err:
         run_characterize(StudyConfig(dataset="no-such-set"), [0], tmp_path / "x", quiet=True)
+    assert str(err.value).startswith("--dataset 'no-such-set': unknown data set")  # not quoted
     assert not (tmp_path / "x").exists()
     from nasgym.cli import main
 
