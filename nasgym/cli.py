@@ -249,11 +249,18 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     if not path.is_file():
         print(f"nasgym calibrate: no results file at {path}", file=sys.stderr)
         return EXIT_USAGE
-    records = [
-        r
-        for r in read_records(path)
-        if r.get("type") == "step" and (args.agent is None or r.get("agent") == args.agent)
-    ]
+    steps = [r for r in read_records(path) if r.get("type") == "step"]
+    records = [r for r in steps if args.agent is None or r.get("agent") == args.agent]
+    if not records:
+        present = sorted({str(r.get("agent")) for r in steps})
+        print(
+            "nasgym calibrate: no step records"
+            + (f" of agent {args.agent!r}" if args.agent is not None else "")
+            + f" in {path}"
+            + (f"; its agents: {', '.join(present)}" if present else ""),
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     if args.check is not None:
         return _check_thresholds(records, args.check, path)
     try:

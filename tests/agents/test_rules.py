@@ -297,7 +297,7 @@ def _trend_records(gains: dict[str, np.ndarray], t: float) -> list[dict]:
 
 
 def test_regime_shares_read_about_a_fifth_stuck_and_steep_where_calibrated_and_not_elsewhere(
-    tmp_path,
+    tmp_path, capsys
 ) -> None:
     """``nasgym calibrate --check``: thresholds read the runs they were calibrated on as about
     20 / 60 / 20 % stuck / moderate / steep; gains ten times smaller (another data set) read
@@ -334,3 +334,7 @@ def test_regime_shares_read_about_a_fifth_stuck_and_steep_where_calibrated_and_n
     assert main(["calibrate", str(run), "--check", str(path)]) == 0
     assert not (run / "thresholds.json").exists()  # --check writes nothing
     assert main(["calibrate", str(run), "--check", str(tmp_path / "none.json")]) == 2
+    capsys.readouterr()
+    assert main(["calibrate", str(run), "--agent", "rulez"]) == 2  # names the agents there
+    err = capsys.readouterr().err
+    assert "no step records of agent 'rulez'" in err and err.rstrip().endswith("its agents: random")
