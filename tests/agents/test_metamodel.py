@@ -166,6 +166,32 @@ def test_the_agent_picks_the_best_scored_valid_action():
         make_agent("metamodel", env, scalarisation="median")
 
 
+def test_exclude_failed_skips_a_rejected_move_until_the_architecture_changes():
+    env = gym.make("nasgym/VALP-Paper-v0", **TINY_ENV)
+    obs, _ = env.reset(seed=0)
+    rejected = {"accepted": False, "current_descriptor": "A"}
+    plain = make_agent("metamodel", env, seed=0)
+    first, _ = plain.predict(obs)
+    plain.update(obs, first, 0.0, obs, False, False, rejected)
+    assert plain.predict(obs)[0] == first  # the default proposes the failed move again
+    agent = make_agent("metamodel", env, seed=0, exclude_failed=True)
+    assert agent.predict(obs)[0] == first
+    agent.update(obs, first, 0.0, obs, False, False, rejected)
+    second, _ = agent.predict(obs)
+    actions, _, score = agent.scores(obs)
+    rest = [i for i, a in enumerate(actions) if a != first]
+    assert second != first and score[actions.index(second)] == pytest.approx(score[rest].max())
+    agent.update(obs, second, 0.0, obs, False, False, rejected)
+    assert agent.excluded == {first, second}
+    agent.update(obs, second, 0.0, obs, False, False, {"accepted": True, "current_descriptor": "B"})
+    assert agent.excluded == set() and agent.predict(obs)[0] == first  # a new architecture
+    for a in actions:  # every scored move excluded: it still picks one of them
+        agent.update(obs, a, 0.0, obs, False, False, {**rejected, "current_descriptor": "B"})
+    assert agent.predict(obs)[0] in actions
+    agent.reset()
+    assert agent.excluded == set()
+
+
 @pytest.mark.slow
 def test_metamodel_agent_runs_through_bench_and_replays(tmp_path):
     assert_benches_and_replays(tmp_path, "nasgym/VALP-Paper-v0", "metamodel", TINY_ENV, 3)
