@@ -47,7 +47,9 @@ Where steps name the operator they applied (``info["operator"]``, as VALP's do, 
 ``add_connection:gentle``), ``operators`` gives per agent what it applied
 (:func:`operator_use`): each operator's share of its steps and the share of those the env
 accepted, a table in the Markdown with rows for every gentle and every aggressive variant
-together: what an agent did, beside how well it did.
+together: what an agent did, beside how well it did. ``repeats_rejected``
+(:func:`repeats_after_rejection`, the table's last row): after a rejected step, how often the
+agent took the same action again.
 
 Agents are summarised per agent label: the name, with its kwargs when a bench gave any (e.g.
 ``rules(slopes="relative")``), so one agent run with two settings has two rows (``agent`` is the
@@ -275,6 +277,7 @@ def _agent_summary(
         "pooled_front_points_by_step": pooled,
         "chosen": _chosen(runs),
         "operators": operator_use(runs),
+        "repeats_rejected": repeats_after_rejection(runs),
         "info": {
             k: _stat([d.get(k) for d in infos if k in d]) for k in keys if not lb.is_identifier(k)
         },
@@ -299,6 +302,21 @@ def operator_use(runs: list[Run]) -> dict[str, dict[str, float | int]]:
         op: {"n": n, "share": n / total, "accepted": acc / n}
         for op, (n, acc) in sorted(counts.items(), key=lambda kv: (-kv[1][0], kv[0]))
     }
+
+
+def repeats_after_rejection(runs: list[Run]) -> dict[str, float | int] | None:
+    """How often an agent takes the very action whose candidate was just rejected: over the
+    steps that follow a rejected step (``n``), the ``share`` whose action is the same. None where
+    no step was rejected. A hill climber's rejected candidate leaves a model of the same
+    architecture, so an agent repeating itself there keeps proposing a move that just failed."""
+    n = same = 0
+    for run in runs:
+        steps = sorted(run.steps, key=lambda r: int(r["step"]))
+        for before, after in zip(steps, steps[1:], strict=False):
+            if int(after["step"]) == int(before["step"]) + 1 and not before.get("accepted", True):
+                n += 1
+                same += after.get("action") == before.get("action")
+    return {"n": n, "share": same / n} if n else None
 
 
 def box_check(
@@ -594,6 +612,7 @@ def _operators_table(env: dict[str, Any]) -> list[str]:
         [op] + [cell([u[op]] if op in u else [], k) for u, k in zip(uses, steps, strict=True)]
         for op in ops
     ]
+    repeats = [a.get("repeats_rejected") for a in agents]
     for kind in ("gentle", "aggressive"):
         if any(op.endswith(":" + kind) for op in ops):
             rows.append(
@@ -603,9 +622,15 @@ def _operators_table(env: dict[str, Any]) -> list[str]:
                     for u, k in zip(uses, steps, strict=True)
                 ]
             )
+    if any(repeats):
+        rows.append(
+            ["the rejected action again at the next step"]
+            + [f"{100 * r['share']:.1f} % of {r['n']}" if r else "" for r in repeats]
+        )
     return [
         "Operators applied (each agent's share of its steps, over every run; in parentheses "
-        "the share of those steps whose candidate the env accepted):",
+        "the share of those steps whose candidate the env accepted; last row: after a rejected "
+        "step, how often the next step takes the same action):",
         "",
         *_table(["operator"] + [a["agent"] for a in agents], rows),
         "",

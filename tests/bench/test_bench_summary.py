@@ -410,12 +410,16 @@ def test_the_chosen_models_test_scores_follow_acceptance(toys):
 
 def test_the_summary_says_which_operators_each_agent_applied(toys):
     """Per agent, each operator's share of its steps and the share of those accepted, with every
-    gentle and every aggressive variant together; steps naming no operator give no table."""
+    gentle and every aggressive variant together, and how often a rejected action is taken again
+    at the next step; steps naming no operator give no table."""
+
+    gentle, rough, delete = "add_layer:gentle", "add_layer:aggressive", "delete_network"
+    codes = {gentle: 0, rough: 1, delete: 2}  # each operator its own action
 
     def run(agent: str, seed: int, ops: list[tuple[str, bool]]) -> Run:
         key = run_key(TOY, {}, agent, seed)
         recs = [
-            step_record(key, t, 0, 0.0, False, False,
+            step_record(key, t, codes[op], 0.0, False, False,
                         {"objectives": {"f1": 0.5, "f2": 0.5}, "cost": float(t),
                          "accepted": accepted, "operator": op})
             for t, (op, accepted) in enumerate(ops, start=1)
@@ -423,7 +427,6 @@ def test_the_summary_says_which_operators_each_agent_applied(toys):
         spec = {"f1": (0.0, 1.0), "f2": (0.0, 1.0)}
         return Run(TOY, {}, agent, seed, recs, done_record(key, len(ops), len(ops), False, spec, 0.5))  # fmt: skip
 
-    gentle, rough, delete = "add_layer:gentle", "add_layer:aggressive", "delete_network"
     runs = [
         run("careful", 0, [(gentle, True), (gentle, False), (delete, True)]),
         run("careful", 1, [(gentle, True), (gentle, True), (rough, False)]),
@@ -437,11 +440,15 @@ def test_the_summary_says_which_operators_each_agent_applied(toys):
     assert use["careful"][delete]["share"] == pytest.approx(1 / 6)
     assert list(use["bold"]) == [rough, gentle]  # most applied first
     assert use["bold"][rough] == {"n": 5, "share": 5 / 6, "accepted": 0.2}
+    # after a rejected step (a last step has no next): the same action again or not
+    repeats = {a["agent"]: a["repeats_rejected"] for a in env["agents"]}
+    assert repeats == {"careful": {"n": 1, "share": 0.0}, "bold": {"n": 2, "share": 0.5}}
     text = format_markdown(summarize(runs))
     rows = {line.split("|")[1].strip(): line for line in text.splitlines() if line.startswith("| ")}
     assert "66.7 % (0.75)" in rows[gentle] and "16.7 % (1.00)" in rows[gentle]
     assert rows["every aggressive variant"].count("%") == 2
     assert "83.3 % (0.20)" in rows["every aggressive variant"]
+    assert "50.0 % of 2" in rows["the rejected action again at the next step"]
     plain = [_synthetic("plain", s, 0.0, 5000) for s in range(2)]
     assert summarize(plain)["envs"][0]["agents"][0]["operators"] == {}
     assert "Operators applied" not in format_markdown(summarize(plain))
