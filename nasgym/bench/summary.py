@@ -311,8 +311,7 @@ def repeats_after_rejection(runs: list[Run]) -> dict[str, float | int] | None:
     architecture, so an agent repeating itself there keeps proposing a move that just failed."""
     n = same = 0
     for run in runs:
-        steps = sorted(run.steps, key=lambda r: int(r["step"]))
-        for before, after in zip(steps, steps[1:], strict=False):
+        for before, after in zip(run.steps, run.steps[1:], strict=False):  # steps in order
             if int(after["step"]) == int(before["step"]) + 1 and not before.get("accepted", True):
                 n += 1
                 same += after.get("action") == before.get("action")
@@ -597,7 +596,10 @@ def _operators_table(env: dict[str, Any]) -> list[str]:
     uses = [a.get("operators") or {} for a in agents]
     if not any(uses):
         return []
-    total = {op: sum(u.get(op, {}).get("n", 0) for u in uses) for u in uses for op in u}
+    total: dict[str, int] = {}
+    for use in uses:
+        for op, entry in use.items():
+            total[op] = total.get(op, 0) + int(entry["n"])
     ops = sorted(total, key=lambda op: (-total[op], op))
 
     def cell(entries: list[dict[str, float | int]], steps: int) -> str:
