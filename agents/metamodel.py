@@ -38,7 +38,7 @@ import numpy as np
 
 from agents import register_agent
 from agents.base import Agent
-from agents.rules import _table_of, single_mask
+from agents.rules import _table_of, exclusions_for, single_mask
 from nasgym.indicators import hypervolume
 from policies.metamodel import Metamodel, observation_features, variant_name
 
@@ -161,9 +161,9 @@ class MetamodelAgent(Agent):
         """Add the evaluated candidate's objectives to the episode's archive; with
         ``exclude_failed``, remember a rejected move until the architecture changes."""
         if self.exclude_failed:
-            current = str(info.get("current_descriptor", ""))
-            if current != self._excluded_for:
-                self.excluded, self._excluded_for = set(), current
+            self.excluded, self._excluded_for = exclusions_for(
+                self.excluded, self._excluded_for, info
+            )
             if not info.get("accepted", True):
                 self.excluded.add(int(np.asarray(action).reshape(-1)[0]))
         found = info.get("objectives")

@@ -435,15 +435,21 @@ class RulesAgent(Agent):
         if self.mode == "v0":
             self.excluded = {name} if failed else set()
             return
-        current = str(info.get("current_descriptor", ""))
-        if current != self._excluded_for:
-            self.excluded, self._excluded_for = set(), current
+        self.excluded, self._excluded_for = exclusions_for(self.excluded, self._excluded_for, info)
         if failed:
             self.excluded.add(name)
 
     def reset(self) -> None:
         """Forget exclusions (a new episode)."""
         self.excluded, self._excluded_for = set(), ""
+
+
+def exclusions_for(excluded: set, made_on: str, info: Mapping[str, Any]) -> tuple[set, str]:
+    """The exclusions that still hold after a step, and the architecture they hold for: the
+    same ones while the model keeps the architecture they were made on (``made_on``, a
+    descriptor), none once ``info["current_descriptor"]`` names another."""
+    current = str(info.get("current_descriptor", ""))
+    return (excluded, made_on) if current == made_on else (set(), current)
 
 
 def _improved(observation: Any, info: Mapping[str, Any], table: ActionTable) -> bool:
@@ -487,6 +493,7 @@ __all__ = [
     "RulesAgent",
     "Situation",
     "Thresholds",
+    "exclusions_for",
     "load_thresholds",
     "regime_shares",
     "rule_candidates",

@@ -614,7 +614,6 @@ def _operators_table(env: dict[str, Any]) -> list[str]:
         [op] + [cell([u[op]] if op in u else [], k) for u, k in zip(uses, steps, strict=True)]
         for op in ops
     ]
-    repeats = [a.get("repeats_rejected") for a in agents]
     for kind in ("gentle", "aggressive"):
         if any(op.endswith(":" + kind) for op in ops):
             rows.append(
@@ -624,6 +623,7 @@ def _operators_table(env: dict[str, Any]) -> list[str]:
                     for u, k in zip(uses, steps, strict=True)
                 ]
             )
+    repeats = [a.get("repeats_rejected") for a in agents]
     if any(repeats):
         rows.append(
             ["the rejected action again at the next step"]
