@@ -156,7 +156,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
     folder = Path(args.dir)
     try:
         runs = load_runs(folder)
-    except FileNotFoundError as err:
+    except (FileNotFoundError, ValueError) as err:
         print(f"nasgym plot: {err}", file=sys.stderr)
         return EXIT_USAGE
     written = plot_all(runs, folder)
@@ -237,7 +237,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
     """Write per-output slope thresholds calibrated from a recorded (random-agent) bench run."""
-    from nasgym.bench.store import read_records
+    from nasgym.bench.store import read_records, results_file
     from nasgym.diagnostics.calibrate import (
         calibrate_thresholds,
         gains_from_records,
@@ -245,7 +245,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     )
 
     folder = Path(args.dir)
-    path = folder / "results.jsonl" if folder.is_dir() else folder
+    path = results_file(folder) if folder.is_dir() else folder
     if not path.is_file():
         print(f"nasgym calibrate: no results file at {path}", file=sys.stderr)
         return EXIT_USAGE

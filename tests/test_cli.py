@@ -203,16 +203,34 @@ def test_plot_redraws_a_bench_folder(tmp_path, capsys):
     assert any("incumbent_NB201" in p for p in listed)
 
 
+def test_plot_reads_an_archived_bench_folder(tmp_path, capsys):
+    import gzip
+
+    out = tmp_path / "run"
+    assert cli.main(_bench(out, "--no-plots")) == 0
+    table = (out / "summary.md").read_text()
+    plain = out / "results.jsonl"
+    (out / "results.jsonl.gz").write_bytes(gzip.compress(plain.read_bytes()))
+    plain.unlink()
+    (out / "summary.md").unlink()
+    capsys.readouterr()
+    assert cli.main(["plot", str(out)]) == 0
+    assert (out / "summary.md").read_text() == table
+
+
 @pytest.mark.parametrize(
     ("make", "message"),
     [
         (lambda d: d / "missing", "no bench folder '{p}'; run `nasgym bench ... --out {p}` first"),
         (lambda d: d, "'{p}' holds no results.jsonl; run `nasgym bench ... --out {p}` first"),
         (lambda d: d / "f.txt", "'{p}' is a file, not a bench folder"),
+        (lambda d: d / "gz", "results.jsonl.gz is not a readable gzip archive of results"),
     ],
 )
 def test_plot_says_what_is_wrong_with_its_folder(tmp_path, capsys, make, message):
     (tmp_path / "f.txt").write_text("x")
+    (tmp_path / "gz").mkdir()
+    (tmp_path / "gz" / "results.jsonl.gz").write_bytes(b"x")
     path = make(tmp_path)
     assert cli.main(["plot", str(path)]) == 2
     assert message.format(p=path) in capsys.readouterr().err

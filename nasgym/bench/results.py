@@ -13,7 +13,7 @@ import numpy as np
 
 from nasgym import indicators as ind
 from nasgym.bench.records import RunKey, agent_label, env_label, record_key
-from nasgym.bench.store import RESULTS_FILE, read_records
+from nasgym.bench.store import RESULTS_FILE, read_records, results_file
 
 Bounds = list[tuple[float, float]]
 
@@ -114,11 +114,13 @@ def _num(value: Any) -> float:
 
 
 def load_runs(path: Path | str) -> list[Run]:
-    """The runs stored in a results file (or in ``DIR/results.jsonl`` when given a folder)."""
+    """The runs stored in a results file (or in the results file of a folder: ``results.jsonl``,
+    else its archive ``results.jsonl.gz``)."""
     path = Path(path)
-    folder = path.parent if path.suffix == ".jsonl" else path
-    if path.suffix != ".jsonl":
-        path = path / RESULTS_FILE
+    is_file = path.suffix == ".jsonl" or path.name.endswith(".jsonl.gz")
+    folder = path.parent if is_file else path
+    if not is_file:
+        path = results_file(path)
     if not folder.exists():
         raise FileNotFoundError(
             f"no bench folder {str(folder)!r}; run `nasgym bench ... --out {folder}` first, "

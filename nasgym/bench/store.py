@@ -12,11 +12,17 @@ rewrites the file atomically (a temporary file, fsync'ed, renamed over the old o
 readable record and without the done markers of such runs, so that they are replayed and their
 missing steps stored. Unreadable lines are kept, with their line numbers, in
 ``DIR/results.unreadable``. What was repaired is returned (:class:`Repair`) and reported.
+
+A finished folder may be archived as ``DIR/results.jsonl.gz`` (``gzip results.jsonl``): every
+reader (:func:`read_records`, :func:`results_file`, so ``nasgym plot``, ``nasgym calibrate`` and
+the ``benchmarks/`` scripts) takes it as it takes the plain file. Only the plain file is appended
+to: to resume an archived bench, ``gunzip`` it first.
 """
 
 from __future__ import annotations
 
 import fcntl
+import gzip
 import json
 import os
 import warnings
@@ -28,6 +34,8 @@ from typing import IO, Any
 from nasgym.bench.records import RunKey, dumps, record_key
 
 RESULTS_FILE = "results.jsonl"
+#: an archived (gzip-compressed) results file, read where the plain one is absent
+RESULTS_ARCHIVE = RESULTS_FILE + ".gz"
 LOCK_FILE = ".lock"
 UNREADABLE_FILE = "results.unreadable"
 #: where :meth:`ResultsStore.set_aside` keeps the records of runs it takes out of the results
@@ -103,13 +111,28 @@ def _numbers(values: list[int], shown: int = 8) -> str:
     return text + (f" and {len(values) - shown} more" if len(values) > shown else "")
 
 
+def results_file(folder: Path | str) -> Path:
+    """The results file of a bench folder: ``results.jsonl``, else its archive
+    ``results.jsonl.gz`` where only that is there (the plain name when neither is)."""
+    folder = Path(folder)
+    plain = folder / RESULTS_FILE
+    archive = folder / RESULTS_ARCHIVE
+    return archive if not plain.exists() and archive.exists() else plain
+
+
 def scan(path: Path | str) -> Scan:
-    """Read a results file: every well-formed record once, in file order, and what was skipped."""
+    """Read a results file (plain, or gzip-compressed where its name ends in ``.gz``): every
+    well-formed record once, in file order, and what was skipped."""
     path = Path(path)
     out = Scan()
     if not path.exists():
         return out
     data = path.read_bytes()
+    if path.suffix == ".gz":
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError) as err:
+            raise ValueError(f"{path} is not a readable gzip archive of results: {err}") from err
     *lines, tail = data.split(b"\n")
     seen: set[tuple[Any, ...]] = set()
     for i, raw in enumerate(lines):

@@ -14,7 +14,7 @@ from typing import Any
 from nasgym._provenance import listed_mix, provenance_counts
 from nasgym.bench.jobs import BenchError
 from nasgym.bench.records import canonical_kwargs
-from nasgym.bench.store import ResultsStore, read_records
+from nasgym.bench.store import ResultsStore, read_records, results_file
 from nasgym.characterize.study import STUDY_AGENT, STUDY_ENV, StudyConfig, Unit, run_unit
 
 BACKENDS = ("local", "ray")
@@ -166,7 +166,7 @@ def load_rows(
 ) -> list[dict[str, Any]]:
     """The flat application records stored in ``out_dir`` for ``config`` (those of ``seeds``
     only, when given), in seed then application order; stored nulls read back as NaN."""
-    return _rows(stored_units(read_records(Path(out_dir) / "results.jsonl"), config), seeds)
+    return _rows(stored_units(read_records(results_file(out_dir)), config), seeds)
 
 
 def _rows(units: dict[int, dict], seeds: Sequence[int] | None) -> list[dict[str, Any]]:

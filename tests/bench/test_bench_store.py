@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 
 import pytest
 
 from nasgym.bench.records import done_record, record_key, run_key, step_record
-from nasgym.bench.store import ResultsStore, ResultsWarning, read_records
+from nasgym.bench.results import load_runs
+from nasgym.bench.store import ResultsStore, ResultsWarning, read_records, results_file
 
 KEY = run_key("nasgym-test/ToyMO-v0", {"horizon": 5}, "random", 3)
 
@@ -128,3 +130,27 @@ def test_non_finite_values_are_stored_as_null(tmp_path):
     _write(ResultsStore(tmp_path), [rec])
     back = read_records(tmp_path / "results.jsonl")[0]
     assert back["objectives"]["f1"] is None and back["reward"] is None
+
+
+def test_an_archived_folder_reads_as_the_plain_one(tmp_path):
+    recs = [_step(1), _step(2), done_record(KEY, 2, 5, False, {"f1": (0, 1), "f2": (0, 1)}, 0.1)]
+    plain, archived = tmp_path / "plain", tmp_path / "archived"
+    _write(ResultsStore(plain), recs)
+    archived.mkdir()
+    data = (plain / "results.jsonl").read_bytes()
+    (archived / "results.jsonl.gz").write_bytes(gzip.compress(data))
+    assert results_file(archived) == archived / "results.jsonl.gz"
+    assert results_file(plain) == plain / "results.jsonl"
+    assert read_records(results_file(archived)) == read_records(plain / "results.jsonl")
+    (run,) = load_runs(archived)
+    assert run.complete and [s["step"] for s in run.steps] == [1, 2]
+    assert load_runs(archived / "results.jsonl.gz")[0].steps == run.steps
+    # the plain file wins where both are there: it is the one a resumed bench appends to
+    (archived / "results.jsonl").write_bytes(data[: data.index(b"\n") + 1])
+    assert len(load_runs(archived)[0].steps) == 1
+
+
+def test_a_broken_archive_is_an_error_naming_it(tmp_path):
+    (tmp_path / "results.jsonl.gz").write_bytes(b"not gzip")
+    with pytest.raises(ValueError, match=r"results.jsonl.gz is not a readable gzip archive"):
+        load_runs(tmp_path)
