@@ -216,6 +216,10 @@ def test_plot_reads_an_archived_bench_folder(tmp_path, capsys):
     capsys.readouterr()
     assert cli.main(["plot", str(out)]) == 0
     assert (out / "summary.md").read_text() == table
+    # a bench into the archived folder would start over beside the archive: refused, no file made
+    assert cli.main(_bench(out, "--no-plots")) == 2
+    assert "gunzip" in capsys.readouterr().err
+    assert not (out / "results.jsonl").exists()
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,8 @@ missing steps stored. Unreadable lines are kept, with their line numbers, in
 A finished folder may be archived as ``DIR/results.jsonl.gz`` (``gzip results.jsonl``): every
 reader (:func:`read_records`, :func:`results_file`, so ``nasgym plot``, ``nasgym calibrate`` and
 the ``benchmarks/`` scripts) takes it as it takes the plain file. Only the plain file is appended
-to: to resume an archived bench, ``gunzip`` it first.
+to: :meth:`ResultsStore.open` refuses a folder that holds the archive alone (a run there would
+start over beside it); ``gunzip`` it to resume.
 """
 
 from __future__ import annotations
@@ -263,6 +264,13 @@ class ResultsStore:
     def open(self) -> list[dict[str, Any]]:
         """Create the folder, take the writer lock, repair the file (see the module docstring);
         return the stored records. What was repaired is in :attr:`repair`."""
+        archive = self.out_dir / RESULTS_ARCHIVE
+        if not self.path.exists() and archive.exists():
+            raise RuntimeError(
+                f"{archive} holds archived records and there is no {RESULTS_FILE} beside it: a "
+                f"run here would start over and hide them; to resume, `gunzip {archive}` first "
+                "(or give another folder)"
+            )
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self._lock = _take_lock(self.out_dir / LOCK_FILE)
         records = self._repair()
