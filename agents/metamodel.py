@@ -22,10 +22,14 @@ uniformly. By default the shipped metamodel (``policies/metamodel_valp.skops``) 
 A rejected candidate leaves a model of the same architecture (the control, or the parent),
 whose features barely differ, so the metamodel tends to propose the move that just failed
 again: on held-out Fashion-MNIST (seeds 40-59) the shipped one repeated the rejected action at
-the next step in 56 % of its rejections (random search: 4 %). ``exclude_failed=True`` skips a
-move (variant and network) whose candidate was rejected until the model's architecture changes
-(``info["current_descriptor"]``), as the paper's rules skip a failed operator; when every scored
-move is excluded it picks among them anyway. Off by default, so the published figures hold.
+the next step in 56 % of its rejections (random search: 4 %). ``exclude_failed=True``, the
+default, skips a move (variant and network) whose candidate was rejected until the model's
+architecture changes (``info["current_descriptor"]``), as the paper's rules skip a failed
+operator; when every scored move is excluded it picks among them anyway. It became the default
+by a test written down before it ran (``docs/heldout/prereg_exclude_failed.md``): on held-out
+Fashion-MNIST seeds 200-219 its test hypervolume after 60 steps was ahead of the agent without
+it (0.363 against 0.351, one-sided paired Wilcoxon p = 0.024). ``exclude_failed=False`` gives
+the earlier agent, with which the README's earlier metamodel figures were measured.
 """
 
 from __future__ import annotations
@@ -56,7 +60,7 @@ class MetamodelAgent(Agent):
         *,
         path: str | None = None,
         scalarisation: str | Mapping[str, float] = "hypervolume",
-        exclude_failed: bool = False,
+        exclude_failed: bool = True,
     ) -> None:
         super().__init__(env, seed=seed)
         from policies import shipped_path
