@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 
 import gymnasium as gym
@@ -338,3 +339,13 @@ def test_regime_shares_read_about_a_fifth_stuck_and_steep_where_calibrated_and_n
     assert main(["calibrate", str(run), "--agent", "rulez"]) == 2  # names the agents there
     err = capsys.readouterr().err
     assert "no step records of agent 'rulez'" in err and err.rstrip().endswith("its agents: random")
+    # an archived folder (results.jsonl.gz alone) calibrates to the same thresholds
+    archived = tmp_path / "archived"
+    archived.mkdir()
+    (archived / "results.jsonl.gz").write_bytes(gzip.compress((run / "results.jsonl").read_bytes()))
+    for folder, out in ((run, "a.json"), (archived, "b.json")):
+        assert (
+            main(["calibrate", str(folder), "--agent", "random", "--out", str(tmp_path / out)]) == 0
+        )
+    a, b = (json.loads((tmp_path / f).read_text()) for f in ("a.json", "b.json"))
+    assert b["source"].endswith("results.jsonl.gz") and a["outputs"] == b["outputs"]
