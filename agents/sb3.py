@@ -150,18 +150,23 @@ class PPONB201Agent(ShippedSB3Agent):
 
 @register_agent("ppo-valp")
 class PPOVALPAgent(ShippedSB3Agent):
-    """The shipped MaskablePPO policy for the VALP paper preset (trained on MNIST at
-    ``nasgym/VALP-PaperScaled-v0`` with 250 / 50 batches; it reads diagnostics, so it acts on any
-    data set of the image multitask; see ``policies/ppo_valp_mnist.json``)."""
+    """The shipped MaskablePPO policy for the VALP paper preset (trained on MNIST).
+
+    Trained at ``nasgym/VALP-PaperScaled-v0`` with 250 / 50 batches; it reads diagnostics, so it
+    acts on any data set of the image multitask; see ``policies/ppo_valp_mnist.json``.
+    """
 
     shipped = "ppo-valp"
 
 
 @register_agent("ppo-valp-hv")
 class PPOVALPHypervolumeAgent(ShippedSB3Agent):
-    """``ppo-valp`` trained on the bench's own measure: the same command with
-    ``reward="hypervolume"`` (the growth of the episode archive's hypervolume instead of the log
-    ratio to the control; see ``policies/ppo_valp_hv_mnist.json``)."""
+    """``ppo-valp`` trained on the bench's own measure, the archive's hypervolume growth.
+
+    The same command as ``ppo-valp`` with ``reward="hypervolume"`` (the growth of the episode
+    archive's hypervolume instead of the log ratio to the control; see
+    ``policies/ppo_valp_hv_mnist.json``).
+    """
 
     shipped = "ppo-valp-hv"
 

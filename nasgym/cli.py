@@ -8,18 +8,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from nasgym.registry import summary
+
 EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
-
-
-def _first_line(obj: Any) -> str:
-    text = (getattr(obj, "__doc__", None) or "").strip()
-    return text.splitlines()[0] if text else ""
 
 
 def _print_table(rows: list[tuple[str, str]]) -> None:
@@ -38,9 +36,10 @@ def cmd_envs(args: argparse.Namespace) -> int:
 
         check_env(args.describe)
         try:
-            print(describe(args.describe))
+            text = describe(args.describe)
         except (LookupError, OSError, SyntaxError) as err:
             raise BenchError(f"cannot describe {args.describe}: {err}") from None
+        print(text)
         return 0
     rows = []
     for env_id in nasgym.env_ids():
@@ -306,7 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, func in (("envs", cmd_envs), ("agents", cmd_agents), ("spaces", cmd_spaces)):
-        p = sub.add_parser(name, help=_first_line(func), description=_first_line(func))
+        p = sub.add_parser(name, help=summary(func), description=summary(func))
         p.set_defaults(func=func)
         if name == "envs":
             p.add_argument(
@@ -320,11 +319,11 @@ def build_parser() -> argparse.ArgumentParser:
     from nasgym.characterize.command import add_parser as add_characterize
 
     add_characterize(sub)
-    p = sub.add_parser("plot", help=_first_line(cmd_plot), description=_first_line(cmd_plot))
+    p = sub.add_parser("plot", help=summary(cmd_plot), description=summary(cmd_plot))
     p.add_argument("dir", help="a bench output folder (holding results.jsonl)")
     p.add_argument("--no-summary", action="store_true", help="do not rewrite summary.md/json")
     p.set_defaults(func=cmd_plot)
-    p = sub.add_parser("search", help=_first_line(cmd_search), description=_first_line(cmd_search))
+    p = sub.add_parser("search", help=summary(cmd_search), description=summary(cmd_search))
     p.add_argument("--env", required=True, help="env id, e.g. nasgym/NB201-v0")
     p.add_argument("--agent", required=True, help="agent name (see `nasgym agents`)")
     p.add_argument("--seed", type=int, default=0, help="seed of env and agent (default 0)")
@@ -339,9 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma list of modules to import first (custom envs/agents)",
     )
     p.set_defaults(func=cmd_search)
-    p = sub.add_parser(
-        "calibrate", help=_first_line(cmd_calibrate), description=_first_line(cmd_calibrate)
-    )
+    p = sub.add_parser("calibrate", help=summary(cmd_calibrate), description=summary(cmd_calibrate))
     p.add_argument("dir", help="a bench output folder (or its results.jsonl)")
     p.add_argument("--agent", default=None, help="use this agent's steps only (default: all)")
     p.add_argument("--low", type=float, default=0.2, help="stuck quantile (default 0.2)")
@@ -364,11 +361,11 @@ def _add_train(sub: Any) -> None:
     """``nasgym train NAME ...``: one sub-verb per registered trainer (nasgym.training)."""
     from nasgym.training import TRAINERS, list_trainers
 
-    p = sub.add_parser("train", help="train a meta-policy", description="Train a meta-policy.")
+    p = sub.add_parser("train", help="Train a meta-policy.", description="Train a meta-policy.")
     verbs = p.add_subparsers(dest="trainer", metavar="TRAINER", required=True)
     for name in list_trainers():
         trainer = TRAINERS.get(name)
-        q = verbs.add_parser(name, help=_first_line(trainer), description=_first_line(trainer))
+        q = verbs.add_parser(name, help=summary(trainer), description=summary(trainer))
         trainer.add_arguments(q)
         q.set_defaults(func=_run_trainer(trainer))
 
@@ -388,7 +385,7 @@ def _run_trainer(trainer: Any) -> Any:
 def _add_bench(sub: Any) -> None:
     p = sub.add_parser(
         "bench",
-        help=_first_line(cmd_bench),
+        help=summary(cmd_bench),
         description=(
             "Run every agent on every env for every seed (paired: each agent starts from the same "
             "env seed), appending each step to OUT/results.jsonl; then write OUT/summary.md, "
@@ -463,7 +460,7 @@ def _add_bench(sub: Any) -> None:
 def _add_sweep(sub: Any) -> None:
     p = sub.add_parser(
         "sweep",
-        help=_first_line(cmd_sweep),
+        help=summary(cmd_sweep),
         description=(
             "Run each agent on nasgym/NB201-v0 under eq9 (or eq10) at each exponent of a grid "
             "calibrated per data set (fractions of the exponent at which the smallest cell "
@@ -534,6 +531,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # the reader of the output went away (``nasgym envs | head``): stop quietly, and keep
+        # the interpreter's final flush of stdout from raising again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILED
     finally:
         warnings.formatwarning = old_format
 

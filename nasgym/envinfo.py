@@ -1,8 +1,10 @@
 """What an environment is and which arguments it takes, read from its source without importing it.
 
-``nasgym envs`` lists every env with the first line of its docstring, and ``nasgym envs
---describe ID`` its arguments with their defaults (from the ``__init__`` signature) and their
-descriptions (from the docstring's *Arguments* section). Both parse the module's source with
+``nasgym envs`` lists every env with the first paragraph of its docstring (or, for an id that
+presets another's class, its summary in :data:`nasgym.registration.ENV_SUMMARIES`), and ``nasgym
+envs --describe ID`` its arguments with their defaults (from the ``__init__`` signature, with the
+values the id registers in their place) and their descriptions (from the docstring's
+*Arguments* section). Both parse the module's source with
 :mod:`ast`, so listing never imports torch: it answers in well under a second.
 """
 
@@ -12,8 +14,10 @@ import ast
 import importlib.util
 import inspect
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+from nasgym.registry import first_paragraph
 
 __all__ = ["EnvArg", "EnvInfo", "describe", "env_info"]
 
@@ -21,27 +25,31 @@ __all__ = ["EnvArg", "EnvInfo", "describe", "env_info"]
 @dataclass(frozen=True)
 class EnvArg:
     """One constructor argument: its name, annotation and default as written, and what the
-    docstring says about it ("" when it says nothing)."""
+    docstring says about it ("" when it says nothing). ``preset``: the default is the value the
+    env id registers, not the class's."""
 
     name: str
     annotation: str
     default: str | None
     doc: str = ""
+    preset: bool = False
 
 
 @dataclass(frozen=True)
 class EnvInfo:
-    """An env id, its class, its docstring and its constructor arguments."""
+    """An env id, its class, its docstring and its constructor arguments (``preset_summary``:
+    the id's own summary, for an id that presets another's class)."""
 
     env_id: str
     entry_point: str
     doc: str
     args: list[EnvArg] = field(default_factory=list)
+    preset_summary: str = ""
 
     @property
     def summary(self) -> str:
-        """The first line of the docstring."""
-        return self.doc.strip().splitlines()[0] if self.doc.strip() else ""
+        """The id's preset summary, else the first paragraph of the class docstring."""
+        return self.preset_summary or first_paragraph(self.doc)
 
 
 def _class_node(entry_point: str) -> ast.ClassDef:
@@ -121,9 +129,19 @@ def env_info(env_id: str) -> EnvInfo:
     import gymnasium as gym
 
     import nasgym  # noqa: F401  (registers the nasgym ids)
+    from nasgym.registration import ENV_SUMMARIES
 
     spec = gym.spec(env_id)
-    entry = spec.entry_point
+    info = _class_info(env_id, spec.entry_point)
+    preset = spec.kwargs or {}
+    args = [
+        replace(a, default=repr(preset[a.name]), preset=True) if a.name in preset else a
+        for a in info.args
+    ]
+    return replace(info, args=args, preset_summary=ENV_SUMMARIES.get(env_id, ""))
+
+
+def _class_info(env_id: str, entry: object) -> EnvInfo:
     if not isinstance(entry, str):
         doc = inspect.getdoc(entry) or ""
         params = inspect.signature(entry).parameters.values()
@@ -155,7 +173,8 @@ def describe(env_id: str) -> str:
     for a in info.args:
         default = "(required)" if a.default is None else f"= {a.default}"
         ann = f": {a.annotation}" if a.annotation else ""
-        lines.append(f"  {a.name:<{width}} {default}{'  ' + ann.lstrip(': ') if ann else ''}")
+        mark = "  (this id's value)" if a.preset else ""
+        lines.append(f"  {a.name:<{width}} {default}{'  ' + ann.lstrip(': ') if ann else ''}{mark}")
         if a.doc:
             lines.append(f"  {'':<{width}}   {a.doc}")
     module, _, name = info.entry_point.partition(":")

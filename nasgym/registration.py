@@ -45,6 +45,17 @@ ENV_KWARGS: dict[str, dict[str, object]] = {
     "nasgym/VALP-PaperScaled-v0": {**_PAPER, "initial_batches": 1000, "step_batches": 200},
 }
 
+#: one-line summaries of the ids that preset another id's class (``nasgym envs`` lists them)
+ENV_SUMMARIES: dict[str, str] = {
+    "nasgym/VALP-Paper-v0": (
+        "VALP-v0 at the VALP paper's setting: Fashion-MNIST, batch 200, the five macro "
+        "operators, 2-of-3 acceptance, 60 steps, 2,500 / 500 batches (half the paper's)."
+    ),
+    "nasgym/VALP-PaperScaled-v0": (
+        "VALP-Paper-v0 at 1,000 / 200 batches (5x below the paper's), fast enough to learn on."
+    ),
+}
+
 
 def register_envs() -> None:
     """Register every nasgym environment with Gymnasium (idempotent)."""

@@ -14,6 +14,19 @@ from typing import Any, Generic, TypeVar
 T = TypeVar("T")
 
 
+def summary(obj: Any) -> str:
+    """The first paragraph of ``obj``'s docstring on one line (empty when it has none).
+
+    A summary wrapped over several lines is joined, never cut mid-sentence.
+    """
+    return first_paragraph(getattr(obj, "__doc__", None) or "")
+
+
+def first_paragraph(text: str) -> str:
+    """The first paragraph of ``text`` on one line (whitespace collapsed)."""
+    return " ".join(text.strip().split("\n\n")[0].split())
+
+
 class Registry(Generic[T]):
     """Map names to classes or factories, with a "did you mean" on unknown names.
 
@@ -96,9 +109,8 @@ class Registry(Generic[T]):
         return list(self._entries)
 
     def doc(self, name: str) -> str:
-        """First line of the entry's docstring (empty when it has none)."""
-        text = getattr(self.get(name), "__doc__", None) or ""
-        return text.strip().splitlines()[0] if text.strip() else ""
+        """The entry's summary: its docstring's first paragraph (:func:`summary`)."""
+        return summary(self.get(name))
 
     def __contains__(self, name: object) -> bool:
         return name in self._entries

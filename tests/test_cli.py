@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -258,6 +259,47 @@ def test_envs_lists_without_importing_torch_and_describes_arguments():
     code = "import nasgym.cli as c; c.main(['envs', '--describe', 'nasgym/NB201-v0'])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "time_budget    = 12000.0" in out.stdout and "(simulated seconds" in out.stdout
+
+
+def test_a_preset_id_is_described_with_its_own_values(capsys):
+    # VALP-Paper-v0 presets VALPEnv: its listing and --describe give the preset's values, not
+    # the class defaults (digits, 100 initial batches) a user would otherwise be told
+    assert cli.main(["envs"]) == 0
+    listing = capsys.readouterr().out
+    paper = next(ln for ln in listing.splitlines() if ln.startswith("nasgym/VALP-Paper-v0 "))
+    assert "Fashion-MNIST" in paper and "2,500 / 500" in paper
+    assert cli.main(["envs", "--describe", "nasgym/VALP-Paper-v0"]) == 0
+    out = capsys.readouterr().out
+    assert "dataset         = 'fashion-mnist'  str | Dataset  (this id's value)" in out
+    assert "initial_batches = 2500  int  (this id's value)" in out
+    assert "reward_clip     = 5.0  float\n" in out  # not preset: the class default, unmarked
+    assert cli.main(["envs", "--describe", "nasgym/VALP-v0"]) == 0
+    assert "initial_batches = 100  int\n" in capsys.readouterr().out
+
+
+def test_listings_give_whole_summaries_and_stop_quietly_on_a_closed_pipe():
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-m", "nasgym.cli", "agents"], capture_output=True, text=True, check=True
+    ).stdout
+    # a docstring summary wrapped over lines is joined, not cut mid-sentence
+    line = next(ln for ln in out.splitlines() if ln.startswith("ppo-valp "))
+    assert line.endswith("(trained on MNIST).")
+    # a reader that went away (``| head``): its end of the pipe is closed before any write
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "nasgym.cli", "envs", "--describe", NB201],
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    finally:
+        os.close(write)
+    assert done.returncode == 1 and done.stderr == ""
 
 
 def test_unknown_env_ids_and_env_kwargs_get_a_did_you_mean(tmp_path, capsys):

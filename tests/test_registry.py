@@ -21,6 +21,16 @@ def test_register_get_and_decorator():
     assert "round" in table and len(table) == 2
     assert table.doc("round") == "A round widget."
 
+    @table.register("long")
+    class Long:
+        """A summary wrapped
+        over two lines.
+
+        Details that the summary leaves out.
+        """
+
+    assert table.doc("long") == "A summary wrapped over two lines."
+
 
 def test_unknown_name_suggests_the_nearest():
     table: Registry[type] = Registry("widget")
