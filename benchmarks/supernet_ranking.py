@@ -243,10 +243,27 @@ def agreement(acc, truth) -> tuple[float, float, float, float]:
     return float(tau), float(p_tau), float(rho), float(p_rho)
 
 
+def partial_tau(acc, truth, params) -> tuple[float | None, float | None]:
+    """How much of a supernet's ranking the parameter count does not already give: Kendall tau
+    between the supernet's accuracies ``acc`` and ``params``, and Kendall's partial tau of
+    ``acc`` and ``truth`` given ``params``, ``(t_at - t_ap t_tp) / sqrt((1 - t_ap^2)(1 -
+    t_tp^2))`` (Kendall 1942). ``(None, None)`` where a tau is undefined (constant params)."""
+    t_at = stats.kendalltau(acc, truth)[0]
+    t_ap = stats.kendalltau(acc, params)[0]
+    t_tp = stats.kendalltau(truth, params)[0]
+    if not np.isfinite([t_at, t_ap, t_tp]).all() or max(abs(t_ap), abs(t_tp)) >= 1.0:
+        return (None, None) if not np.isfinite(t_ap) else (round(float(t_ap), 3), None)
+    part = (t_at - t_ap * t_tp) / np.sqrt((1.0 - t_ap**2) * (1.0 - t_tp**2))
+    return round(float(t_ap), 3), round(float(part), 3)
+
+
 def rescore(logs: list[Path], rows: list[dict]) -> list[dict]:
     """Tau and rho of every point of finished run logs against the ground truth ``rows``,
-    from the per-cell supernet accuracies the logs stored: no supernet is retrained."""
+    from the per-cell supernet accuracies the logs stored: no supernet is retrained. Also the
+    tau of the accuracies with the cells' parameter counts and the partial tau given them
+    (:func:`partial_tau`)."""
     truth = np.array([float(r["test_acc"]) for r in rows])
+    params = np.array([float(r["params"]) for r in rows])
     points = []
     for log in logs:
         run = read_run(log)
@@ -256,6 +273,7 @@ def rescore(logs: list[Path], rows: list[dict]) -> list[dict]:
             if "acc" not in pt:
                 raise SystemExit(f"{log}: no per-cell accuracies stored (an older run); rerun it")
             tau, p_tau, rho, p_rho = agreement(pt["acc"], truth)
+            tau_params, tau_partial = partial_tau(pt["acc"], truth, params)
             tuned = pt.get("finetune", run.get("finetune") or 0)
             points.append({
                 "log": str(log), "seed": run["seed"], "batches": pt["batches"],
@@ -265,6 +283,7 @@ def rescore(logs: list[Path], rows: list[dict]) -> list[dict]:
                 "rho": round(float(rho), 3), "rho_p": float(p_rho),
                 "tau_loss": (round(agreement(-np.asarray(pt["loss"]), truth)[0], 3)
                              if "loss" in pt else None),
+                "tau_params": tau_params, "tau_partial": tau_partial,
             })  # fmt: skip
     return points
 
@@ -433,10 +452,17 @@ def main(argv: list[str] | None = None) -> dict:
             means.setdefault(key, []).append(pt)
         for (setting, images, batches), pts in sorted(means.items()):
             by_loss = [pt["tau_loss"] for pt in pts if pt["tau_loss"] is not None]
+            partial = [pt for pt in pts if pt["tau_partial"] is not None]
             print(
                 f"mean tau {np.mean([pt['tau'] for pt in pts]):.3f} over {len(pts)} seeds"
                 + (f" (by loss {np.mean(by_loss):.3f} over {len(by_loss)})" if by_loss else "")
                 + f": {setting}, {images} scoring images, {batches} batches"
+                + (
+                    f"; with the parameter count {np.mean([p['tau_params'] for p in partial]):.3f},"
+                    f" partial tau given it {np.mean([p['tau_partial'] for p in partial]):.3f}"
+                    if partial
+                    else ""
+                )
             )
         try:
             sizes = [int(k) for k in args.ensemble.split(",") if k.strip()]

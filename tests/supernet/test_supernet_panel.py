@@ -233,6 +233,8 @@ def test_rescore_ranks_stored_supernet_accuracies_against_another_ground_truth(t
         "uniform paths, 20 tuning batches",
     ]
     assert [p["tau_loss"] for p in out["points"]] == [None, None]  # a log without losses
+    # the panel's cells all have the same params: no tau with them, no partial tau
+    assert [(p["tau_params"], p["tau_partial"]) for p in out["points"]] == [(None, None)] * 2
     out = ranking_mod.main(["--rescore", "--from", str(log), "--panel", str(flipped)])
     assert [p["tau"] for p in out["points"]] == [-logged, -1.0]
     assert "mean tau -1.000 over 1 seeds" in capsys.readouterr().out
@@ -246,6 +248,19 @@ def test_rescore_ranks_stored_supernet_accuracies_against_another_ground_truth(t
     old.write_text(json.dumps({**run, "curve": [{"batches": 600, "tau": 0.1}]}) + "\n")
     with pytest.raises(SystemExit, match="no per-cell accuracies"):
         ranking_mod.main(["--rescore", "--from", str(old), "--panel", str(panel)])
+
+
+def test_partial_tau_says_what_the_supernet_knows_beyond_the_parameter_count():
+    """Kendall's partial tau given the parameter count, worked by hand on 4 cells: tau(acc,
+    truth) = 2/3, tau(acc, params) = 2/3, tau(truth, params) = 1/3, so (2/3 - 2/9) /
+    sqrt(5/9 * 8/9) = 4 / sqrt(40); a ranking that is the parameter count's adds nothing
+    (undefined, None)."""
+    acc, truth, params = [1, 2, 3, 4], [1, 2, 4, 3], [2, 1, 3, 4]
+    assert ranking_mod.partial_tau(acc, truth, params) == (
+        pytest.approx(0.667, abs=1e-3),
+        pytest.approx(4 / np.sqrt(40), abs=1e-3),
+    )
+    assert ranking_mod.partial_tau(params, truth, params) == (1.0, None)
 
 
 def test_ensemble_averages_supernets_scores_so_their_shared_ranking_shows(tmp_path, capsys):
