@@ -322,8 +322,9 @@ def test_missing_data_directory_says_how_to_fix(monkeypatch, tmp_path):
     monkeypatch.delenv("NASGYM_DATA_DIR", raising=False)
     with pytest.raises(FileNotFoundError, match=r"data_dir=.*NASGYM_DATA_DIR"):
         load_dataset("mnist")
-    with pytest.raises(FileNotFoundError, match="does not exist"):
+    with pytest.raises(FileNotFoundError, match="does not exist") as err:
         load_dataset("mnist", data_dir=tmp_path / "nowhere")
+    assert str(err.value).endswith("holding mnist/, MNIST/raw/ or the IDX files themselves")
     with pytest.raises(FileNotFoundError, match=r"MNIST[/\\]raw"):
         load_dataset("fashion-mnist", data_dir=tmp_path)
     (tmp_path / "fashion-mnist").mkdir()

@@ -46,7 +46,8 @@ def find_idx_files(data_dir: Path | None, subdirs: tuple[str, ...], label: str) 
     if not data_dir.is_dir():
         raise FileNotFoundError(
             f"data directory {data_dir} does not exist (from data_dir= or {DATA_DIR_ENV}); "
-            f"point it at the folder holding {layouts.replace('<dir>/', '')}"
+            f"point it at the folder holding {', '.join(f'{s}/' for s in subdirs)} or the IDX "
+            "files themselves"
         )
     folders = [data_dir / s for s in subdirs] + [data_dir]
     partial: tuple[Path, list[str]] | None = None
