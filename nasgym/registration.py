@@ -45,14 +45,26 @@ ENV_KWARGS: dict[str, dict[str, object]] = {
     "nasgym/VALP-PaperScaled-v0": {**_PAPER, "initial_batches": 1000, "step_batches": 200},
 }
 
+#: the paper's own budget, in training batches (initial, per step)
+PAPER_BUDGET = (5000, 1000)
+
+
+def _paper_summary(base: str, env_id: str) -> str:
+    kw = ENV_KWARGS[env_id]
+    initial, step = int(str(kw["initial_batches"])), int(str(kw["step_batches"]))
+    scale = PAPER_BUDGET[0] / initial
+    return f"{base}, {initial:,} / {step:,} batches ({scale:g}x below the paper's)."
+
+
 #: one-line summaries of the ids that preset another id's class (``nasgym envs`` lists them)
 ENV_SUMMARIES: dict[str, str] = {
-    "nasgym/VALP-Paper-v0": (
+    "nasgym/VALP-Paper-v0": _paper_summary(
         "VALP-v0 at the VALP paper's setting: Fashion-MNIST, batch 200, the five macro "
-        "operators, 2-of-3 acceptance, 60 steps, 2,500 / 500 batches (half the paper's)."
+        "operators, 2-of-3 acceptance, 60 steps",
+        "nasgym/VALP-Paper-v0",
     ),
-    "nasgym/VALP-PaperScaled-v0": (
-        "VALP-Paper-v0 at 1,000 / 200 batches (5x below the paper's), fast enough to learn on."
+    "nasgym/VALP-PaperScaled-v0": _paper_summary(
+        "VALP-Paper-v0 scaled down to learn on", "nasgym/VALP-PaperScaled-v0"
     ),
 }
 
