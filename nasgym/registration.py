@@ -40,32 +40,26 @@ _PAPER = {
     "max_steps": 60,
     "credit": "control",
 }
-ENV_KWARGS: dict[str, dict[str, object]] = {
-    "nasgym/VALP-Paper-v0": {**_PAPER, "initial_batches": 2500, "step_batches": 500},
-    "nasgym/VALP-PaperScaled-v0": {**_PAPER, "initial_batches": 1000, "step_batches": 200},
-}
-
-#: the paper's own budget, in training batches (initial, per step)
+#: the paper's own budget and the presets', in training batches (initial, per step), and what
+#: each preset is
 PAPER_BUDGET = (5000, 1000)
-
-
-def _paper_summary(base: str, env_id: str) -> str:
-    kw = ENV_KWARGS[env_id]
-    initial, step = int(str(kw["initial_batches"])), int(str(kw["step_batches"]))
-    scale = PAPER_BUDGET[0] / initial
-    return f"{base}, {initial:,} / {step:,} batches ({scale:g}x below the paper's)."
-
-
+_PRESETS = {
+    "nasgym/VALP-Paper-v0": (
+        (2500, 500),
+        "VALP-v0 at the VALP paper's setting: Fashion-MNIST, batch 200, the five macro operators, "
+        "2-of-3 acceptance, 60 steps",
+    ),
+    "nasgym/VALP-PaperScaled-v0": ((1000, 200), "VALP-Paper-v0 scaled down to learn on"),
+}
+ENV_KWARGS: dict[str, dict[str, object]] = {
+    env_id: {**_PAPER, "initial_batches": initial, "step_batches": step}
+    for env_id, ((initial, step), _) in _PRESETS.items()
+}
 #: one-line summaries of the ids that preset another id's class (``nasgym envs`` lists them)
 ENV_SUMMARIES: dict[str, str] = {
-    "nasgym/VALP-Paper-v0": _paper_summary(
-        "VALP-v0 at the VALP paper's setting: Fashion-MNIST, batch 200, the five macro "
-        "operators, 2-of-3 acceptance, 60 steps",
-        "nasgym/VALP-Paper-v0",
-    ),
-    "nasgym/VALP-PaperScaled-v0": _paper_summary(
-        "VALP-Paper-v0 scaled down to learn on", "nasgym/VALP-PaperScaled-v0"
-    ),
+    env_id: f"{what}, {initial:,} / {step:,} batches "
+    f"({PAPER_BUDGET[0] / initial:g}x below the paper's)."
+    for env_id, ((initial, step), what) in _PRESETS.items()
 }
 
 
