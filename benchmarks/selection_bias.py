@@ -18,7 +18,12 @@ on the seeds where every compared agent's run is complete (or ``--seeds``):
 - the held model's test objectives (:meth:`nasgym.bench.results.Run.chosen_test`), two-sided;
 - the share of steps whose candidate was accepted, the number of points on the run's validation
   front and the share of them that were rejected candidates (a candidate worse than the control
-  costs the archive nothing, and a rejected one can still hold a front point), two-sided.
+  costs the archive nothing, and a rejected one can still hold a front point), two-sided;
+- the power of the comparison, for planning the next one: the standard deviation of the paired
+  differences of the final test hypervolume, the power these seeds had to detect a lead of
+  ``--lead`` (a fraction of the baseline's mean, default 0.05, as issue 9's ratio 1.05) at
+  p < 0.05 under ``--alternative``, and the seeds a Wilcoxon test needs for 80 % power
+  (:func:`nasgym.stats.paired_power`, :func:`nasgym.stats.seeds_for_power`).
 
     python benchmarks/selection_bias.py runs/heldout-test --against random --at 15,30,45
 
@@ -45,7 +50,7 @@ from nasgym.bench.results import (  # noqa: E402
     objective_bounds,
     selected_test_points,
 )
-from nasgym.stats import paired_wilcoxon  # noqa: E402
+from nasgym.stats import paired_power, paired_wilcoxon, seeds_for_power  # noqa: E402
 
 
 def run_metrics(run, names: list[str], bounds: list, at: list[int]) -> dict[str, float]:
@@ -79,6 +84,21 @@ def run_metrics(run, names: list[str], bounds: list, at: list[int]) -> dict[str,
 TWO_SIDED = ("shrinkage", "acceptance", "front points", "front share rejected")
 
 
+def plan_power(diffs: list[float], test: dict, args: argparse.Namespace) -> dict:
+    """Power of a paired comparison with these differences' spread, for a lead of
+    ``args.lead`` times the baseline's mean (``test``: the test hypervolume's test record)."""
+    side = "greater" if args.alternative == "greater" else "two-sided"
+    sd = float(np.std(diffs, ddof=1)) if len(diffs) > 1 else 0.0
+    lead = args.lead * test["against_mean"]
+    if not sd > 0:
+        return {"diff_sd": None, "lead": lead, "alternative": side, "power": None, "seeds_80": None}
+    return {
+        "diff_sd": sd, "lead": lead, "alternative": side,
+        "power": paired_power(sd, lead, len(diffs), alternative=side),
+        "seeds_80": seeds_for_power(sd, lead, alternative=side),
+    }  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> dict:
     """Compare; print the figures and one JSON line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -92,6 +112,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--seeds", default="", help="seeds to compare (default: all complete)")
     parser.add_argument("--at", default="", help="comma list of steps for the test hypervolume")
     parser.add_argument("--alternative", default="two-sided", choices=["two-sided", "greater"])
+    parser.add_argument(
+        "--lead", type=float, default=0.05,
+        help="lead to plan for, as a fraction of the baseline's mean (default 0.05)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     runs = [r for r in load_runs(args.folder) if r.complete]
     if len({r.label for r in runs}) != 1:
@@ -142,6 +166,17 @@ def main(argv: list[str] | None = None) -> dict:
                 + f", median diff {res['median_diff']:+.3g}, r = "
                 + ("-" if r is None else f"{r:+.2f}")
                 + f", p ({side}) = {'-' if p is None else f'{p:.2g}'}"
+            )
+    for a in wanted:
+        diffs = [got[a][s]["test hypervolume"] - got[against][s]["test hypervolume"] for s in seeds]
+        tests[a]["power"] = power = plan_power(diffs, tests[a]["test hypervolume"], args)
+        if power["diff_sd"] is not None:
+            print(
+                f"{a}: paired differences of the test hypervolume have sd {power['diff_sd']:.3g}; "
+                f"a lead of {args.lead:.0%} ({power['lead']:.3g}) is found at p < 0.05 "
+                f"({power['alternative']}) with power {power['power']:.2f} on these "
+                f"{len(seeds)} seeds, with 80 % power on "
+                + (f"{power['seeds_80']} seeds" if power["seeds_80"] else "no number of seeds")
             )
     record = {
         "benchmark": "selection_bias",

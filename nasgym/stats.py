@@ -5,6 +5,8 @@
 - :func:`paired_wilcoxon`: two agents run on the same seeds compared with the two-sided Wilcoxon
   signed-rank test, with the matched-pairs rank-biserial correlation as effect size;
 - :func:`holm`: Holm's step-down adjustment of a family of p-values;
+- :func:`paired_power` and :func:`seeds_for_power`: how likely a paired comparison over ``n``
+  seeds is to detect a given lead, and how many seeds it needs (planning a pre-registered test);
 - :func:`welch_vs_published`: our runs against a published mean ± std over ``n`` runs (Welch's
   t-test from summary statistics, as for NAS-Bench-201's published rows).
 """
@@ -21,8 +23,10 @@ __all__ = [
     "ALPHA",
     "holm",
     "mean_ci",
+    "paired_power",
     "paired_wilcoxon",
     "rank_biserial",
+    "seeds_for_power",
     "t_quantile",
     "welch_vs_published",
 ]
@@ -124,6 +128,63 @@ def holm(pvalues: Sequence[float | None]) -> list[float | None]:
         running = max(running, min(1.0, (m - k) * float(pvalues[i])))  # type: ignore[arg-type]
         out[i] = running
     return out
+
+
+def paired_power(
+    diff_sd: float, lead: float, n: int, alpha: float = ALPHA, alternative: str = "greater"
+) -> float:
+    """Power of a paired t-test over ``n`` seeds to detect a mean paired difference ``lead``
+    when the differences have standard deviation ``diff_sd`` (noncentral t; ``alternative``
+    ``"greater"``, one-sided, or ``"two-sided"``). The Wilcoxon test has about the same power
+    with ``3 / pi`` times the seeds under normality (:func:`seeds_for_power`)."""
+    from scipy import stats as sps  # here, not at import: scipy.stats takes seconds to load
+
+    if n < 2:
+        raise ValueError(f"need at least 2 pairs, got {n}")
+    if not diff_sd > 0:
+        raise ValueError(f"diff_sd must be positive, got {diff_sd}")
+    if alternative not in ("greater", "two-sided"):
+        raise ValueError(f"alternative must be 'greater' or 'two-sided', got {alternative!r}")
+    df, nc = n - 1, lead / diff_sd * math.sqrt(n)
+    tail = alpha if alternative == "greater" else alpha / 2
+    crit = float(sps.t.ppf(1.0 - tail, df))
+    # scipy's noncentral t gives NaN far in its tails: the normal approximation is exact there
+    upper = float(sps.nct.sf(crit, df, nc))
+    if not math.isfinite(upper):
+        upper = float(sps.norm.sf(crit - nc))
+    if alternative == "greater":
+        return upper
+    lower = float(sps.nct.cdf(-crit, df, nc))
+    if not math.isfinite(lower):
+        lower = float(sps.norm.cdf(-crit - nc))
+    return upper + lower
+
+
+def seeds_for_power(
+    diff_sd: float,
+    lead: float,
+    power: float = 0.8,
+    alpha: float = ALPHA,
+    alternative: str = "greater",
+    wilcoxon: bool = True,
+    most: int = 100_000,
+) -> int | None:
+    """The fewest paired seeds whose :func:`paired_power` reaches ``power`` for a mean lead
+    ``lead`` (differences' standard deviation ``diff_sd``); with ``wilcoxon``, divided by the
+    signed-rank test's asymptotic relative efficiency ``3 / pi`` (rounded up). None when even
+    ``most`` seeds do not reach it (e.g. ``lead <= 0``)."""
+    if not 0.0 < power < 1.0:
+        raise ValueError(f"power must be in (0, 1), got {power}")
+    if paired_power(diff_sd, lead, most, alpha, alternative) < power:
+        return None
+    lo, hi = 2, most  # bisect: power grows with n for a positive lead
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if paired_power(diff_sd, lead, mid, alpha, alternative) >= power:
+            hi = mid
+        else:
+            lo = mid + 1
+    return math.ceil(lo / (3.0 / math.pi)) if wilcoxon else lo
 
 
 def welch_vs_published(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from scipy import stats as sps
@@ -66,3 +68,24 @@ def test_welch_against_a_published_mean():
     assert res["t"] == pytest.approx(ref.statistic) and res["t"] > 0 and res["p"] < 1e-6
     with pytest.raises(ValueError, match="at least 2 runs"):
         stats.welch_vs_published([94.0], 93.7, 0.36, 500)
+
+
+def test_paired_power_matches_the_textbook_sample_sizes():
+    """A paired t-test for an effect of half a standard deviation at alpha 0.05 needs 34 pairs
+    two-sided and 27 one-sided for 80 % power (Cohen's tables; G*Power gives the same), and
+    the Wilcoxon test 3 / pi times as many; no number of seeds finds a lead that is not there."""
+    from nasgym.stats import paired_power, seeds_for_power
+
+    assert seeds_for_power(1.0, 0.5, alternative="two-sided", wilcoxon=False) == 34
+    assert seeds_for_power(1.0, 0.5, wilcoxon=False) == 27
+    assert seeds_for_power(1.0, 0.5) == math.ceil(27 * math.pi / 3) == 29
+    assert paired_power(1.0, 0.5, 33, alternative="two-sided") < 0.8
+    assert paired_power(1.0, 0.5, 34, alternative="two-sided") >= 0.8
+    # far in the noncentral t's tail scipy gives NaN; the power is still a probability
+    assert paired_power(1.0, 0.5, 3126, alternative="two-sided") == pytest.approx(1.0)
+    assert paired_power(1.0, 0.0, 20) == pytest.approx(0.05)  # no lead: the test's own alpha
+    assert seeds_for_power(1.0, 0.0) is None and seeds_for_power(1.0, -0.2) is None
+    with pytest.raises(ValueError, match="diff_sd"):
+        paired_power(0.0, 0.5, 10)
+    with pytest.raises(ValueError, match="alternative"):
+        paired_power(1.0, 0.5, 10, alternative="less")

@@ -2,33 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from benchmark_scripts import BENCH, load
 
 from nasgym.spaces import get_space
 
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
-
-
-def _load(name: str):
-    sys.path.insert(0, str(BENCH))
-    try:
-        spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
-    finally:
-        sys.path.remove(str(BENCH))
-
-
-panel_mod = _load("supernet_panel")
-ranking_mod = _load("supernet_ranking")
+panel_mod = load("supernet_panel")
+ranking_mod = load("supernet_ranking")
 
 
 def _normal_convs(arch) -> int:
