@@ -23,7 +23,10 @@ on the seeds where every compared agent's run is complete (or ``--seeds``):
   differences of the final test hypervolume, the power these seeds had to detect a lead of
   ``--lead`` (a fraction of the baseline's mean, default 0.05, as issue 9's ratio 1.05) at
   p < 0.05 under ``--alternative``, and the seeds a Wilcoxon test needs for 80 % power
-  (:func:`nasgym.stats.paired_power`, :func:`nasgym.stats.seeds_for_power`).
+  (:func:`nasgym.stats.paired_power`, :func:`nasgym.stats.seeds_for_power`), and how much the
+  pairing helps: the correlation over seeds of the two agents' test hypervolumes at the ``--at``
+  steps and the last (0: the shared seed no longer predicts anything; the paired differences
+  then spread as much as unpaired ones would).
 
     python benchmarks/selection_bias.py runs/heldout-test --against random --at 15,30,45
 
@@ -82,6 +85,14 @@ def run_metrics(run, names: list[str], bounds: list, at: list[int]) -> dict[str,
 
 #: figures compared two-sided whatever ``--alternative`` says (not "higher is better")
 TWO_SIDED = ("shrinkage", "acceptance", "front points", "front share rejected")
+
+
+def pair_correlation(x: list[float], y: list[float]) -> float | None:
+    """Pearson correlation over seeds of two agents' values (None where one is constant)."""
+    x_arr, y_arr = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if len(x_arr) < 3 or not (np.std(x_arr) > 0 and np.std(y_arr) > 0):
+        return None
+    return float(np.corrcoef(x_arr, y_arr)[0, 1])
 
 
 def plan_power(diffs: list[float], test: dict, args: argparse.Namespace) -> dict:
@@ -170,6 +181,17 @@ def main(argv: list[str] | None = None) -> dict:
     for a in wanted:
         diffs = [got[a][s]["test hypervolume"] - got[against][s]["test hypervolume"] for s in seeds]
         tests[a]["power"] = power = plan_power(diffs, tests[a]["test hypervolume"], args)
+        power["pair_corr"] = corr = {
+            k: pair_correlation([got[a][s][k] for s in seeds], [got[against][s][k] for s in seeds])
+            for k in keys
+            if k.startswith("test hypervolume@") or k == "test hypervolume"
+        }
+        print(
+            f"{a}: correlation of its test hypervolume with {against}'s over the seeds: "
+            + ", ".join(f"{'step ' + k.split('@')[1] if '@' in k else 'last step'} {v:+.2f}"
+                        for k, v in sorted(corr.items(), key=lambda kv: "@" not in kv[0])
+                        if v is not None)
+        )  # fmt: skip
         if power["diff_sd"] is not None:
             print(
                 f"{a}: paired differences of the test hypervolume have sd {power['diff_sd']:.3g}; "
