@@ -62,6 +62,11 @@ OBJECTIVE_SPECS: dict[str, dict[str, tuple[float, float]]] = {
 }
 
 
+def step_seed(key: int, step: int) -> int:
+    """The seed of step ``step`` of the episode keyed ``key`` (``common_noise``)."""
+    return int(np.random.SeedSequence([key, step]).generate_state(1, dtype=np.uint64)[0])
+
+
 class VALPEnv(gym.Env):
     """Search a VALP (multi-network, multi-task model) by applying variation operators.
 
@@ -163,7 +168,12 @@ class VALPEnv(gym.Env):
     steps do not undo a gentle edit; see ``benchmarks/gentle_drift.py``; the starting model's
     training is unchanged), ``operator_kwargs`` (operator name -> options it is built with, e.g.
     ``{"add_connection": {"detach_gentle": True}}``: gentle connections that the target's losses
-    cannot train through; off by default). ``diagnostics`` also takes ``trend_window``
+    cannot train through; off by default), ``common_noise`` (False; True: each step's random
+    draws, its training batches, sampler noise and the choice inside the target, come from a
+    generator seeded by the episode's seed and the step's index alone, not by what earlier
+    steps drew, so agents run on the same seed train on the same batches at every step: common
+    random numbers, for comparisons whose seed pairing would otherwise fade as their models
+    diverge; ``benchmarks/selection_bias.py`` prints the pair's correlation). ``diagnostics`` also takes ``trend_window``
     (None = the lineage's whole loss history; an int keeps its last values). Seed only through
     ``reset(seed=...)``. :meth:`fork` copies an env in its state, sharing the data. Memory: kept
     models hold weights only and the current model drops its optimizer state; resets and steps
@@ -184,8 +194,8 @@ class VALPEnv(gym.Env):
     - v0: initial version. Unreleased changes, still v0: ``loss_gain``/``loss_gain_t``
       observations, ``credit``, ``batch_size``, ``start_networks``, per-data-set objective
       boxes, crossover donors kept as weights only (the best two per output), ``max_width``,
-      ``warmup_batches``, ``operator_kwargs`` and ``test_samples`` (all off by default, so
-      trajectories do not change).
+      ``warmup_batches``, ``operator_kwargs``, ``test_samples`` and ``common_noise`` (all off
+      by default, so trajectories do not change).
     """
 
     metadata = {"render_modes": []}
@@ -222,6 +232,7 @@ class VALPEnv(gym.Env):
         start_networks: tuple[int, int] = (1, 2),
         warmup_batches: int = 0,
         operator_kwargs: Mapping[str, Mapping[str, Any]] | None = None,
+        common_noise: bool = False,
     ) -> None:
         self._kwargs = {k: v for k, v in locals().items() if k not in ("self", "__class__")}
         _check_choice("acceptance", acceptance, ACCEPTANCE_RULES)
@@ -249,6 +260,9 @@ class VALPEnv(gym.Env):
         if not isinstance(warmup_batches, int | np.integer) or warmup_batches < 0:
             raise ValueError(f"warmup_batches must be an int >= 0, got {warmup_batches!r}")
         self.warmup_batches = int(warmup_batches)
+        if not isinstance(common_noise, bool | np.bool_):
+            raise ValueError(f"common_noise must be True or False, got {common_noise!r}")
+        self.common_noise = bool(common_noise)
         unknown = sorted(set(diagnostics or {}) - set(DIAGNOSTICS_DEFAULTS))
         if unknown:
             raise ValueError(
@@ -345,6 +359,7 @@ class VALPEnv(gym.Env):
         self._gen = torch.Generator().manual_seed(int(self.np_random.integers(2**62)))
         # the test split's own seed: scoring on it draws nothing from the episode's generators
         self._test_seed = int(self._gen.initial_seed()) ^ 0x7E57
+        self._noise_key = int(self._gen.initial_seed())  # common_noise: keys the steps' draws
         self._diag_data = DiagnosticData.from_task_data(
             self._val, int(self.diag_options["samples"]), self._latents, self._gen
         )
@@ -420,6 +435,8 @@ class VALPEnv(gym.Env):
             )
             return self._observation(), -self.reward_clip, False, truncated, info
         move = moves[a]
+        if self.common_noise:  # this step's draws from (episode, step) alone, not the history
+            self.reseed(step_seed(self._noise_key, self._steps))
         with self._threads():
             candidate, result, control = self._apply_and_train(move)
             objectives = self._evaluate(candidate)

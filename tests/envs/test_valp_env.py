@@ -689,3 +689,28 @@ def test_reseed_makes_a_reseeded_forks_outcome_the_real_one() -> None:
     info = env.step(a)[4]
     assert info["objectives"] == peeks[1]["objectives"]
     assert info["test_objectives"] == peeks[1]["test_objectives"]
+
+
+def test_common_noise_gives_agents_on_one_seed_the_same_batches_at_every_step() -> None:
+    """Two episodes of one seed that apply different operators train on the same batches at
+    step t with ``common_noise=True``; without it, what earlier steps drew shifts them apart."""
+    from nasgym.registration import PAPER_OPERATORS
+
+    def orders(common: bool, pick: int) -> list[torch.Tensor]:
+        env = _env(operators=PAPER_OPERATORS, credit="control", common_noise=common, max_steps=8)
+        env.reset(seed=3)
+        drawn: list[torch.Tensor] = []
+        draw = env._batch_order
+        env._batch_order = lambda rows: drawn.append(draw(rows)) or drawn[-1]  # type: ignore[method-assign]
+        rng = np.random.default_rng(pick)
+        for _ in range(8):
+            env.step(int(rng.choice(_valid(env))))
+        return drawn
+
+    def same(a: list[torch.Tensor], b: list[torch.Tensor]) -> list[bool]:
+        return [bool(torch.equal(x, y)) for x, y in zip(a, b, strict=True)]
+
+    assert all(same(orders(True, 0), orders(True, 1)))
+    assert not all(same(orders(False, 0), orders(False, 1)))
+    with pytest.raises(ValueError, match="common_noise"):
+        _env(common_noise="yes")
