@@ -10,7 +10,13 @@ compares, on the seeds every compared run shares:
 - every pair of agents within and across the conditions on hypervolume
   (:func:`nasgym.bench.summary.paired_comparisons`, Holm-adjusted over the pairs);
 - with ``--at 20,30,45``: every pair of agents within each condition on the hypervolume of the
-  first 20, 30, 45 steps (the paper's "ahead from step ~20 on"), unadjusted.
+  first 20, 30, 45 steps (the paper's "ahead from step ~20 on"), unadjusted;
+- how tightly the seeds pair the agents in each condition (an option such as VALP's
+  ``common_noise`` is meant to tighten it): for each pair of agents, the standard deviation of
+  their paired hypervolume differences and their correlation over the seeds, without and with
+  the option, and the Pitman-Morgan test that the option's spread is the smaller
+  (:func:`nasgym.stats.spread_test`, one-sided). A smaller spread means fewer seeds for the same
+  power (``benchmarks/selection_bias.py`` prints the seeds a lead needs).
 
     python benchmarks/env_option_effect.py runs/heldout runs/heldout-detach --agents random,rules
 
@@ -36,7 +42,7 @@ from nasgym.bench.results import (  # noqa: E402
     objective_bounds,
 )
 from nasgym.bench.summary import paired_comparisons  # noqa: E402
-from nasgym.stats import paired_wilcoxon  # noqa: E402
+from nasgym.stats import paired_wilcoxon, spread_test  # noqa: E402
 
 
 def runs_of(folder: str, agents: list[str], suffix: str) -> dict[str, dict[int, object]]:
@@ -132,12 +138,33 @@ def main(argv: list[str] | None = None) -> dict:
                         f"{np.mean(x):.3f} / {np.mean(y):.3f}, median diff "
                         f"{test['median_diff']:+.3f}, r {test['effect']:+.2f}, p {p}"
                     )
+    pairing = {}
+    for i, a in enumerate(agents):
+        for b in agents[i + 1 :]:
+            base = np.subtract(hv[a], hv[b])
+            opt = np.subtract(hv[a + args.suffix], hv[b + args.suffix])
+            try:
+                test = spread_test(opt, base)
+            except ValueError as err:  # too few seeds, or no spread
+                print(f"  pairing of {a} and {b}: {err}")
+                continue
+            corr = {
+                cond: float(np.corrcoef(hv[a + cond], hv[b + cond])[0, 1])
+                for cond in ("", args.suffix)
+            }
+            pairing[f"{a} vs {b}"] = {**test, "pair_corr": corr}
+            print(
+                f"  pairing of {a} and {b}: sd of the paired hypervolume differences "
+                f"{test['sd_b']:.3g} without the option, {test['sd_a']:.3g} with it (ratio "
+                f"{test['ratio']:.2f}, Pitman-Morgan one-sided p {test['p']:.2g}); their "
+                f"correlation over the seeds {corr['']:+.2f} without, {corr[args.suffix]:+.2f} with"
+            )
     kwargs = {"base": first.env_kwargs}
     kwargs["option"] = next(iter(groups[agents[0] + args.suffix].values())).env_kwargs
     means = {"hypervolume": hv, "front_points": front}
     out = {"benchmark": "env_option_effect", "env": first.env, **kwargs, "seeds": seeds}
     out |= {m: {k: float(np.mean(v)) for k, v in d.items()} for m, d in means.items()}
-    out |= {"option_vs_base": effects, "pairs": pairs, "at_steps": at_steps}
+    out |= {"option_vs_base": effects, "pairs": pairs, "at_steps": at_steps, "pairing": pairing}
     print(json.dumps(out))
     return out
 

@@ -7,6 +7,8 @@
 - :func:`holm`: Holm's step-down adjustment of a family of p-values;
 - :func:`paired_power` and :func:`seeds_for_power`: how likely a paired comparison over ``n``
   seeds is to detect a given lead, and how many seeds it needs (planning a pre-registered test);
+- :func:`spread_test`: whether one of two spreads measured on the same seeds is the smaller
+  (Pitman-Morgan), e.g. the paired differences of two agents with and without an env option;
 - :func:`welch_vs_published`: our runs against a published mean ± std over ``n`` runs (Welch's
   t-test from summary statistics, as for NAS-Bench-201's published rows).
 """
@@ -27,6 +29,7 @@ __all__ = [
     "paired_wilcoxon",
     "rank_biserial",
     "seeds_for_power",
+    "spread_test",
     "t_quantile",
     "welch_vs_published",
 ]
@@ -185,6 +188,40 @@ def seeds_for_power(
         else:
             lo = mid + 1
     return math.ceil(lo / (3.0 / math.pi)) if wilcoxon else lo
+
+
+def spread_test(
+    a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray, alternative: str = "less"
+) -> dict[str, float]:
+    """Pitman-Morgan test of two variances measured on the same units (paired values ``a``,
+    ``b``, e.g. per seed): ``var(a) < var(b)`` exactly when ``a + b`` and ``a - b`` correlate
+    negatively, so the test is Pearson's on those sums and differences (scipy). Returns both
+    standard deviations, their ratio ``sd_a / sd_b``, the correlation of ``a`` and ``b`` and the
+    p-value (``alternative`` ``"less"``: a's spread is the smaller; or ``"two-sided"``)."""
+    from scipy import stats as sps  # here, not at import: scipy.stats takes seconds to load
+
+    x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if x.shape != y.shape or x.ndim != 1 or x.size < 3:
+        raise ValueError(f"need two paired 1-d samples of at least 3, got {x.shape}, {y.shape}")
+    if alternative not in ("less", "two-sided"):
+        raise ValueError(f"alternative must be 'less' or 'two-sided', got {alternative!r}")
+    sd_a, sd_b = float(x.std(ddof=1)), float(y.std(ddof=1))
+    if not (sd_a > 0 and sd_b > 0):
+        raise ValueError("both samples must vary")
+    total, gap = x + y, x - y
+    scale = 1e-9 * (np.ptp(x) + np.ptp(y))
+    if np.ptp(total) <= scale or np.ptp(gap) <= scale:  # one is the other shifted or mirrored
+        p = 1.0
+    else:
+        p = float(sps.pearsonr(total, gap, alternative=alternative).pvalue)
+    return {
+        "sd_a": sd_a,
+        "sd_b": sd_b,
+        "ratio": sd_a / sd_b,
+        "corr": float(np.corrcoef(x, y)[0, 1]),
+        "p": p,
+        "n": int(x.size),
+    }
 
 
 def welch_vs_published(

@@ -89,3 +89,22 @@ def test_paired_power_matches_the_textbook_sample_sizes():
         paired_power(0.0, 0.5, 10)
     with pytest.raises(ValueError, match="alternative"):
         paired_power(1.0, 0.5, 10, alternative="less")
+
+
+def test_spread_test_finds_the_smaller_of_two_paired_spreads():
+    """Pitman-Morgan on the same seeds: a spread half the other is found, the same one is not;
+    the ratio and the correlation are those of the samples."""
+    rng = np.random.default_rng(0)
+    shared = rng.normal(size=40)
+    wide = shared + rng.normal(size=40)
+    narrow = 0.5 * wide + 0.1 * rng.normal(size=40)
+    res = stats.spread_test(narrow, wide)
+    assert res["ratio"] == pytest.approx(narrow.std(ddof=1) / wide.std(ddof=1))
+    assert res["ratio"] < 0.6 and res["p"] < 1e-3 and res["n"] == 40
+    assert res["corr"] == pytest.approx(np.corrcoef(narrow, wide)[0, 1])
+    assert stats.spread_test(wide, narrow)["p"] > 0.99
+    other = shared + rng.normal(size=40)  # the same spread, other noise
+    assert stats.spread_test(other, wide, alternative="two-sided")["p"] > 0.05
+    assert stats.spread_test(wide + 1.0, wide)["p"] == 1.0  # the same spread, exactly
+    with pytest.raises(ValueError, match="paired"):
+        stats.spread_test([1.0, 2.0], [1.0, 2.0])
