@@ -173,8 +173,9 @@ class VALPEnv(gym.Env):
     generator seeded by the episode's seed and the step's index alone, not by what earlier
     steps drew, so agents run on the same seed train on the same batches at every step: common
     random numbers, for comparisons whose seed pairing would otherwise fade as their models
-    diverge; ``benchmarks/selection_bias.py`` prints the pair's correlation). ``diagnostics`` also takes ``trend_window``
-    (None = the lineage's whole loss history; an int keeps its last values). Seed only through
+    diverge; ``benchmarks/env_option_effect.py`` measures the pairing without and with it).
+    ``diagnostics`` also takes ``trend_window`` (None = the lineage's whole loss history; an int
+    keeps its last values). Seed only through
     ``reset(seed=...)``. :meth:`fork` copies an env in its state, sharing the data. Memory: kept
     models hold weights only and the current model drops its optimizer state; resets and steps
     run under :func:`nasgym._memory.bounded_heap` (glibc serves blocks of 1 MiB or more by
