@@ -1,7 +1,8 @@
 """The ``nasgym`` command line: list what is registered, run benches, plot them, run one search.
 
 Exit status: 0 on success, 1 when some run failed, 2 for a bad argument (nothing was run or
-written), 130 when interrupted (rerun the same command to resume).
+written), 3 when ``--stop-after`` or an ``OUT/STOP`` file stopped it starting runs (rerun the same
+command to go on), 130 when interrupted (rerun the same command to resume).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 from nasgym.registry import summary
 
-EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
+EXIT_FAILED, EXIT_USAGE, EXIT_STOPPED, EXIT_INTERRUPTED = 1, 2, 3, 130
 
 
 def _print_table(rows: list[tuple[str, str]]) -> None:
@@ -130,6 +131,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
             progress=not args.no_progress,
             plots=not args.no_plots,
             restart_partial=args.restart_partial,
+            stop_after=stop_after_seconds(args),
         )
     except KeyboardInterrupt:
         print(
@@ -143,7 +145,34 @@ def cmd_bench(args: argparse.Namespace) -> int:
             f"{len(report.failed)} run(s) failed (see above); rerun to retry them", file=sys.stderr
         )
         return EXIT_FAILED
-    return 0
+    return EXIT_STOPPED if report.not_started else 0
+
+
+def stop_after_seconds(args: argparse.Namespace) -> float | None:
+    """``--stop-after`` in seconds (None when not given)."""
+    from nasgym.bench.backends import parse_duration
+    from nasgym.bench.jobs import BenchError
+
+    if args.stop_after is None:
+        return None
+    try:
+        seconds = parse_duration(args.stop_after)
+    except ValueError as err:
+        raise BenchError(f"--stop-after: {err}") from None
+    if seconds <= 0:
+        raise BenchError(f"--stop-after must be a positive duration, got {args.stop_after!r}")
+    return seconds
+
+
+def add_stop_after(p: argparse.ArgumentParser, what: str = "run") -> None:
+    p.add_argument(
+        "--stop-after",
+        default=None,
+        metavar="DURATION",
+        help=f"start no {what} after DURATION (e.g. 90m, 2h, 1h30m; a bare number is minutes); "
+        f"those under way finish and are stored, and the command exits with status 3: rerun it "
+        f"to go on. `touch OUT/STOP` does the same while it runs",
+    )
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
@@ -195,7 +224,13 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     except (ValueError, KeyError) as err:
         raise BenchError(str(err.args[0] if isinstance(err, KeyError) else err)) from None
     try:
-        report, _ = run_sweep(config, args.out, workers=args.workers, progress=not args.no_progress)
+        report, _ = run_sweep(
+            config,
+            args.out,
+            workers=args.workers,
+            progress=not args.no_progress,
+            stop_after=stop_after_seconds(args),
+        )
     except KeyboardInterrupt:
         print(
             f"\ninterrupted; every finished step is in {args.out}/results.jsonl. "
@@ -206,6 +241,12 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if report.failed:
         print(f"{len(report.failed)} run(s) failed; rerun to retry them", file=sys.stderr)
         return EXIT_FAILED
+    if report.not_started:
+        print(
+            f"stopped early: {report.not_started} run(s) not started, the tables cover the "
+            "stored ones; rerun the same command to go on"
+        )
+        return EXIT_STOPPED
     return 0
 
 
@@ -453,6 +494,7 @@ def _add_bench(sub: Any) -> None:
         "DIR/results.superseded.jsonl (for a folder resumed on another CPU or torch, where a "
         "replay would not retrace them)",
     )
+    add_stop_after(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_bench)
 
@@ -493,6 +535,7 @@ def _add_sweep(sub: Any) -> None:
     )
     _add_agent_kwargs(p)
     p.add_argument("--workers", type=int, default=None, metavar="W", help="parallel runs")
+    add_stop_after(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_sweep)
 

@@ -11,6 +11,7 @@ import gc
 import multiprocessing as mp
 import os
 import queue
+import re
 import signal
 import sys
 import threading
@@ -18,6 +19,8 @@ import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +37,80 @@ OnError = Callable[[Job, str], None]
 #: runs one task's job and yields its records (``run_job`` for a bench; a study passes its own,
 #: a module-level function so that worker processes can import it)
 Runner = Callable[..., Iterator[dict[str, Any]]]
+
+
+#: the file in an output folder that stops a bench (sweep, study) from starting more jobs
+STOP_FILE = "STOP"
+
+
+@dataclass(frozen=True)
+class StopRule:
+    """When to start no more jobs: once ``time.time()`` reaches ``deadline`` (``seconds`` after
+    the command began), or once the file ``flag`` exists. Jobs under way run to their end and
+    are stored; a job whose turn comes after that yields nothing, so a rerun of the same command
+    finds it missing and runs it. (The check is made where the job runs: a Ray node that cannot
+    see ``flag`` goes by the deadline alone.)"""
+
+    deadline: float | None = None
+    flag: str | None = None
+    seconds: float | None = None
+
+    @classmethod
+    def for_folder(cls, out_dir: Path | str, seconds: float | None) -> StopRule:
+        """The rule of a command writing into ``out_dir``: ``seconds`` from now, or
+        ``OUT/STOP``. A ``STOP`` file already there was meant for an earlier command: removed."""
+        flag = Path(out_dir).absolute() / STOP_FILE  # workers may run elsewhere (Ray)
+        flag.unlink(missing_ok=True)
+        deadline = None if seconds is None else time.time() + seconds
+        return cls(deadline, str(flag), seconds)
+
+    def hit(self) -> bool:
+        """Whether no job should start now."""
+        if self.deadline is not None and time.time() >= self.deadline:
+            return True
+        return self.flag is not None and os.path.exists(self.flag)
+
+    def finish(self, left: int, what: str = "run") -> str:
+        """Say why ``left`` jobs did not start (empty when none), and remove the flag."""
+        why = ""
+        if left:
+            if self.seconds is not None and not (self.flag and os.path.exists(self.flag)):
+                reason = f"{self.seconds / 60:g} min passed"
+            else:
+                reason = f"{self.flag} appeared"
+            why = (
+                f"stopped early ({reason}): {left} {what}(s) not started; rerun the same "
+                "command to go on"
+            )
+        if self.flag is not None:
+            Path(self.flag).unlink(missing_ok=True)
+        return why
+
+
+def check_stop_after(seconds: float | None) -> None:
+    """A ``stop_after`` must be a positive number of seconds (or None)."""
+    if seconds is not None and not seconds > 0:
+        raise BenchError(f"stop_after must be a positive number of seconds, got {seconds!r}")
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in a duration such as ``90m``, ``2h``, ``1h30m``, ``45s`` or ``45`` (minutes)."""
+    raw = str(text).strip().lower()
+    if re.fullmatch(r"\d+(\.\d+)?", raw):
+        return float(raw) * 60.0
+    parts = re.findall(r"(\d+(?:\.\d+)?)([hms])", raw)
+    if not raw or "".join(n + u for n, u in parts) != raw:
+        raise ValueError(
+            f"{text!r} is not a duration; give e.g. 90m, 2h, 1h30m, 45s or 45 (minutes)"
+        )
+    return sum(float(n) * {"h": 3600.0, "m": 60.0, "s": 1.0}[u] for n, u in parts)
+
+
+def _gated(stop: StopRule, runner: Runner, *task: Any) -> Iterator[dict[str, Any]]:
+    """``runner``'s records, or none when ``stop`` says no job starts any more."""
+    if stop.hit():
+        return
+    yield from runner(*task)
 
 
 def available_cpus() -> int:
@@ -239,11 +316,15 @@ def run_tasks(
     workers: int | None = None,
     ray_address: str | None = None,
     runner: Runner = run_job,
+    stop: StopRule | None = None,
 ) -> None:
     """Run ``tasks`` on ``backend``: ``local`` (serial for 1 worker, the default, else a process
     pool of ``workers``) or ``ray`` (``workers`` CPUs of a local Ray; default all). Each task's
     job is run by ``runner`` (default :func:`~nasgym.bench.runner.run_job`; another runner's
-    jobs need the ``imports`` attribute of :class:`~nasgym.bench.jobs.Job` for Ray)."""
+    jobs need the ``imports`` attribute of :class:`~nasgym.bench.jobs.Job` for Ray). With
+    ``stop``, a job whose turn comes once the rule is hit is not run (it yields no record)."""
+    if stop is not None:
+        runner = partial(_gated, stop, runner)
     with _interrupts() as check:
 
         def checked(rec: dict[str, Any]) -> None:

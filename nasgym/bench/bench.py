@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nasgym.bench.backends import Task, release, run_tasks
+from nasgym.bench.backends import StopRule, Task, check_stop_after, release, run_tasks
 from nasgym.bench.jobs import BenchEntry, BenchError, Job, import_modules, validate
 from nasgym.bench.records import RunKey, record_key
 from nasgym.bench.store import ResultsStore, read_records
@@ -27,6 +27,8 @@ class BenchReport:
     plots: list[Path] = field(default_factory=list)
     #: what the results file needed repaired when the bench opened it (one line each)
     repaired: list[str] = field(default_factory=list)
+    #: runs left to a later rerun because ``stop_after`` ran out or ``DIR/STOP`` appeared
+    not_started: int = 0
 
 
 def plan(jobs: Sequence[Job], records: list[dict[str, Any]]) -> tuple[list[Task], int]:
@@ -81,6 +83,7 @@ def run_bench(
     plots: bool = True,
     quiet: bool = False,
     restart_partial: bool = False,
+    stop_after: float | None = None,
 ) -> BenchReport:
     """Run every job of ``entries`` not stored yet in ``out_dir``; write the summary and plots.
 
@@ -89,7 +92,14 @@ def run_bench(
     stored on another platform (torch, CPU kernels) fails with a message, since its replay would
     not retrace the stored steps. ``restart_partial`` first moves every partly stored run of the
     bench into ``DIR/results.superseded.jsonl`` (kept, not deleted), so that each runs anew.
+
+    Stopping early without losing work: no run starts once ``stop_after`` seconds have passed
+    since the call, or once a file ``DIR/STOP`` exists (``touch DIR/STOP`` while it runs); the
+    runs under way finish and are stored, the summary covers what is stored, and
+    ``report.not_started`` counts the runs left for a rerun of the same call. A ``DIR/STOP``
+    found when the bench starts is removed (it was meant for an earlier bench).
     """
+    check_stop_after(stop_after)
     import_modules(imports)
     validate(entries, backend)
     release()  # the envs and agents built to validate
@@ -116,6 +126,7 @@ def run_bench(
         for line in store.repair.lines():
             print(f"  {line}", file=sys.stderr)
     report.repaired = store.repair.lines()
+    stop = StopRule.for_folder(out_dir, stop_after)
     try:
         if restart_partial:
             cut = partial_runs(jobs, stored)
@@ -135,10 +146,13 @@ def run_bench(
             )
         bar = _Bar(jobs, tasks, enabled=progress, records=stored)
 
+        finished: set[RunKey] = set()
+
         def sink(rec: dict[str, Any]) -> None:
             store.append(rec)
             if rec["type"] == "done":
                 report.completed += 1
+                finished.add(record_key(rec))
                 bar.finish_run(rec)
             else:
                 bar.step(rec)
@@ -148,11 +162,16 @@ def run_bench(
             bar.write(f"run {job.label} failed:\n{text}")
 
         try:
-            run_tasks(tasks, sink, on_error, backend, workers, ray_address)
+            run_tasks(tasks, sink, on_error, backend, workers, ray_address, stop=stop)
         finally:
             bar.close()
+        ended = finished | {job.key for job, _ in report.failed}
+        report.not_started = sum(1 for t in tasks if t[0].key not in ended)
     finally:
         store.close()
+    said = stop.finish(report.not_started)
+    if said and not quiet:
+        print(said)
     _finish(report, plots, quiet)
     return report
 

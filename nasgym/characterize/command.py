@@ -34,6 +34,7 @@ def cmd_characterize(args: argparse.Namespace) -> int:
     """Apply every operator variant to clones of random trained VALPs, each against a control."""
     from nasgym.bench.jobs import BenchError
     from nasgym.characterize import StudyConfig, run_characterize
+    from nasgym.cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_STOPPED, stop_after_seconds
 
     for name in ("models", "initial_batches", "step_batches", "workers"):
         value = getattr(args, name)
@@ -64,6 +65,7 @@ def cmd_characterize(args: argparse.Namespace) -> int:
             workers=args.workers,
             ray_address=args.ray_address,
             progress=not args.no_progress,
+            stop_after=stop_after_seconds(args),
         )
     except KeyboardInterrupt:
         print(
@@ -71,11 +73,11 @@ def cmd_characterize(args: argparse.Namespace) -> int:
             "Rerun the same command to resume.",
             file=sys.stderr,
         )
-        return 130
+        return EXIT_INTERRUPTED
     if report.failed:
         print(f"{len(report.failed)} model(s) failed (see above); rerun to retry", file=sys.stderr)
-        return 1
-    return 0
+        return EXIT_FAILED
+    return EXIT_STOPPED if report.not_started else 0
 
 
 def add_parser(sub: Any) -> None:
@@ -149,5 +151,8 @@ def add_parser(sub: Any) -> None:
         "--workers", type=int, default=None, metavar="W", help="parallel models (default 1)"
     )
     p.add_argument("--ray-address", default=None, metavar="ADDR", help="existing Ray cluster")
+    from nasgym.cli import add_stop_after
+
+    add_stop_after(p, "model")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_characterize)

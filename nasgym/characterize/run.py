@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from nasgym._provenance import listed_mix, provenance_counts
+from nasgym.bench.backends import StopRule, check_stop_after, run_tasks
 from nasgym.bench.jobs import BenchError
 from nasgym.bench.records import canonical_kwargs
 from nasgym.bench.store import ResultsStore, read_records, results_file
@@ -33,6 +34,8 @@ class StudyReport:
     files: list[Path] = field(default_factory=list)
     report: dict[str, Any] | None = None
     warnings: list[str] = field(default_factory=list)
+    #: models left to a later rerun because ``stop_after`` ran out or ``OUT/STOP`` appeared
+    not_started: int = 0
 
 
 def stored_units(records: Sequence[dict[str, Any]], config: StudyConfig) -> dict[int, dict]:
@@ -58,6 +61,7 @@ def run_characterize(
     progress: bool = True,
     report: bool = True,
     quiet: bool = False,
+    stop_after: float | None = None,
 ) -> StudyReport:
     """Study every model of ``seeds`` not stored yet in ``out_dir``; write the table and report.
 
@@ -65,7 +69,10 @@ def run_characterize(
     the stored ones), the table to ``OUT/records.csv`` (and ``records.parquet`` when pyarrow is
     installed), the report to ``OUT/report.md``, ``report.json``, ``thresholds.json`` and
     ``plots/``. Arguments are checked before ``out_dir`` is touched (:class:`BenchError`).
+    ``stop_after`` (seconds) and ``OUT/STOP`` stop it starting models, as for
+    :func:`~nasgym.bench.run_bench`; ``not_started`` counts those left to a rerun.
     """
+    check_stop_after(stop_after)
     _validate(config, seeds, backend)
     out = Path(out_dir)
     result = StudyReport(out)
@@ -84,9 +91,9 @@ def run_characterize(
             print(f"resuming {store.path}: {result.skipped} of {len(seeds)} models stored")
         from tqdm.auto import tqdm
 
-        from nasgym.bench.backends import run_tasks
-
         bar = tqdm(total=len(seeds), initial=result.skipped, unit="model", disable=not progress)
+
+        stop = StopRule.for_folder(out, stop_after)
 
         def sink(rec: dict[str, Any]) -> None:
             store.append(rec)
@@ -99,9 +106,13 @@ def run_characterize(
 
         try:
             tasks = [(u, frozenset(), {}, None) for u in todo]
-            run_tasks(tasks, sink, on_error, backend, workers, ray_address, runner=run_unit)
+            run_tasks(tasks, sink, on_error, backend, workers, ray_address, run_unit, stop)
         finally:
             bar.close()
+        result.not_started = len(todo) - result.completed - len(result.failed)
+        said = stop.finish(result.not_started, "model")
+        if said and not quiet:
+            print(said)
     finally:
         store.close()
     units = stored_units(read_records(out / "results.jsonl"), config)

@@ -101,9 +101,12 @@ def run_sweep(
     progress: bool = True,
     quiet: bool = False,
     imports: Sequence[str] = (),
+    stop_after: float | None = None,
 ) -> tuple[BenchReport, dict[str, Any]]:
     """Run (or resume) the sweep into ``out_dir``; write ``sweep.md``, ``sweep.json`` and the
-    plots; return the bench report and the sweep summary."""
+    plots; return the bench report and the sweep summary. ``stop_after`` (seconds) and
+    ``OUT/STOP`` stop it starting runs, as for :func:`~nasgym.bench.run_bench`; the tables then
+    cover the runs stored."""
     from nasgym.sweep.plot import plot_sweep
     from nasgym.sweep.report import summarize_sweep, write_sweep
 
@@ -117,6 +120,7 @@ def run_sweep(
         progress=progress,
         plots=False,
         quiet=True,
+        stop_after=stop_after,
     )
     from nasgym.bench.results import load_runs
 

@@ -204,6 +204,19 @@ def test_kill_9_then_rerun_loses_and_duplicates_nothing(tmp_path, study):
         assert json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
 
 
+def test_a_study_past_its_stop_after_starts_no_model_and_keeps_what_is_stored(tmp_path, study):
+    out = tmp_path / "copy"
+    out.mkdir()
+    (out / "results.jsonl").write_bytes((study[0] / "results.jsonl").read_bytes())
+    # a limit that has passed by the time the first model's turn comes
+    result = run_characterize(
+        StudyConfig(**TINY), [0, 1, 2], out, progress=False, quiet=True, stop_after=1e-9
+    )
+    assert (result.skipped, result.completed, result.not_started) == (2, 0, 1)
+    assert (out / "results.jsonl").read_bytes() == (study[0] / "results.jsonl").read_bytes()
+    assert result.rows == len(study[2])  # the table and report cover the stored models
+
+
 def test_bad_input_is_refused_before_any_work(tmp_path):
     with pytest.raises(BenchError, match="did you mean|add_conection"):
         parse_operators("add_conection")
