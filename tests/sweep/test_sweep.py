@@ -179,6 +179,24 @@ def test_sweep_rerun_resumes_without_running_again(small_sweep):
     assert report.skipped == 2 * 4 * 3 and report.completed == 0 and again == summary
 
 
+def test_a_sweep_past_its_stop_after_keeps_its_runs_and_exits_3(small_sweep, tmp_path, capsys):
+    from nasgym.cli import main
+
+    _, out, _, _ = small_sweep
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    (copy / "results.jsonl").write_bytes((out / "results.jsonl").read_bytes())
+    args = [
+        "sweep", "--out", str(copy), "--agent", "reinforce,random", "--datasets", "cifar100",
+        "--seeds", "0-4", "--fractions", "0,0.2,0.45", "--budget", "4000", "--no-progress",
+        "--stop-after", "0.000001s",  # passed by the time the first new run's turn comes
+    ]  # fmt: skip
+    assert main(args) == 3
+    assert "stopped early: 6 run(s) not started" in capsys.readouterr().out
+    assert (copy / "results.jsonl").read_bytes() == (out / "results.jsonl").read_bytes()
+    assert (copy / "sweep.json").exists()  # the tables cover the stored runs
+
+
 def _sweep_cmd(out: Path) -> list[str]:
     return [
         sys.executable, "-m", "nasgym.cli", "sweep", "--out", str(out), "--agent", "random,rea",
