@@ -42,3 +42,27 @@ def test_the_exclude_failed_test_and_its_power_recompute_from_the_committed_reco
     assert corr["test hypervolume@5"] == pytest.approx(0.97, abs=0.005)
     assert corr["test hypervolume@60"] == corr["test hypervolume"] == pytest.approx(-0.15, abs=5e-3)
     assert "step 5 +0.97, step 60 -0.15, last step -0.15" in printed
+
+
+def test_the_common_noise_test_recomputes_from_the_committed_records(capsys):
+    """The pre-registered ``common_noise`` test (README, *Common random numbers do not bring the
+    pairing back*): its primary, the pair's spread without and with the option and the
+    one-sided Pitman-Morgan test, from the archived records of its 80 runs; and the metamodel
+    behind random on MNIST, through the sampler."""
+    env_option_effect = load("env_option_effect")
+    off, on = str(RECORDS / "crn-mnist-off"), str(RECORDS / "crn-mnist-on")
+    out = env_option_effect.main([off, on, "--agents", "random,metamodel", "--suffix", "+crn"])
+    pairing = out["pairing"]["random vs metamodel"]
+    assert pairing["n"] == 20
+    assert (round(pairing["sd_b"], 3), round(pairing["sd_a"], 3)) == (0.033, 0.060)
+    assert pairing["p"] == pytest.approx(0.99, abs=5e-3)
+    assert pairing["pair_corr"] == pytest.approx({"": 0.87, "+crn": 0.62}, abs=5e-3)
+    capsys.readouterr()
+    out = selection_bias.main([off, "--against", "random", "--agents", "metamodel"])
+    tests = out["tests"]["metamodel"]
+    assert round(tests["test hypervolume"]["mean"], 3) == 0.686
+    assert round(tests["test hypervolume"]["against_mean"], 3) == 0.713
+    assert tests["test hypervolume"]["p"] == pytest.approx(0.00085, abs=5e-5)
+    sample = tests["chosen test sample"]
+    assert (round(sample["mean"]), round(sample["against_mean"])) == (54, 24)
+    assert sample["p"] == pytest.approx(0.0056, abs=5e-4)
