@@ -175,6 +175,20 @@ def add_stop_after(p: argparse.ArgumentParser, what: str = "run") -> None:
     )
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    """How far a bench folder has got: runs complete and partly stored, per agent, with no
+    objective shown (a pre-registered bench stays blind)."""
+    from nasgym.bench.status import folder_status, format_status
+
+    try:
+        status = folder_status(Path(args.dir))
+    except (FileNotFoundError, ValueError) as err:
+        print(f"nasgym status: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    print(json.dumps(status) if args.json else format_status(status))
+    return 0
+
+
 def cmd_plot(args: argparse.Namespace) -> int:
     """Draw the figures (and rewrite the summary) of a bench folder."""
     from nasgym.bench.results import load_runs
@@ -364,6 +378,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dir", help="a bench output folder (holding results.jsonl)")
     p.add_argument("--no-summary", action="store_true", help="do not rewrite summary.md/json")
     p.set_defaults(func=cmd_plot)
+    p = sub.add_parser("status", help=summary(cmd_status), description=summary(cmd_status))
+    p.add_argument("dir", help="a bench, sweep or study output folder (results.jsonl[.gz])")
+    p.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    p.set_defaults(func=cmd_status)
     p = sub.add_parser("search", help=summary(cmd_search), description=summary(cmd_search))
     p.add_argument("--env", required=True, help="env id, e.g. nasgym/NB201-v0")
     p.add_argument("--agent", required=True, help="agent name (see `nasgym agents`)")
