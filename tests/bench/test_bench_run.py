@@ -200,6 +200,9 @@ def test_ray_backend_gives_the_local_records(tmp_path, toys):
     assert local.completed == ray_report.completed == 6 and not ray_report.failed
     assert _canon(_records(tmp_path / "ray")) == _canon(_records(tmp_path / "local"))
     assert _strides(_records(tmp_path / "ray")) == {5}
+    # a Ray task checks the stop rule where it runs: past the limit, none starts
+    late = _bench(tmp_path / "late", seeds=(0, 1), steps=4, backend="ray", stop_after=1e-9)
+    assert (late.completed, late.not_started, late.failed) == (0, 4, [])
 
 
 def test_progress_bar_moves_during_long_runs_when_some_runs_have_no_step_limit(capsys):
