@@ -66,3 +66,31 @@ def test_the_common_noise_test_recomputes_from_the_committed_records(capsys):
     sample = tests["chosen test sample"]
     assert (round(sample["mean"]), round(sample["against_mean"])) == (54, 24)
     assert sample["p"] == pytest.approx(0.0056, abs=5e-4)
+
+
+def test_the_metamodel_trails_random_on_mnist_on_each_part_of_the_box():
+    """README, *On MNIST too the metamodel is behind random*: the test hypervolume of every
+    candidate on class and histogram error alone, and on the sampler's distance alone."""
+    import numpy as np
+    from scipy import stats
+
+    from nasgym.bench.results import load_runs
+    from nasgym.indicators import hypervolume
+
+    box = [(0.0, 0.25), (0.0, 0.0005), (0.0, 700.0)]
+    hv: dict[tuple[str, str], dict[int, float]] = {}
+    for run in load_runs(RECORDS / "crn-mnist-off"):
+        pts = run.test_points(["class", "hist", "sample"])
+        pts = pts[np.all(np.isfinite(pts), axis=1)]
+        for part, cols in (("class+hist", [0, 1]), ("sample", [2])):
+            value = hypervolume(pts[:, cols], [box[c] for c in cols])
+            hv.setdefault((run.agent, part), {})[run.seed] = value
+    for part, means, p in (
+        ("class+hist", (0.728, 0.741), 0.027),
+        ("sample", (0.947, 0.967), 0.030),
+    ):
+        seeds = sorted(hv[("random", part)])
+        meta = np.array([hv[("metamodel", part)][s] for s in seeds])
+        rand = np.array([hv[("random", part)][s] for s in seeds])
+        assert (round(meta.mean(), 3), round(rand.mean(), 3)) == means
+        assert stats.wilcoxon(meta, rand).pvalue == pytest.approx(p, abs=5e-4)
