@@ -16,6 +16,9 @@ agent and setting, paired over the seeds both have:
 
 - hypervolume at the last step, and at steps 20 and 40;
 - the chosen model's objectives (the bench's ``current_objectives``; here the last model);
+- per output, how far the held model's objective ended above its best along the episode
+  (``rise``), and on how many seeds it ended above 1.5 times it (the sampler's Fréchet distance
+  climbs under training while its loss falls);
 - with ``test_samples`` in the env kwargs (each model also scored on test rows), the test
   hypervolume at the same steps (the test scores of the models on the validation front, as the
   bench summary's) and the chosen model's test scores;
@@ -49,6 +52,8 @@ from nasgym.bench.results import finite_rows, load_runs, objective_bounds  # noq
 from nasgym.stats import holm, paired_wilcoxon  # noqa: E402
 
 CHECKPOINTS = (20, 40)
+#: a held objective that ends above this multiple of its best along the episode has "climbed"
+CLIMB = 1.5
 #: env kwargs a training-only episode never reads (they act through operators or acceptance):
 #: bench runs that differ from ``--env-kwargs`` in these only are compared too
 UNREAD = ("credit", "acceptance", "operators", "operator_kwargs", "reward", "invalid_action")
@@ -91,11 +96,18 @@ def train_only(
 
 
 def metrics(
-    points: np.ndarray, names: list[str], bounds: list, test: np.ndarray | None = None
+    points: np.ndarray,
+    names: list[str],
+    bounds: list,
+    test: np.ndarray | None = None,
+    held: np.ndarray | None = None,
 ) -> dict[str, float]:
     """Hypervolume at the checkpoints and at the end, and the last model's objectives; with
     ``test`` (the models' test scores), the test hypervolume of the validation front (as the
-    bench summary's) at the same steps, and the last model's test scores."""
+    bench summary's) at the same steps, and the last model's test scores. ``rise {n}``: the
+    held model's objective ``n`` at the end over its best along the episode (1 when it ended at
+    its best; above 1 when training or the search let it climb back), from ``held`` (the held
+    model's objectives after each step; training alone holds each model it trains)."""
     out = {
         f"hypervolume@{t}": ind.hypervolume(finite_rows(points[:t]), bounds) for t in CHECKPOINTS
     }
@@ -106,6 +118,10 @@ def metrics(
             key = "test hypervolume" + ("" if t is None else f"@{t}")
             out[key] = ind.hypervolume(finite_rows(test[:t][front]), bounds)
     out.update({f"chosen {n}": float(points[-1, i]) for i, n in enumerate(names)})
+    held = points if held is None else held
+    out.update(
+        {f"rise {n}": float(held[-1, i] / np.nanmin(held[:, i])) for i, n in enumerate(names)}
+    )
     if test is not None:
         out.update({f"chosen test {n}": float(test[-1, i]) for i, n in enumerate(names)})
     return out
@@ -142,7 +158,11 @@ def main(argv: list[str] | None = None) -> dict:
             raise SystemExit(f"{folder}: its hypervolume box is not the env's {spec}")
         for run in runs:
             test = run.test_points(names) if tested[seeds[0]] is not None else None
-            got = metrics(run.points(names), names, bounds, test)
+            held = np.array(
+                [[(r.get("info") or {}).get(f"current_objectives.{n}", np.nan) for n in names]
+                 for r in run.steps], dtype=float,
+            )  # fmt: skip
+            got = metrics(run.points(names), names, bounds, test, held)
             info = run.last_info()
             got.update(
                 {f"chosen {n}": info[f"current_objectives.{n}"] for n in names
@@ -165,6 +185,11 @@ def main(argv: list[str] | None = None) -> dict:
     for k in keys:
         vals = [base[s][k] for s in seeds]
         print(f"  {k}: {np.mean(vals):.4g} +- {np.std(vals, ddof=1):.3g}")
+    for label, by_seed in [("training only", base), *sorted(agents.items())]:
+        climbs = ", ".join(
+            f"{n} {sum(v[f'rise {n}'] > CLIMB for v in by_seed.values())}" for n in names
+        )
+        print(f"{label}: held model ended above {CLIMB}x its best on (of {len(by_seed)}): {climbs}")
     tests: dict[str, dict[str, dict]] = {}
     for agent, by_seed in sorted(agents.items()):
         shared = [s for s in seeds if s in by_seed]
@@ -176,7 +201,7 @@ def main(argv: list[str] | None = None) -> dict:
             tests.setdefault(agent, {})[k] = {
                 "agent_mean": float(np.mean(a)), "train_only_mean": float(np.mean(b)), **test,
             }  # fmt: skip
-            lower = k.startswith("chosen")
+            lower = k.startswith(("chosen", "rise"))
             r, p = test["effect"], test["p"]
             print(
                 f"  {k}: {np.mean(a):.4g} vs {np.mean(b):.4g}, median diff "
