@@ -77,7 +77,13 @@ def folder_status(folder: Path | str) -> dict[str, Any]:
 
 
 def _minutes(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
     return f"{seconds / 3600:.1f} h" if seconds >= 5400 else f"{seconds / 60:.1f} min"
+
+
+def _runs(n: int) -> str:
+    return f"{n} run" if n == 1 else f"{n} runs"
 
 
 def format_status(status: dict[str, Any]) -> str:
@@ -89,7 +95,8 @@ def format_status(status: dict[str, Any]) -> str:
         for agent, row in agents.items():
             text = f"  {agent}: {len(row['complete'])} complete"
             if row["complete"]:
-                text += f" (seeds {seed_ranges(row['complete'])})"
+                seeds = "seed" if len(row["complete"]) == 1 else "seeds"
+                text += f" ({seeds} {seed_ranges(row['complete'])})"
             if row["partial"]:
                 parts = ", ".join(f"seed {s}: {n} steps" for s, n in sorted(row["partial"].items()))
                 text += f"; {len(row['partial'])} partly stored ({parts})"
@@ -102,7 +109,7 @@ def format_status(status: dict[str, Any]) -> str:
     for field in ("code", "platform"):
         counts = status[field]
         if counts:
-            mix = ", ".join(f"{value} ({n} runs)" for value, n in counts.items())
+            mix = ", ".join(f"{value} ({_runs(n)})" for value, n in counts.items())
             lines.append(f"{field}: {mix}")
     lines.append("(no objective is shown: a pre-registered bench stays blind)")
     return "\n".join(lines)
