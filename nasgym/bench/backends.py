@@ -206,9 +206,11 @@ def run_pool(
 
 
 def _stop_pool(pool: ProcessPoolExecutor) -> None:
-    """Cancel queued jobs and stop running ones (their stored steps are resumed later)."""
+    """Cancel queued jobs and stop running ones (their stored steps are resumed later). The
+    workers are listed before ``shutdown``, which forgets them."""
+    procs = list((getattr(pool, "_processes", None) or {}).values())
     pool.shutdown(wait=False, cancel_futures=True)
-    for proc in list((getattr(pool, "_processes", None) or {}).values()):
+    for proc in procs:
         if proc.is_alive():
             proc.terminate()
 

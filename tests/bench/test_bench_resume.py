@@ -137,3 +137,37 @@ def test_interrupt_then_rerun_loses_and_duplicates_nothing(tmp_path, toys, cli_e
     assert len(reference) == 6 * 26
     assert _canon(after) == _canon(reference)
     assert len(results.read_bytes().splitlines()) == len(reference)  # no duplicate, no torn line
+
+
+def test_ctrl_c_on_the_bench_alone_stops_its_pool_workers_at_once(tmp_path, toys, cli_env):
+    """SIGINT to the bench process only (not its process group, as `kill -INT PID` sends): the
+    workers are stopped, not left to finish runs of minutes."""
+    out = tmp_path / "out"
+    results = out / "results.jsonl"
+    proc = subprocess.Popen(
+        _cmd(out, 2),
+        cwd=ROOT,
+        env={**cli_env, "NASGYM_TOY_SLEEP": "1.0"},  # a run takes >= 25 s
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        preexec_fn=_default_sigint,
+    )
+    try:
+        deadline = time.monotonic() + 180
+        while _lines(results) < 2:
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        kids = _children(proc.pid)
+        os.kill(proc.pid, signal.SIGINT)
+        start = time.monotonic()
+        proc.communicate(timeout=120)
+        assert proc.returncode == 130
+        assert time.monotonic() - start < 15  # not after the runs under way end (>= 20 s)
+        deadline = time.monotonic() + 10
+        while any(_alive(k) for k in kids) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(_alive(k) for k in kids)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
