@@ -1,9 +1,10 @@
 """How far a bench folder has got, without reading any objective (``nasgym status DIR``).
 
 A pre-registered comparison must not be looked at before its runs are in; counting them, though,
-is what a long bench needs every hour. :func:`folder_status` reads only the runs' identities,
-their step counts, done markers, wall times and provenance, never an objective, reward or info
-value, so a pre-registered bench stays blind.
+is what a long bench needs every hour. :func:`folder_status` reports only the runs' identities,
+their step counts, wall times and provenance, never an objective, reward or info value (the
+records are parsed whole, but nothing else leaves this module), so a pre-registered bench
+stays blind.
 """
 
 from __future__ import annotations
