@@ -17,6 +17,7 @@ from nasgym.envs.valp_actions import ActionTable
 from nasgym.envs.valp_mask import Padding, plan_actions, slot_of
 from nasgym.valp.operators import OPERATORS, register_operator
 from nasgym.valp.operators.hyper import ChangeLR
+from nasgym.valp.subgraphs import outputs_reached
 
 #: tiny budgets: a step trains 3 batches and diagnoses 48 validation rows
 TINY = {
@@ -406,6 +407,40 @@ def test_control_credit_trains_a_control_on_the_same_batches() -> None:
         before = info["current_objectives"]
     # both models are charged: the cost counts the control's batches too
     assert info["cost"] == TINY["initial_batches"] + 4 * 2 * TINY["step_batches"]
+
+
+@pytest.mark.parametrize("acceptance", ["paper", "changed"])
+def test_an_edit_confined_to_one_output_ties_the_control_on_the_others(acceptance: str) -> None:
+    """Under the control, outputs the edit does not reach train bit for bit alike: "paper"
+    cannot keep such an edit; "changed" keeps it exactly when it beats the control on its
+    output."""
+    env = _env(
+        credit="control", acceptance=acceptance, start_networks=(1, 1), operators=["clone_network"]
+    )
+    env.reset(seed=0)
+    valp = env._model.valp  # three disjoint networks, one per output
+    (net,) = [n for n in valp.network_ids if "o:sample" in outputs_reached(valp, n)]
+    action = env.action_table.encode("clone_network:gentle", slot_of(valp, env.action_table, net))
+    _, _, _, _, info = env.step(action)
+    control = info["control_objectives"]
+    for name in ("class", "hist"):
+        assert info["objectives"][name] == control[name]
+    helped = info["objectives"]["sample"] < control["sample"]
+    assert helped  # the gentle clone helped the sampler on this seed
+    assert info["accepted"] == (acceptance == "changed")
+
+
+def test_changed_acceptance_is_the_majority_of_the_objectives_that_differ() -> None:
+    env = _env(credit="control", acceptance="changed")
+    env.reset(seed=1)
+    rng = np.random.default_rng(1)
+    for _ in range(4):
+        _, _, _, _, info = env.step(int(rng.choice(_valid(env))))
+        control, cand = info["control_objectives"], info["objectives"]
+        better = sum(cand[k] < control[k] for k in control)
+        worse = sum(cand[k] > control[k] for k in control)
+        assert info["accepted"] == (not info["diverged"] and better > (better + worse) / 2)
+        assert info["current_objectives"] == (cand if info["accepted"] else control)
 
 
 def test_fork_is_independent_and_reseedable() -> None:
