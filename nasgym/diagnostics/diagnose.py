@@ -60,9 +60,16 @@ class DiagnosticData:
     def from_task_data(
         cls, data: TaskData, samples: int, latents: Mapping[str, int], generator: torch.Generator
     ) -> DiagnosticData:
-        """The first ``samples`` rows of ``data`` with noise drawn once from ``generator``."""
+        """The first ``samples`` rows of ``data`` with noise drawn once from ``generator``. The
+        rows are copied out, without the data set they came from, so that a copy or a pickle of
+        the diagnostic data (an env's ``fork``, a bench checkpoint) holds these rows alone, not
+        the whole split and data set a slice would drag along."""
         n = min(int(samples), len(data))
-        sub = data.subset(slice(0, n))
+        view = data.subset(slice(0, n))
+        sub = TaskData(
+            {k: v.clone() for k, v in view.inputs.items()},
+            {k: v.clone() for k, v in view.targets.items()},
+        )
         noise = {
             name: torch.randn((n, latent), generator=generator).to(sub.device)
             for name, latent in latents.items()
