@@ -132,6 +132,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
             plots=not args.no_plots,
             restart_partial=args.restart_partial,
             stop_after=stop_after_seconds(args),
+            checkpoint_every=checkpoint_seconds(args),
         )
     except KeyboardInterrupt:
         print(
@@ -162,6 +163,17 @@ def stop_after_seconds(args: argparse.Namespace) -> float | None:
     if seconds <= 0:
         raise BenchError(f"--stop-after must be a positive duration, got {args.stop_after!r}")
     return seconds
+
+
+def checkpoint_seconds(args: argparse.Namespace) -> float:
+    """``--checkpoint-every`` in seconds (a duration; 0 turns checkpoints off)."""
+    from nasgym.bench.backends import parse_duration
+    from nasgym.bench.jobs import BenchError
+
+    try:
+        return parse_duration(args.checkpoint_every)
+    except ValueError as err:
+        raise BenchError(f"--checkpoint-every: {err}") from None
 
 
 def add_stop_after(p: argparse.ArgumentParser, what: str = "run") -> None:
@@ -513,6 +525,14 @@ def _add_bench(sub: Any) -> None:
         "replay would not retrace them)",
     )
     add_stop_after(p)
+    p.add_argument(
+        "--checkpoint-every",
+        default="1",
+        metavar="DURATION",
+        help="write each run's state to OUT/checkpoints/ at most this often (default 1 minute; "
+        "30s, 5m, ...; 0: never), so that a run cut by kill -9 resumes from there rather than "
+        "replaying from its seed",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_bench)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -9,8 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from nasgym.bench.backends import StopRule, Task, check_stop_after, release, run_tasks
+from nasgym.bench.checkpoint import DEFAULT_EVERY, Checkpoints
 from nasgym.bench.jobs import BenchEntry, BenchError, Job, import_modules, validate
 from nasgym.bench.records import RunKey, record_key
+from nasgym.bench.runner import run_job
 from nasgym.bench.store import ResultsStore, read_records
 
 
@@ -84,6 +87,7 @@ def run_bench(
     quiet: bool = False,
     restart_partial: bool = False,
     stop_after: float | None = None,
+    checkpoint_every: float = DEFAULT_EVERY,
 ) -> BenchReport:
     """Run every job of ``entries`` not stored yet in ``out_dir``; write the summary and plots.
 
@@ -98,6 +102,11 @@ def run_bench(
     runs under way finish and are stored, the summary covers what is stored, and
     ``report.not_started`` counts the runs left for a rerun of the same call. A ``DIR/STOP``
     found when the bench starts is removed (it was meant for an earlier bench).
+
+    Checkpoints: each run writes its state to ``DIR/checkpoints/`` at most every
+    ``checkpoint_every`` seconds (0: never), so a run cut by ``kill -9`` resumes from its last
+    checkpoint rather than from its seed (:mod:`nasgym.bench.checkpoint`); a run's checkpoint is
+    removed once the run is stored whole.
     """
     check_stop_after(stop_after)
     import_modules(imports)
@@ -128,9 +137,15 @@ def run_bench(
     report.repaired = store.repair.lines()
     stop = StopRule.for_folder(out_dir, stop_after)
     try:
+        checkpoints = Checkpoints.for_folder(out_dir, checkpoint_every)
+        runner = (
+            run_job if checkpoints is None else functools.partial(run_job, checkpoints=checkpoints)
+        )
         if restart_partial:
             cut = partial_runs(jobs, stored)
             moved, side = store.set_aside(cut)
+            for key in cut if checkpoints is not None else ():
+                checkpoints.remove(key)
             if not quiet:
                 print(
                     f"--restart-partial: {len(cut)} partly stored run(s) set aside ({moved} "
@@ -153,6 +168,8 @@ def run_bench(
             if rec["type"] == "done":
                 report.completed += 1
                 finished.add(record_key(rec))
+                if checkpoints is not None:
+                    checkpoints.remove(record_key(rec))
                 bar.finish_run(rec)
             else:
                 bar.step(rec)
@@ -162,7 +179,9 @@ def run_bench(
             bar.write(f"run {job.label} failed:\n{text}")
 
         try:
-            run_tasks(tasks, sink, on_error, backend, workers, ray_address, stop=stop)
+            run_tasks(
+                tasks, sink, on_error, backend, workers, ray_address, stop=stop, runner=runner
+            )
         finally:
             bar.close()
         ended = finished | {job.key for job, _ in report.failed}

@@ -7,7 +7,8 @@ Every agent, from random search to an SB3 model, goes through the same loop::
     repeat: action = agent.predict(obs); env.step(action); agent.update(...)
 
 A job is deterministic in its seed, so a run cut short is resumed by replaying it and emitting
-only the steps that are not stored yet.
+only the steps that are not stored yet; with checkpoints (:mod:`nasgym.bench.checkpoint`) the
+replay starts from the run's last checkpoint instead of its seed.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from nasgym._provenance import code_version, compute_platform
+from nasgym.bench.checkpoint import Checkpoints
 from nasgym.bench.jobs import Job, import_modules
 from nasgym.bench.records import done_record, step_record, to_jsonable
 
@@ -33,8 +35,14 @@ def run_job(
     have: set[int] | frozenset[int] = frozenset(),
     stored_actions: dict | None = None,
     stored_platform: str | None = None,
+    checkpoints: Checkpoints | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Run ``job`` and yield its records: a step record per step not in ``have``, then the marker.
+
+    With ``checkpoints`` (:class:`~nasgym.bench.checkpoint.Checkpoints`) the run writes its state
+    there at most every ``checkpoints.every`` seconds, and a partly stored run starts from its
+    checkpoint when one can be used (the marker then has ``checkpoint_step``), else from its
+    seed.
 
     ``stored_actions`` (step -> stored action) lets a replay check that it retraces the stored
     run; a mismatch warns that the env or agent is not deterministic in its seed.
@@ -59,14 +67,22 @@ def run_job(
 
     import_modules(job.imports)
     t0 = time.perf_counter()
-    env = gym.make(job.env_id, **job.env_kwargs)
+    key = job.key
+    meta = {"code": code_version(), "platform": here}
+    loaded = checkpoints.load(key, set(have), meta) if checkpoints is not None and have else None
+    if loaded is not None:
+        resumed_at, (env, agent, obs, state, elapsed) = loaded
+        step, t0 = resumed_at, t0 - elapsed
+    else:
+        resumed_at, env = None, gym.make(job.env_id, **job.env_kwargs)
+    last_save = time.perf_counter()
     try:
-        obs, _info = env.reset(seed=job.seed)
-        agent = build_agent(job.agent, env, job.seed, job.agent_kwargs)
-        agent.reset()
-        key = job.key
-        state: Any = None
-        step, ended = 0, False
+        if loaded is None:
+            obs, _info = env.reset(seed=job.seed)
+            agent = build_agent(job.agent, env, job.seed, job.agent_kwargs)
+            agent.reset()
+            state, step = None, 0
+        ended = False
         while job.max_steps is None or step < job.max_steps:
             action, state = agent.predict(obs, state=state, episode_start=None, deterministic=False)
             next_obs, reward, terminated, truncated, info = env.step(action)
@@ -81,7 +97,13 @@ def run_job(
             if terminated or truncated:
                 ended = True
                 break
-        yield done_record(
+            now = time.perf_counter()
+            if checkpoints is not None and now - last_save >= checkpoints.every:
+                run_state = (env, agent, obs, state, now - t0)
+                if not checkpoints.save(key, step, meta, run_state):
+                    checkpoints = None  # warned; this run replays from its seed if cut
+                last_save = time.perf_counter()
+        done = done_record(
             key,
             step,
             job.max_steps,
@@ -91,6 +113,9 @@ def run_job(
             code=code_version(),
             platform=here,
         )
+        if resumed_at is not None:
+            done["checkpoint_step"] = resumed_at
+        yield done
     finally:
         env.close()
 

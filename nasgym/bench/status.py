@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from nasgym._provenance import provenance_counts
-from nasgym.bench.results import group_runs, load_runs
+from nasgym.bench.checkpoint import CHECKPOINT_DIR, Checkpoints
+from nasgym.bench.records import run_key
+from nasgym.bench.results import Run, group_runs, load_runs
 from nasgym.bench.store import LOCK_FILE
 
 
@@ -52,18 +54,22 @@ def writer_active(folder: Path | str) -> bool:
 
 def folder_status(folder: Path | str) -> dict[str, Any]:
     """Per env and agent label: the seeds of the complete runs, the partly stored runs (seed and
-    steps stored), the finished runs' wall times; the code versions and platforms of the
+    steps stored, and the step of its checkpoint where it has one), the finished runs' wall
+    times; the code versions and platforms of the
     finished runs; whether a writer holds the folder now. No objective is reported."""
     runs = load_runs(folder)
+    ck = Checkpoints(str(Path(folder) / CHECKPOINT_DIR))
     envs: dict[str, dict[str, Any]] = {}
     for env, agents in group_runs(runs).items():
         rows = envs[env] = {}
         for agent, lst in agents.items():
             done = [r for r in lst if r.complete]
             walls = [float(r.done["wall_s"]) for r in done if r.done.get("wall_s") is not None]
+            partial = [r for r in lst if not r.complete]
             rows[agent] = {
                 "complete": [r.seed for r in done],
-                "partial": {r.seed: len(r.steps) for r in lst if not r.complete},
+                "partial": {r.seed: len(r.steps) for r in partial},
+                "checkpoint": {r.seed: s for r in partial if (s := _checkpoint_step(ck, r))},
                 "wall_s_median": statistics.median(walls) if walls else None,
                 "wall_s_total": sum(walls),
             }
@@ -75,6 +81,13 @@ def folder_status(folder: Path | str) -> dict[str, Any]:
         "code": provenance_counts(markers, "code"),
         "platform": provenance_counts(markers, "platform"),
     }
+
+
+def _checkpoint_step(ck: Checkpoints, run: Run) -> int | None:
+    """The step of the partly stored ``run``'s checkpoint (None: it has none)."""
+    key = run_key(run.env, run.env_kwargs, run.agent, run.seed, run.agent_kwargs)
+    header = ck.header(key)
+    return None if header is None else int(header["step"])
 
 
 def _minutes(seconds: float) -> str:
@@ -99,7 +112,11 @@ def format_status(status: dict[str, Any]) -> str:
                 seeds = "seed" if len(row["complete"]) == 1 else "seeds"
                 text += f" ({seeds} {seed_ranges(row['complete'])})"
             if row["partial"]:
-                parts = ", ".join(f"seed {s}: {n} steps" for s, n in sorted(row["partial"].items()))
+                parts = ", ".join(
+                    f"seed {s}: {n} steps"
+                    + (f", checkpoint at {row['checkpoint'][s]}" if s in row["checkpoint"] else "")
+                    for s, n in sorted(row["partial"].items())
+                )
                 text += f"; {len(row['partial'])} partly stored ({parts})"
             if row["wall_s_median"] is not None:
                 text += (

@@ -229,10 +229,16 @@ def _identity(rec: dict[str, Any]) -> tuple[Any, ...]:
 
 
 def _rewrite(path: Path, records: list[dict[str, Any]]) -> None:
-    """Replace ``path`` by ``records``, atomically: a temporary file, fsync'ed, renamed over it."""
+    """Replace ``path`` by ``records``, atomically."""
+    atomic_write(path, b"".join((dumps(r) + "\n").encode() for r in records))
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Replace ``path`` by ``data``, atomically: a temporary file, fsync'ed, renamed over it (a
+    crash leaves the old file or the new one, never a torn one)."""
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as fh:
-        fh.write(b"".join((dumps(r) + "\n").encode() for r in records))
+        fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)

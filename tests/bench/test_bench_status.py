@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 from nasgym.bench import BenchEntry, run_bench
+from nasgym.bench.checkpoint import CHECKPOINT_DIR, Checkpoints
+from nasgym.bench.records import run_key
 from nasgym.bench.status import folder_status, format_status, seed_ranges, writer_active
 from nasgym.bench.store import ResultsStore
 from nasgym.cli import main
@@ -22,7 +24,10 @@ def test_seed_ranges_are_compact():
     assert seed_ranges([160]) == "160"
 
 
-def test_status_counts_complete_and_partial_runs_and_shows_no_objective(tmp_path, toys, capsys):
+def test_status_counts_complete_and_partial_runs_and_shows_no_objective(
+    tmp_path, toys, capsys, monkeypatch
+):
+    monkeypatch.setenv("NASGYM_CACHE_DIR", str(tmp_path / "cache"))
     out = tmp_path / "b"
     _bench(out)
     results = out / "results.jsonl"
@@ -49,6 +54,13 @@ def test_status_counts_complete_and_partial_runs_and_shows_no_objective(tmp_path
         rec = json.loads(line)
         for value in (rec.get("objectives") or {}).values():
             assert repr(value) not in text and repr(value) not in json.dumps(status)
+
+    # a checkpoint of the cut run (kept by the bench when it was killed) is named with its step
+    ck = Checkpoints(str(out / CHECKPOINT_DIR))
+    ck.save(run_key("nasgym-test/ToyMO-v0", {}, "toy-cycle", 4), 3, {}, {"state": 1})
+    status = folder_status(out)
+    assert status["envs"]["nasgym-test/ToyMO-v0"]["toy-cycle"]["checkpoint"] == {4: 3}
+    assert "1 partly stored (seed 4: 4 steps, checkpoint at 3)" in format_status(status)
 
     assert main(["status", str(out), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["envs"] == json.loads(json.dumps(status["envs"]))
