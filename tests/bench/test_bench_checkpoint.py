@@ -4,15 +4,13 @@ uninterrupted run stores; a checkpoint this user did not sign is never unpickled
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
-import time
 import warnings
 from pathlib import Path
 
 import pytest
+from processes import kill_when
 
 from nasgym.bench import BenchEntry, read_records, run_bench
 from nasgym.bench.checkpoint import Checkpoints
@@ -146,18 +144,12 @@ def test_kill_9_then_rerun_resumes_from_the_checkpoint(tmp_path, toys, cli_env):
     results = out / "results.jsonl"
     env = {**cli_env, "NASGYM_TOY_SLEEP": "0.05", "NASGYM_CACHE_DIR": str(tmp_path / "cache")}
     proc = subprocess.Popen(_cmd(out), cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 120
-        while not list((out / "checkpoints").glob("*.ckpt")) or _steps(results) < 30:
-            assert proc.poll() is None, "bench ended before it could be killed"
-            assert time.monotonic() < deadline, "no checkpoint and 30 steps in 120 s"
-            time.sleep(0.02)
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    kill_when(
+        proc,
+        lambda: bool(list((out / "checkpoints").glob("*.ckpt"))) and _steps(results) >= 30,
+        120,
+        "checkpoint and 30 steps",
+    )
     before = read_records(results)
     assert not any(r["type"] == "done" for r in before if r["agent"] == "toy-cycle")
     rerun = subprocess.run(

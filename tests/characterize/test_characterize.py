@@ -6,14 +6,13 @@ from __future__ import annotations
 import json
 import math
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from processes import kill_when
 
 from nasgym.bench.jobs import BenchError
 from nasgym.characterize import StudyConfig, load_rows, run_characterize, select_moves
@@ -172,16 +171,9 @@ def test_kill_9_then_rerun_loses_and_duplicates_nothing(tmp_path, study):
         _cli(out, 4), cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
     store = out / "results.jsonl"
-    try:
-        deadline = time.time() + 240
-        while time.time() < deadline and not (store.exists() and store.read_bytes().count(b"\n")):
-            assert proc.poll() is None, proc.stderr.read().decode()
-            time.sleep(0.05)
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    kill_when(
+        proc, lambda: store.exists() and store.read_bytes().count(b"\n") > 0, 240, "stored model"
+    )
     before = store.read_bytes()
     assert 1 <= before.count(b"\n") < 4, "killed mid-run"
     # rerun on the process pool: the stored models are skipped, the others run

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from processes import kill_when
 from scipy import stats
 
 from nasgym import indicators as ind
@@ -226,18 +225,7 @@ def test_sweep_killed_with_sigkill_then_rerun_loses_nothing(tmp_path):
     proc = subprocess.Popen(
         _sweep_cmd(out), cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    try:
-        deadline = time.monotonic() + 180
-        while _lines(results) < 1500:  # of about 6,000 records
-            assert proc.poll() is None, "sweep ended before it could be killed"
-            assert time.monotonic() < deadline, "sweep did not write 1500 records in 180 s"
-            time.sleep(0.01)
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    kill_when(proc, lambda: _lines(results) >= 1500, 180, "1500 records")  # of about 6,000
     before = read_records(results)
     assert not (out / "sweep.json").exists()  # killed before the end
     rerun = subprocess.run(_sweep_cmd(out), cwd=ROOT, env=env, capture_output=True, text=True)
