@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -67,8 +68,9 @@ def run_info(step: dict) -> dict:
 def row(step: dict, info: dict, names: list[str], before: str) -> dict:
     """The step's counts: objectives better / worse / tied against the control, the outputs its
     target reaches, and what each rule decides."""
-    cand = {n: float(step["objectives"][n]) for n in names}
-    ctrl = {n: float(info["control_objectives." + n]) for n in names}
+    # a diverged model's objectives are stored as null: infinitely bad
+    cand = {n: _worst(step["objectives"][n]) for n in names}
+    ctrl = {n: _worst(info["control_objectives." + n]) for n in names}
     better = sum(cand[n] < ctrl[n] for n in names)
     worse = sum(cand[n] > ctrl[n] for n in names)
     target = str(info.get("target", ""))
@@ -89,6 +91,10 @@ def row(step: dict, info: dict, names: list[str], before: str) -> dict:
         "paper": not diverged and better > len(names) / 2,
         "changed": not diverged and better > (better + worse) / 2,
     }
+
+
+def _worst(value: object) -> float:
+    return math.inf if value is None else float(value)
 
 
 def shares(rows: list[dict]) -> dict:

@@ -94,3 +94,38 @@ def test_the_metamodel_trails_random_on_mnist_on_each_part_of_the_box():
         rand = np.array([hv[("random", part)][s] for s in seeds])
         assert (round(meta.mean(), 3), round(rand.mean(), 3)) == means
         assert stats.wilcoxon(meta, rand).pvalue == pytest.approx(p, abs=5e-4)
+
+
+def test_the_changed_acceptance_test_recomputes_from_the_committed_records(capsys):
+    """The pre-registered ``acceptance="changed"`` test (README, *Keeping the edits that help one
+    output*): its second primary and the secondaries quoted, from the archived records; and the
+    sampler subgraphs the metamodel grows early."""
+    folder = str(RECORDS / "changed-mnist")
+    out = selection_bias.main([folder, "--against", "random", "--agents", "metamodel",
+                               "--at", "5,15,30"])  # fmt: skip
+    tests = out["tests"]["metamodel"]
+    hv = tests["test hypervolume"]
+    assert (round(hv["mean"], 3), round(hv["against_mean"], 3), hv["n"]) == (0.663, 0.707, 20)
+    assert hv["p"] == pytest.approx(0.0073, abs=5e-5) and hv["effect"] == pytest.approx(
+        -0.67, abs=5e-3
+    )
+    assert tests["test hypervolume@5"]["ratio"] == pytest.approx(1.169, abs=5e-4)
+    assert tests["test hypervolume@30"]["p"] == pytest.approx(0.0017, abs=5e-5)
+    sample = tests["chosen test sample"]
+    assert (round(sample["mean"], 1), round(sample["against_mean"], 1)) == (72.9, 30.0)
+    accepted = tests["acceptance"]
+    assert (round(accepted["mean"], 2), round(accepted["against_mean"], 2)) == (0.36, 0.25)
+    capsys.readouterr()
+    ties = load("acceptance_ties").main([folder])
+    assert (round(ties["all"]["accepted"], 2), round(ties["all"]["paper"], 2)) == (0.30, 0.16)
+    assert ties["all"]["accepted"] == ties["all"]["changed"]  # the runs' own rule, recomputed
+    capsys.readouterr()
+    growth = load("subgraph_growth").main([folder, "--at", "10"])["agents"]
+    assert growth["metamodel"]["sizes"][10]["sample"] == pytest.approx(4.25)
+    assert growth["random"]["sizes"][10]["sample"] == pytest.approx(2.40)
+    assert growth["metamodel"]["sizes"][10]["networks"] == pytest.approx(7.25)
+    early = growth["metamodel"]["early_vs_end"]["sample"]
+    assert early["rho"] == pytest.approx(0.59, abs=5e-3) and early["p"] == pytest.approx(
+        0.0065, abs=5e-4
+    )
+    assert growth["random"]["early_vs_end"]["sample"]["p"] > 0.05
