@@ -115,14 +115,22 @@ def _rows(
 
 
 def record_features(
-    records: Any, variants: Sequence[str], outputs: Sequence[str]
+    records: Any, variants: Sequence[str], outputs: Sequence[str], target: str = "improve"
 ) -> tuple[np.ndarray, np.ndarray]:
     """Features and targets of the network-target rows of ``nasgym characterize`` records (a
-    pandas DataFrame): ``(X, Y)``, ``Y`` of shape (rows, outputs). Rows whose variant is not in
-    ``variants`` or whose target is not a network are dropped."""
+    pandas DataFrame): ``(X, Y)``, ``Y`` of shape (rows, outputs): the ``<target>.<o>`` columns,
+    ``improve`` (after the step) or ``improve@h`` (h steps later, from a study with
+    ``horizon`` >= h). Rows whose variant is not in ``variants`` or whose target is not a
+    network are dropped."""
+    lacking = [f"{target}.{o}" for o in outputs if f"{target}.{o}" not in records]
+    if lacking:
+        raise ValueError(
+            f"the records have no {', '.join(lacking)} column(s): improve@h comes from "
+            "`nasgym characterize --horizon H` with H >= h"
+        )
     df = records[(records["target_type"] == "network") & records["variant_name"].isin(variants)]
     reaches = np.column_stack([df[f"target.relevance.{o}"].notna().to_numpy() for o in outputs])
-    target = {(k, o): df[f"target.{k}.{o}"].to_numpy() for k in _TARGET for o in outputs}
+    on_target = {(k, o): df[f"target.{k}.{o}"].to_numpy() for k in _TARGET for o in outputs}
     state = {(k, o): df[f"{_RECORD_STATE[k]}.{o}"].to_numpy() for k in _STATE for o in outputs}
     x = _rows(
         variants,
@@ -131,13 +139,13 @@ def record_features(
         df["target.kind"].tolist(),
         df["target.depth"].to_numpy(),
         df["target.width"].to_numpy(),
-        target,
+        on_target,
         reaches,
         state,
         df["n_networks"].to_numpy(),
         df["n_connections"].to_numpy(),
     )
-    y = np.column_stack([df[f"improve.{o}"].to_numpy(dtype=float) for o in outputs])
+    y = np.column_stack([df[f"{target}.{o}"].to_numpy(dtype=float) for o in outputs])
     y = np.clip(np.nan_to_num(y, nan=-IMPROVE_CLIP), -IMPROVE_CLIP, IMPROVE_CLIP)
     return x, y
 

@@ -62,6 +62,9 @@ column                              meaning
 ``beats_control``                   beats it on most (the paper's acceptance vs the control)
 ``gain_after.<o>``,                 lineage trend after the step of the candidate / control
 ``gain_control.<o>``                (lineage losses + its step's losses)
+``obj_after@h.<o>``,                with ``horizon`` = H, for h = 1..H: the candidate's and the
+``obj_control@h.<o>``,              control's objectives after h more steps of training each
+``improve@h.<o>``                   (fresh optimizers, shared batches), and log(control / after)
 ``diverged``, ``control_diverged``  a NaN/inf loss or objective (then ``improve`` is NaN)
 ``train_s``, ``control_train_s``    seconds to train and evaluate the candidate / control
 ==================================  =========================================================

@@ -52,6 +52,7 @@ def cmd_characterize(args: argparse.Namespace) -> int:
             episode_steps=args.episode_steps,
             warmup_batches=args.warmup_batches,
             detach_gentle=args.detach_gentle,
+            horizon=args.horizon,
         )
     except ValueError as err:
         raise BenchError(str(err)) from None
@@ -109,6 +110,14 @@ def add_parser(sub: Any) -> None:
         metavar="K",
         help="study the state after K random-agent steps of an episode (default 0: the freshly "
         "trained model)",
+    )
+    p.add_argument(
+        "--horizon",
+        type=int,
+        default=0,
+        metavar="H",
+        help="also train the control and each candidate H more steps (fresh optimizers, shared "
+        "batches) and record improve@1..H: the edit's delayed effect (default 0)",
     )
     p.add_argument(
         "--warmup-batches",

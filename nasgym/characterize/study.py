@@ -37,6 +37,7 @@ class StudyConfig:
     episode_steps: int = 0
     warmup_batches: int = 0
     detach_gentle: bool = False
+    horizon: int = 0
 
     def __post_init__(self) -> None:
         if not isinstance(self.detach_gentle, bool):
@@ -45,6 +46,8 @@ class StudyConfig:
             raise ValueError(f"warmup_batches must be an int >= 0, got {self.warmup_batches!r}")
         if not isinstance(self.episode_steps, int) or self.episode_steps < 0:
             raise ValueError(f"episode_steps must be an int >= 0, got {self.episode_steps!r}")
+        if not isinstance(self.horizon, int) or self.horizon < 0:
+            raise ValueError(f"horizon must be an int >= 0, got {self.horizon!r}")
         for name in ("initial_batches", "step_batches", "diag_samples", "batch_size"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
@@ -66,11 +69,11 @@ class StudyConfig:
 
     def key(self) -> dict[str, Any]:
         """The fields that identify the study's results (``data_dir`` left out: same data;
-        ``episode_steps``, ``warmup_batches`` and ``detach_gentle`` only when set, so studies
-        stored before they existed still resume)."""
+        ``episode_steps``, ``warmup_batches``, ``detach_gentle`` and ``horizon`` only when set, so
+        studies stored before they existed still resume)."""
         out = asdict(self)
         out.pop("data_dir")
-        for name in ("episode_steps", "warmup_batches", "detach_gentle"):
+        for name in ("episode_steps", "warmup_batches", "detach_gentle", "horizon"):
             if not out[name]:
                 out.pop(name)
         out["operators"] = list(self.operators)
@@ -180,7 +183,10 @@ def study_model(config: StudyConfig, seed: int) -> list[dict[str, Any]]:
     """Draw and train the model of ``seed`` (then, with ``config.episode_steps`` = K, take K
     steps of an episode with uniformly random valid actions, so the state studied is one an
     agent meets mid-episode), apply the sampled operator variants to clones, retrain each with
-    one shared control on the same batches; one record per application."""
+    one shared control on the same batches; one record per application. With
+    ``config.horizon`` = H, the control and each candidate then go on training for H more
+    steps of ``step_batches`` (a fresh optimizer each step, as the env's next controls do; the
+    same batches and noise for all), evaluated after each: the edit's delayed effect."""
     from nasgym.envs.valp import VALPEnv
 
     env = VALPEnv(**config.env_kwargs())
@@ -204,6 +210,11 @@ def study_model(config: StudyConfig, seed: int) -> list[dict[str, Any]]:
         t0 = time.perf_counter()
         control_obj, control_gain, control_div = _train_eval(env, control, order, state)
         control_s = time.perf_counter() - t0
+        # the later steps' batches and noise, shared by the control and every candidate
+        later = []
+        for _ in range(config.horizon):
+            later.append((env._batch_order(config.step_batches * bs), gen.get_state()))
+        control_later = [_continue(env, control, o, st) for o, st in later]
         base = _state_columns(env, model, diag, before, seed)
         records = []
         for i, (move, cand) in enumerate(candidates):
@@ -216,6 +227,13 @@ def study_model(config: StudyConfig, seed: int) -> list[dict[str, Any]]:
                 rec[f"improve.{name}"] = _log_ratio(control_obj[name], obj[name])
                 rec[f"gain_after.{name}"] = gain[name]
                 rec[f"gain_control.{name}"] = control_gain[name]
+            for h, ((o, st), ctrl) in enumerate(zip(later, control_later, strict=True), start=1):
+                obj_h = _continue(env, cand, o, st) if not diverged else {}
+                for name in env.output_names:
+                    after = obj_h.get(name, math.inf)
+                    rec[f"obj_after@{h}.{name}"] = after
+                    rec[f"obj_control@{h}.{name}"] = ctrl[name]
+                    rec[f"improve@{h}.{name}"] = _log_ratio(ctrl[name], after)
             _summary_columns(rec, env.output_names, diverged, control_div)
             rec["train_s"] = round(time.perf_counter() - t0, 4)
             rec["control_train_s"] = round(control_s, 4)
@@ -254,6 +272,13 @@ def _train_eval(
     }
     diverged = bool(result.diverged) or any(math.isinf(v) for v in obj.values())
     return obj, gains, diverged
+
+
+def _continue(env: Any, model: Any, order: Any, state: Any) -> dict[str, float]:
+    """One more step of training for ``model`` with a fresh optimizer, as the env gives the
+    model it keeps (its optimizer state dropped) at the next step; its objectives after it."""
+    model.release_training_state()
+    return _train_eval(env, model, order, state)[0]
 
 
 def _state_columns(

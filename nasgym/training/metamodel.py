@@ -17,6 +17,11 @@ metamodel knows about models it never saw:
   candidate can add to an episode's archive of models (a candidate worse than the control is
   replaced by it, so its loss costs the archive little).
 
+``--target improve@H`` fits the improvement over the control H steps after the edit (the
+control and the candidate both trained on, records of ``nasgym characterize --horizon H``):
+the edit's delayed effect, which a one-step target cannot see (an edit that pays now and leaves
+a model that trains worse).
+
 ``--quantile Q`` fits each output's Q-quantile of the improvement instead of its mean (scikit-
 learn's quantile loss): an optimistic metamodel, whose best-ranked moves are those with upside.
 
@@ -63,7 +68,9 @@ def _outputs(records: Any) -> list[str]:
     return [c.split(".", 1)[1] for c in records.columns if c.startswith("improve.")]
 
 
-def cross_validate(records: Any, folds: int, **params: Any) -> dict[str, Any]:
+def cross_validate(
+    records: Any, folds: int, target: str = "improve", **params: Any
+) -> dict[str, Any]:
     """Grouped cross-validation figures (module docstring)."""
     from scipy.stats import spearmanr
     from sklearn.model_selection import GroupKFold
@@ -74,7 +81,7 @@ def cross_validate(records: Any, folds: int, **params: Any) -> dict[str, Any]:
     outputs = _outputs(records)
     variants = sorted(records["variant_name"].unique())
     rows = records[records["target_type"] == "network"].reset_index(drop=True)
-    x, y = record_features(rows, variants, outputs)
+    x, y = record_features(rows, variants, outputs, target)
     groups = rows["seed"].to_numpy()
     names = rows["variant_name"].to_numpy()
     pred = np.zeros_like(y)
@@ -158,6 +165,13 @@ class MetamodelTrainer(Trainer):
             "optimistic metamodel, whose picks favour moves with upside)",
         )
         parser.add_argument("--folds", type=int, default=5, help="grouped CV folds (0: none)")
+        parser.add_argument(
+            "--target",
+            default="improve",
+            help="what to predict: improve (each output's improvement over the control after "
+            "the step, default) or improve@H (H steps later; records of `nasgym characterize "
+            "--horizon H` or more): a metamodel that sees past the step",
+        )
 
     @classmethod
     def run(cls, args: argparse.Namespace) -> int:
@@ -174,8 +188,8 @@ class MetamodelTrainer(Trainer):
             "quantile": args.quantile,
             "seed": args.seed,
         }
-        cv = cross_validate(records, args.folds, **params) if args.folds > 1 else None
-        x, y = record_features(records, variants, outputs)
+        x, y = record_features(records, variants, outputs, args.target)  # refuses a bad target
+        cv = cross_validate(records, args.folds, args.target, **params) if args.folds > 1 else None
         files = [Path(d) / "records.csv" if Path(d).is_dir() else Path(d) for d in args.data]
         studied = [rec for f in files for rec in _study_markers(f)]
         meta = {
@@ -189,6 +203,7 @@ class MetamodelTrainer(Trainer):
                 np.ascontiguousarray(x, dtype=np.float64).tobytes()
                 + np.ascontiguousarray(y, dtype=np.float64).tobytes()
             ).hexdigest(),
+            "target": args.target,
             "datasets": sorted(map(str, records["dataset"].unique())),
             "rows": len(x),
             "models": int(records["seed"].nunique()),

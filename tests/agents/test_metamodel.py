@@ -149,6 +149,32 @@ def test_train_command_writes_a_loadable_model_with_its_figures(tmp_path, record
     assert bad.returncode != 0 and "no characterize records" in bad.stderr
 
 
+def test_a_metamodel_of_the_delayed_effect_trains_on_improve_at_h(tmp_path):
+    """``--target improve@H`` fits the improvement H steps after the edit (records of a study
+    with ``horizon`` >= H); records without those columns are refused by name."""
+    config = StudyConfig(**TINY_STUDY, horizon=2)
+    rows = pd.DataFrame([r for seed in (0, 1) for r in study_model(config, seed)])
+    variants = sorted(rows["variant_name"].unique())
+    x, later = record_features(rows, variants, OUTPUTS, "improve@2")
+    _, now = record_features(rows, variants, OUTPUTS)
+    assert later.shape == now.shape and not np.array_equal(later, now)
+    data = tmp_path / "records.csv"
+    rows.to_csv(data, index=False)
+    out = tmp_path / "later.skops"
+    cmd = [sys.executable, "-m", "nasgym.cli", "train", "metamodel", "--data", str(data)]
+    cmd += ["--folds", "0", "--max-iter", "20", "--min-samples-leaf", "2"]
+    done = subprocess.run([*cmd, "--out", str(out), "--target", "improve@2"], capture_output=True)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(out.with_suffix(".json").read_text())["target"] == "improve@2"
+    assert np.allclose(Metamodel.load(out).predict(x).shape, later.shape)
+    bad = subprocess.run(
+        [*cmd, "--out", str(tmp_path / "x.skops"), "--target", "improve@3"],
+        capture_output=True,
+        text=True,
+    )
+    assert bad.returncode != 0 and "no improve@3.class" in bad.stderr and "--horizon" in bad.stderr
+
+
 def test_the_agent_picks_the_best_scored_valid_action():
     env = gym.make("nasgym/VALP-Paper-v0", **TINY_ENV)
     obs, _ = env.reset(seed=0)

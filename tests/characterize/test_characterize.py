@@ -293,3 +293,30 @@ def test_a_folder_studied_by_two_platforms_is_warned_about(tmp_path, study, caps
     (warning,) = result.warnings
     assert "studied by 2 platforms" in warning and "AVX512, another CPU (1 models)" in warning
     assert "2 platforms" in capsys.readouterr().err
+
+
+def test_horizon_records_the_delayed_effect_against_a_control_trained_as_long():
+    """--horizon H: the first step's columns are those of a study without it; then the control
+    and each candidate train H more steps on shared batches, and improve@h compares them."""
+    from nasgym.characterize import study_model
+
+    plain = study_model(StudyConfig(**TINY), 2)
+    later = study_model(StudyConfig(**TINY, horizon=2), 2)
+    first = [k for k in plain[0] if k not in TIMING]
+    assert [[r[k] for k in first] for r in plain] == [[r[k] for k in first] for r in later]
+    for r in later:
+        for h in (1, 2):
+            for o in OUTPUTS:
+                control, after = r[f"obj_control@{h}.{o}"], r[f"obj_after@{h}.{o}"]
+                assert r[f"improve@{h}.{o}"] == pytest.approx(math.log(control / after))
+    # one control per model, trained on: the same at each horizon for every application
+    for h in (1, 2):
+        assert len({r[f"obj_control@{h}.class"] for r in later}) == 1
+    assert later[0]["obj_control@2.hist"] != later[0]["obj_control.hist"]
+    again = study_model(StudyConfig(**TINY, horizon=2), 2)
+    strip = [{k: v for k, v in r.items() if k not in TIMING} for r in later]
+    assert strip == [{k: v for k, v in r.items() if k not in TIMING} for r in again]
+    assert "horizon" not in StudyConfig(**TINY).key()
+    assert StudyConfig(**TINY, horizon=2).key()["horizon"] == 2
+    with pytest.raises(ValueError, match="horizon"):
+        StudyConfig(horizon=-1)
