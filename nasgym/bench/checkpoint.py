@@ -176,7 +176,10 @@ class Checkpoints:
         step = int(info["step"])
         if any(info.get(k) != v for k, v in meta.items()) or not set(range(1, step + 1)) <= have:
             return None  # another code version or platform, or steps before it were lost
-        return step, pickle.loads(payload)  # noqa: S301 - signed with this user's key
+        try:
+            return step, pickle.loads(payload)  # noqa: S301 - signed with this user's key
+        except Exception as err:  # noqa: BLE001 - e.g. a class edited in an uncommitted tree
+            return self._refuse(path, f"it cannot be unpickled by this code ({err!r})")
 
     def remove(self, key: RunKey) -> None:
         """Remove the run's checkpoint (its run is stored whole, or set aside)."""
