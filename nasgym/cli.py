@@ -133,6 +133,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
             restart_partial=args.restart_partial,
             stop_after=stop_after_seconds(args),
             checkpoint_every=checkpoint_seconds(args),
+            blind=args.blind,
         )
     except KeyboardInterrupt:
         print(
@@ -517,6 +518,12 @@ def _add_bench(sub: Any) -> None:
         help="comma list of modules to import first (they register custom envs/agents)",
     )
     p.add_argument("--no-plots", action="store_true", help="skip the figures")
+    p.add_argument(
+        "--blind",
+        action="store_true",
+        help="compute, write and print no summary or plot (a pre-registered comparison, run "
+        "without an interim look; `nasgym status` counts, `nasgym plot` summarises later)",
+    )
     p.add_argument(
         "--restart-partial",
         action="store_true",

@@ -88,6 +88,7 @@ def run_bench(
     restart_partial: bool = False,
     stop_after: float | None = None,
     checkpoint_every: float = DEFAULT_EVERY,
+    blind: bool = False,
 ) -> BenchReport:
     """Run every job of ``entries`` not stored yet in ``out_dir``; write the summary and plots.
 
@@ -107,6 +108,10 @@ def run_bench(
     ``checkpoint_every`` seconds (0: never), so a run cut by ``kill -9`` resumes from its last
     checkpoint rather than from its seed (:mod:`nasgym.bench.checkpoint`); a run's checkpoint is
     removed once the run is stored whole.
+
+    ``blind``: no summary, table or plot is computed, written or printed, so a comparison
+    written down before it ran can be run (and resumed) without an interim look; ``nasgym
+    status DIR`` counts its runs, ``nasgym plot DIR`` summarises it when the comparison is due.
     """
     check_stop_after(stop_after)
     import_modules(imports)
@@ -191,6 +196,14 @@ def run_bench(
     said = stop.finish(report.not_started)
     if said and not quiet:
         print(said)
+    if blind:
+        if not quiet:
+            print(
+                f"blind: no summary written; {report.out_dir / 'results.jsonl'} holds the runs "
+                f"(nasgym status {report.out_dir} counts them, nasgym plot {report.out_dir} "
+                "summarises them)"
+            )
+        return report
     _finish(report, plots, quiet)
     return report
 

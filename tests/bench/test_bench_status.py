@@ -80,3 +80,25 @@ def test_status_says_when_a_process_is_writing_to_the_folder(tmp_path, toys):
     finally:
         store.close()
     assert not writer_active(out)
+
+
+def test_a_blind_bench_writes_and_prints_no_objective_until_plotted(tmp_path, toys, capsys):
+    """``nasgym bench --blind``: the runs are stored, no summary or plot is written and no
+    objective is printed; ``nasgym plot`` summarises them when the comparison is due."""
+    out = tmp_path / "blind"
+    argv = ["bench", "--import", "nasgym_toys", "--env", "nasgym-test/ToyMO-v0", "--agent",
+            "random,toy-cycle", "--seeds", "2", "--steps", "6", "--out", str(out),
+            "--no-progress", "--blind"]  # fmt: skip
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "blind: no summary written" in printed
+    assert not (out / "summary.md").exists() and not (out / "summary.json").exists()
+    assert not (out / "plots").exists()
+    records = [json.loads(x) for x in (out / "results.jsonl").read_text().splitlines()]
+    assert sum(r["type"] == "done" for r in records) == 4
+    # no summary table (its means carry "±"), no indicator, no objective value
+    assert "±" not in printed and "hypervolume" not in printed
+    for rec in records:
+        for value in (rec.get("objectives") or {}).values():
+            assert repr(value) not in printed
+    assert main(["plot", str(out)]) == 0 and (out / "summary.md").exists()
