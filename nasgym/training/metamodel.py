@@ -22,6 +22,10 @@ control and the candidate both trained on, records of ``nasgym characterize --ho
 the edit's delayed effect, which a one-step target cannot see (an edit that pays now and leaves
 a model that trains worse).
 
+``--cv-target T`` scores the cross-validation on another target than the one fitted (e.g.
+``--target improve --cv-target improve@3``: how well one-step predictions pick the edits that
+still help three steps later), so metamodels fitted on different targets compare on one scale.
+
 ``--quantile Q`` fits each output's Q-quantile of the improvement instead of its mean (scikit-
 learn's quantile loss): an optimistic metamodel, whose best-ranked moves are those with upside.
 
@@ -69,9 +73,14 @@ def _outputs(records: Any) -> list[str]:
 
 
 def cross_validate(
-    records: Any, folds: int, target: str = "improve", **params: Any
+    records: Any,
+    folds: int,
+    target: str = "improve",
+    score: str | None = None,
+    **params: Any,
 ) -> dict[str, Any]:
-    """Grouped cross-validation figures (module docstring)."""
+    """Grouped cross-validation figures (module docstring): fitted on ``target``, scored on
+    ``score`` (default: ``target``)."""
     from scipy.stats import spearmanr
     from sklearn.model_selection import GroupKFold
 
@@ -81,15 +90,16 @@ def cross_validate(
     outputs = _outputs(records)
     variants = sorted(records["variant_name"].unique())
     rows = records[records["target_type"] == "network"].reset_index(drop=True)
-    x, y = record_features(rows, variants, outputs, target)
+    x, fit_y = record_features(rows, variants, outputs, target)
+    y = fit_y if score in (None, target) else record_features(rows, variants, outputs, score)[1]
     groups = rows["seed"].to_numpy()
     names = rows["variant_name"].to_numpy()
     pred = np.zeros_like(y)
     fixed = np.empty(len(y), dtype=object)  # the best variant on average in the training folds
     for train, test in GroupKFold(n_splits=folds).split(x, y, groups):
-        model = Metamodel(variants, outputs, **params).fit(x[train], y[train])
+        model = Metamodel(variants, outputs, **params).fit(x[train], fit_y[train])
         pred[test] = model.predict(x[test])
-        means = {v: y[train][names[train] == v].mean() for v in np.unique(names[train])}
+        means = {v: fit_y[train][names[train] == v].mean() for v in np.unique(names[train])}
         fixed[test] = max(means, key=means.get)
     rho = {o: float(spearmanr(pred[:, j], y[:, j]).statistic) for j, o in enumerate(outputs)}
     upside = np.maximum(y, 0.0).mean(axis=1)  # what a candidate can add to an archive
@@ -113,6 +123,7 @@ def cross_validate(
     diff = picked - average
     return {
         "folds": folds,
+        "scored_on": score or target,
         "rows": len(y),
         "models": len(picked),
         "spearman": rho,
@@ -172,6 +183,13 @@ class MetamodelTrainer(Trainer):
             "the step, default) or improve@H (H steps later; records of `nasgym characterize "
             "--horizon H` or more): a metamodel that sees past the step",
         )
+        parser.add_argument(
+            "--cv-target",
+            default=None,
+            help="score the cross-validation on this target instead of --target (e.g. "
+            "improve@3 for a metamodel fitted on improve): metamodels of different targets "
+            "compared on one scale",
+        )
 
     @classmethod
     def run(cls, args: argparse.Namespace) -> int:
@@ -189,7 +207,11 @@ class MetamodelTrainer(Trainer):
             "seed": args.seed,
         }
         x, y = record_features(records, variants, outputs, args.target)  # refuses a bad target
-        cv = cross_validate(records, args.folds, args.target, **params) if args.folds > 1 else None
+        cv = (
+            cross_validate(records, args.folds, args.target, args.cv_target, **params)
+            if args.folds > 1
+            else None
+        )
         files = [Path(d) / "records.csv" if Path(d).is_dir() else Path(d) for d in args.data]
         studied = [rec for f in files for rec in _study_markers(f)]
         meta = {
@@ -229,7 +251,8 @@ class MetamodelTrainer(Trainer):
         if cv:
             rho = ", ".join(f"{o} {r:.2f}" for o, r in cv["spearman"].items())
             print(
-                f"grouped {cv['folds']}-fold CV: Spearman rho {rho}; the predicted best pick "
+                f"grouped {cv['folds']}-fold CV (scored on {cv['scored_on']}): Spearman rho "
+                f"{rho}; the predicted best pick "
                 f"improves {cv['pick_improve']:+.4f} against {cv['random_improve']:+.4f} for a "
                 f"random pick (better on {cv['pick_beats_random_models']}/{cv['models']} models, "
                 f"Wilcoxon p = {cv['pick_wilcoxon_p']:.3g}); the training folds' best single "

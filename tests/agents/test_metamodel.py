@@ -19,6 +19,7 @@ from agents import make_agent
 from nasgym.characterize import StudyConfig
 from nasgym.characterize.study import study_model
 from nasgym.envs.valp import VALPEnv
+from nasgym.training.metamodel import cross_validate
 from policies.metamodel import Metamodel, observation_features, record_features
 
 OUTPUTS = ["class", "hist", "sample"]
@@ -173,6 +174,24 @@ def test_a_metamodel_of_the_delayed_effect_trains_on_improve_at_h(tmp_path):
         text=True,
     )
     assert bad.returncode != 0 and "no improve@3.class" in bad.stderr and "--horizon" in bad.stderr
+    # the CV of a one-step metamodel scored on the delayed target: what its picks still earn
+    # H steps later, on the scale of the delayed metamodel's own CV
+    rows = pd.concat([rows, rows.assign(seed=rows["seed"] + 2)], ignore_index=True)
+    params = {"max_iter": 20, "min_samples_leaf": 2}
+    now_cv = cross_validate(rows, 2, "improve", **params)
+    scored = cross_validate(rows, 2, "improve", "improve@2", **params)
+    assert now_cv["scored_on"] == "improve" and scored["scored_on"] == "improve@2"
+    seeds = rows.loc[rows["target_type"] == "network", "seed"].to_numpy()[: len(later)]
+    per_model = [later[seeds == s].mean() for s in (0, 1)]
+    assert scored["random_improve"] == pytest.approx(np.mean(per_model))
+    assert scored["random_improve"] != pytest.approx(now_cv["random_improve"])
+    assert scored["spearman"] != now_cv["spearman"]
+    cmd[-6:-4] = ["--folds", "2"]
+    done = subprocess.run(
+        [*cmd, "--out", str(tmp_path / "s.skops"), "--cv-target", "improve@2"], capture_output=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads((tmp_path / "s.json").read_text())["cv"]["scored_on"] == "improve@2"
 
 
 def test_the_agent_picks_the_best_scored_valid_action():
