@@ -50,15 +50,23 @@ from nasgym._provenance import provenance_counts
 from nasgym.training import TRAINERS, Trainer
 
 
+def records_file(src: str | Path) -> Path:
+    """The records file of ``src``: the file itself, or a folder's ``records.csv`` (or the
+    gzipped ``records.csv.gz`` a repository keeps)."""
+    path = Path(src).expanduser()
+    if not path.is_dir():
+        return path
+    found = [path / n for n in ("records.csv", "records.csv.gz") if (path / n).is_file()]
+    return found[0] if found else path / "records.csv"
+
+
 def read_records(sources: list[str]) -> Any:
     """One DataFrame of the records in ``sources`` (folders with ``records.csv`` or files)."""
     import pandas as pd
 
     frames = []
     for src in sources:
-        path = Path(src).expanduser()
-        if path.is_dir():
-            path = path / "records.csv"
+        path = records_file(src)
         if not path.is_file():
             raise FileNotFoundError(f"no characterize records at {path}")
         frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
@@ -77,10 +85,13 @@ def cross_validate(
     folds: int,
     target: str = "improve",
     score: str | None = None,
+    per_model: bool = False,
     **params: Any,
 ) -> dict[str, Any]:
     """Grouped cross-validation figures (module docstring): fitted on ``target``, scored on
-    ``score`` (default: ``target``)."""
+    ``score`` (default: ``target``). ``per_model``: also each held-out model's figures under
+    ``"per_model"`` (``seed``, ``pick``, ``random``, ``pick_upside``, ``random_upside`` lists),
+    so that two metamodels' picks can be paired model by model."""
     from scipy.stats import spearmanr
     from sklearn.model_selection import GroupKFold
 
@@ -121,7 +132,7 @@ def cross_validate(
         return float("nan") if p is None else p
 
     diff = picked - average
-    return {
+    figures = {
         "folds": folds,
         "scored_on": score or target,
         "rows": len(y),
@@ -137,14 +148,23 @@ def cross_validate(
         "random_upside": float(average_up.mean()),
         "pick_upside_wilcoxon_p": paired_p(picked_up, average_up),
     }
+    if per_model:
+        figures["per_model"] = {
+            "seed": [int(s) for s in np.unique(groups)],
+            "pick": picked.tolist(),
+            "random": average.tolist(),
+            "pick_upside": picked_up.tolist(),
+            "random_upside": average_up.tolist(),
+        }
+    return figures
 
 
-def _study_markers(records_file: Path) -> list[dict[str, Any]]:
-    """The per-model markers of the characterize run beside ``records_file`` (its
+def _study_markers(path: Path) -> list[dict[str, Any]]:
+    """The per-model markers of the characterize run beside the records file ``path`` (its
     ``results.jsonl``), or none when the records came without it."""
     from nasgym.bench.store import read_records as read_store
 
-    store = records_file.with_name("results.jsonl")
+    store = path.with_name("results.jsonl")
     if not store.is_file():
         return []
     return [r for r in read_store(store) if r.get("type") == "done"]
@@ -212,7 +232,7 @@ class MetamodelTrainer(Trainer):
             if args.folds > 1
             else None
         )
-        files = [Path(d) / "records.csv" if Path(d).is_dir() else Path(d) for d in args.data]
+        files = [records_file(d) for d in args.data]
         studied = [rec for f in files for rec in _study_markers(f)]
         meta = {
             "command": "nasgym train metamodel " + shlex.join(sys.argv[3:])
@@ -265,4 +285,4 @@ class MetamodelTrainer(Trainer):
         return 0
 
 
-__all__ = ["MetamodelTrainer", "cross_validate", "read_records"]
+__all__ = ["MetamodelTrainer", "cross_validate", "read_records", "records_file"]

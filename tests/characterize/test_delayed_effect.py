@@ -52,3 +52,29 @@ def test_the_mnist_pilot_figures_recompute_from_the_committed_records(capsys):
     assert (round(insert["now"], 2), round(insert["later"], 2)) == (-0.15, -0.33)
     clone = out["sample"]["variants"]["clone_network:gentle"]
     assert clone["later"] > clone["now"] > 0 and clone["p"] > 0.05
+
+
+def test_the_delayed_metamodel_figures_recompute_from_the_committed_records(capsys):
+    """The README's comparison of a metamodel fitted on improve@3 with the one-step one (64
+    MNIST models, both scored on improve@3, picks paired by held-out model)."""
+    from pathlib import Path
+
+    docs = Path(__file__).resolve().parents[2] / "docs" / "characterize"
+    compare = load("delayed_metamodel")
+    out = compare.main([str(docs / "mnist-h3"), str(docs / "mnist-h3-more")])
+    assert capsys.readouterr().out.splitlines()[-1] == json.dumps(out)
+    assert (out["models"], out["rows"], out["horizon"]) == (64, 759, 3)
+    pick = out["improvement"]
+    assert (round(pick["one_step"], 4), round(pick["delayed"], 4)) == (-0.0363, -0.0375)
+    assert round(pick["random"], 4) == -0.0966 and pick["p"] == pytest.approx(0.55, abs=0.01)
+    upside = out["upside"]
+    assert (round(upside["one_step"], 4), round(upside["delayed"], 4)) == (0.0282, 0.0200)
+    assert upside["p"] == pytest.approx(0.19, abs=0.01)
+    assert all(abs(r) < 0.05 for r in (out["spearman"][k]["sample"] for k in out["spearman"]))
+
+
+def test_the_delayed_metamodel_comparison_needs_delayed_records(tmp_path):
+    rows = pd.DataFrame([r for s in (0, 1) for r in study_model(StudyConfig(**TINY), s)])
+    rows.to_csv(tmp_path / "records.csv", index=False)
+    with pytest.raises(SystemExit, match="--horizon H"):
+        load("delayed_metamodel").main([str(tmp_path)])
