@@ -66,22 +66,21 @@ def main(argv: list[str] | None = None) -> dict:
     )
     for key, label in (("pick", "improvement"), ("pick_upside", "upside")):
         rand = "random" if key == "pick" else "random_upside"
-        test = paired_wilcoxon(np.array(delayed[key]), np.array(now[key]))
-        row = {
-            "one_step": float(np.mean(now[key])),
-            "delayed": float(np.mean(delayed[key])),
-            "random": float(np.mean(now[rand])),
-            "delayed_better_models": int(np.sum(np.array(delayed[key]) > np.array(now[key]))),
-            "effect_r": test["effect"],
-            "p": test["p"],
-        }
-        result[label] = row
-        p = "-" if row["p"] is None else f"{row['p']:.3g}"
+        a, b = np.array(delayed[key]), np.array(now[key])
+        test = paired_wilcoxon(a, b)
+        result[label] = dict(
+            one_step=float(b.mean()),
+            delayed=float(a.mean()),
+            random=float(np.mean(now[rand])),
+            delayed_better_models=int(np.sum(a > b)),
+            effect_r=test["effect"],
+            p=test["p"],
+        )
         print(
-            f"  {label:12s} one-step pick {row['one_step']:+.4f}  delayed pick "
-            f"{row['delayed']:+.4f}  random pick {row['random']:+.4f}  delayed better on "
-            f"{row['delayed_better_models']}/{result['models']} models, r = "
-            f"{row['effect_r']:+.2f}, p = {p}"
+            f"  {label:12s} one-step pick {b.mean():+.4f}  delayed pick {a.mean():+.4f}  "
+            f"random pick {np.mean(now[rand]):+.4f}  delayed better on {int(np.sum(a > b))}/"
+            f"{result['models']} models, r = {test['effect']:+.2f}, p = "
+            + ("-" if test["p"] is None else f"{test['p']:.3g}")
         )
     result["spearman"] = {
         "one_step": cv["improve"]["spearman"],
