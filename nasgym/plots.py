@@ -496,7 +496,7 @@ def _save(fig: Figure | None, stem: Path) -> list[Path]:
     paths = []
     for fmt in FORMATS:
         path = stem.with_suffix(f".{fmt}")
-        fig.savefig(path, dpi=120)
+        fig.savefig(path, dpi=120, bbox_inches="tight")  # long titles and outside legends
         paths.append(path)
     plt.close(fig)
     return paths

@@ -237,3 +237,20 @@ def test_every_preset_names_its_cost_unit(env_id):
 
     unit = "simulated s" if "NB201" in env_id else "training batches"
     assert cost_unit(env_id) == unit
+
+
+def test_a_long_title_and_an_outside_legend_are_saved_whole(tmp_path):
+    """A bench's title holds its env kwargs and the legend sits beside the axes: the saved
+    image is widened to hold both rather than cutting the title's ends off."""
+    import matplotlib.image
+
+    runs = _runs("nasgym-test/Synthetic-v0", SPEC3, agents=("random", 'rules(thresholds="x")'))
+    by_agent = {a: [r for r in runs if r.agent == a] for a in ("random", 'rules(thresholds="x")')}
+    title = "nasgym/VALP-Paper-v0 " + '{"eval_samples":2000,"initial_batches":5000}' * 3
+    fig = plots.plot_front_shares(by_agent, title)
+    fig.canvas.draw()
+    extent = fig.axes[0].title.get_window_extent()
+    assert extent.x0 < 0  # the title is wider than the figure
+    png = next(p for p in plots._save(fig, tmp_path / "shares") if p.suffix == ".png")
+    height, width = matplotlib.image.imread(png).shape[:2]
+    assert width >= extent.width * 120 / fig.dpi
