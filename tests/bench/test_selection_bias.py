@@ -129,3 +129,32 @@ def test_the_changed_acceptance_test_recomputes_from_the_committed_records(capsy
         0.0065, abs=5e-4
     )
     assert growth["random"]["early_vs_end"]["sample"]["p"] > 0.05
+
+
+def test_the_rules_at_the_papers_budget_recompute_from_the_committed_records(capsys):
+    """The pre-registered rules-vs-random test at 5,000 / 1,000 batches (README, *At the paper's
+    budget*): its primary, the secondaries quoted and the pooled Fig. 9 counts."""
+    from nasgym.bench import compare
+    from nasgym.bench.results import load_runs, objective_bounds
+
+    folder = RECORDS / "heldout-5000"
+    args = [str(folder), "--against", "random", "--agents", "rules", "--at", "30,60"]
+    out = selection_bias.main([*args, "--alternative", "greater"])
+    tests = next(iter(out["tests"].values()))  # the rules, labelled with their thresholds
+    hv = tests["test hypervolume@60"]
+    assert (round(hv["mean"], 3), round(hv["against_mean"], 3), hv["n"]) == (0.557, 0.533, 20)
+    assert hv["p"] == pytest.approx(0.249, abs=5e-4) and hv["median_diff"] < 0
+    assert tests["test hypervolume@30"]["p"] == pytest.approx(0.205, abs=5e-4)
+    assert tests["validation hypervolume"]["p"] == pytest.approx(0.249, abs=5e-4)
+    sample = tests["chosen test sample"]
+    assert (round(sample["mean"], 1), round(sample["against_mean"], 1)) == (66.1, 29.2)
+    assert sample["p"] == pytest.approx(0.015, abs=5e-4)
+    assert tests["power"]["seeds_80"] == 63
+    capsys.readouterr()
+    runs = load_runs(folder)
+    by_agent: dict[str, list] = {}
+    for run in runs:
+        by_agent.setdefault(run.agent.split("(")[0], []).append(run)
+    names, _ = objective_bounds(runs)
+    counts = compare.pooled_counts_by_step(by_agent, names, [30, 60])
+    assert counts == {"random": [17, 22], "rules": [24, 37]}
