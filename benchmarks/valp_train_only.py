@@ -31,6 +31,12 @@ over the compared agents and settings.
         --env-kwargs '{"initial_batches": 250, "step_batches": 50, "eval_samples": 2000}' \\
         --seeds 0-19 --workers 2
 
+``--out DIR`` keeps each seed's episode (its objectives, test scores and box) in
+``DIR/results.jsonl`` as soon as it ends, through the bench's crash-safe store (one fsync'ed
+line per seed; a torn line left by ``kill -9`` is repaired on the next start), and a rerun with
+the same env, kwargs and steps trains only the seeds not stored yet: a long baseline (at the
+paper's 5,000 / 1,000 batches a seed takes about 11 min) can span sessions.
+
 Prints the figures, then one JSON line.
 """
 
@@ -39,7 +45,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import numpy as np
@@ -48,7 +54,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from nasgym import indicators as ind  # noqa: E402
 from nasgym.bench.jobs import parse_seeds  # noqa: E402
+from nasgym.bench.records import record_key, run_key  # noqa: E402
 from nasgym.bench.results import finite_rows, load_runs, objective_bounds  # noqa: E402
+from nasgym.bench.store import ResultsStore  # noqa: E402
 from nasgym.stats import holm, paired_wilcoxon  # noqa: E402
 
 CHECKPOINTS = (20, 40)
@@ -95,6 +103,40 @@ def train_only(
     return out, tested, dict(env.objective_spec)
 
 
+def run_episodes(
+    env_id: str, kwargs: dict, steps: int, seeds: list[int], workers: int, out: str | None
+) -> dict[int, tuple]:
+    """:func:`train_only` of every seed, ``workers`` at a time; with ``out``, those stored in
+    ``out/results.jsonl`` are read, not trained, and each new one is stored as it ends."""
+    agent, agent_kwargs = "train-only", {"steps": steps}
+    done: dict[int, tuple] = {}
+    store = None
+    if out is not None:
+        store = ResultsStore(out)
+        for rec in store.open():
+            if record_key(rec) == run_key(env_id, kwargs, agent, rec["seed"], agent_kwargs):
+                done[int(rec["seed"])] = (rec["objectives"], rec["tested"], rec["spec"])
+        print(f"{out}: {sum(s in done for s in seeds)} of {len(seeds)} seeds stored")
+    try:
+        with ProcessPoolExecutor(workers) as pool:
+            todo = [s for s in seeds if s not in done]
+            futures = {pool.submit(train_only, env_id, kwargs, steps, s): s for s in todo}
+            for future in as_completed(futures):
+                seed = futures[future]
+                done[seed] = future.result()
+                if store is not None:
+                    objs, tested, spec = done[seed]
+                    store.append(
+                        {"type": "done", "env": env_id, "env_kwargs": kwargs, "agent": agent,
+                         "agent_kwargs": agent_kwargs, "seed": seed, "objectives": objs,
+                         "tested": tested, "spec": spec}
+                    )  # fmt: skip
+    finally:
+        if store is not None:
+            store.close()
+    return {s: done[s] for s in seeds}
+
+
 def metrics(
     points: np.ndarray,
     names: list[str],
@@ -136,11 +178,12 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--seeds", default="0-19")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--compare", action="append", default=[], help="bench folder (repeatable)")
+    parser.add_argument(
+        "--out", default=None, help="keep each seed's episode in DIR/results.jsonl; resume there"
+    )
     args = parser.parse_args(argv)
     kwargs, seeds = json.loads(args.env_kwargs), list(parse_seeds(args.seeds))
-    with ProcessPoolExecutor(args.workers) as pool:
-        futures = {s: pool.submit(train_only, args.env, kwargs, args.steps, s) for s in seeds}
-        done = {s: f.result() for s, f in futures.items()}
+    done = run_episodes(args.env, kwargs, args.steps, seeds, args.workers, args.out)
     objectives = {s: objs for s, (objs, _, _) in done.items()}
     tested = {s: t for s, (_, t, _) in done.items()}
     spec = done[seeds[0]][2]

@@ -22,3 +22,35 @@ def test_rise_is_the_held_objective_at_the_end_over_its_best():
     held = np.array([[0.5, 280.0], [0.3, 90.0], [0.3, 90.0], [0.2, 80.0], [0.2, 100.0]])
     out = train_only.metrics(points, NAMES, BOUNDS, held=held)
     assert out["rise sample"] == pytest.approx(100.0 / 80.0) and out["rise class"] == 1.0
+
+
+def test_out_keeps_each_seed_and_a_rerun_trains_only_the_seeds_not_stored(tmp_path):
+    """A long baseline spans sessions: each seed's episode is stored as it ends (crash-safe: a
+    torn line from ``kill -9`` is repaired), and a rerun reads the stored ones back."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "valp_train_only.py"
+    kwargs = json.dumps({"dataset": "digits", "initial_batches": 5, "step_batches": 2})
+
+    def run(*args: str) -> tuple[str, dict]:
+        cmd = [sys.executable, str(script), "--env-kwargs", kwargs, *args]
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr
+        return done.stdout, json.loads(done.stdout.splitlines()[-1])
+
+    run("--steps", "3", "--seeds", "0-1", "--out", str(tmp_path))
+    stored = tmp_path / "results.jsonl"
+    assert len(stored.read_text().splitlines()) == 2
+    with open(stored, "a") as fh:
+        fh.write('{"type": "done", "env": "nasgym/VALP-Pa')  # a write cut short
+    out, resumed = run("--steps", "3", "--seeds", "0-2", "--out", str(tmp_path))
+    assert f"{tmp_path}: 2 of 3 seeds stored" in out
+    lines = stored.read_text().splitlines()
+    assert len(lines) == 3 and sorted(json.loads(x)["seed"] for x in lines) == [0, 1, 2]
+    assert resumed["train_only"] == run("--steps", "3", "--seeds", "0-2")[1]["train_only"]
+    # other steps are another baseline: nothing stored is reused for it
+    out, _ = run("--steps", "2", "--seeds", "0-0", "--out", str(tmp_path))
+    assert f"{tmp_path}: 0 of 1 seeds stored" in out
