@@ -53,6 +53,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from nasgym import indicators as ind  # noqa: E402
+from nasgym._provenance import code_version, compute_platform  # noqa: E402
 from nasgym.bench.jobs import parse_seeds  # noqa: E402
 from nasgym.bench.records import record_key, run_key  # noqa: E402
 from nasgym.bench.results import finite_rows, load_runs, objective_bounds  # noqa: E402
@@ -129,7 +130,8 @@ def run_episodes(
                     store.append(
                         {"type": "done", "env": env_id, "env_kwargs": kwargs, "agent": agent,
                          "agent_kwargs": agent_kwargs, "seed": seed, "objectives": objs,
-                         "tested": tested, "spec": spec}
+                         "tested": tested, "spec": spec, "code": code_version(),
+                         "platform": compute_platform()}
                     )  # fmt: skip
     finally:
         if store is not None:

@@ -50,6 +50,7 @@ def test_out_keeps_each_seed_and_a_rerun_trains_only_the_seeds_not_stored(tmp_pa
     assert f"{tmp_path}: 2 of 3 seeds stored" in out
     lines = stored.read_text().splitlines()
     assert len(lines) == 3 and sorted(json.loads(x)["seed"] for x in lines) == [0, 1, 2]
+    assert all(json.loads(x)["code"] and json.loads(x)["platform"] for x in lines)  # provenance
     assert resumed["train_only"] == run("--steps", "3", "--seeds", "0-2")[1]["train_only"]
     # other steps are another baseline: nothing stored is reused for it
     out, _ = run("--steps", "2", "--seeds", "0-0", "--out", str(tmp_path))
