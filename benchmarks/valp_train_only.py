@@ -35,7 +35,7 @@ over the compared agents and settings.
 ``DIR/results.jsonl`` as soon as it ends, through the bench's crash-safe store (one fsync'ed
 line per seed; a torn line left by ``kill -9`` is repaired on the next start), and a rerun with
 the same env, kwargs and steps trains only the seeds not stored yet: a long baseline (at the
-paper's 5,000 / 1,000 batches a seed takes about 11 min) can span sessions.
+paper's 5,000 / 1,000 batches a seed takes about 8 min on one core) can span sessions.
 
 Prints the figures, then one JSON line.
 """
