@@ -76,11 +76,13 @@ def main(argv: list[str] | None = None) -> dict:
             effect_r=test["effect"],
             p=test["p"],
         )
+        row = result[label]
+        r = "-" if row["effect_r"] is None else f"{row['effect_r']:+.2f}"  # None: all tied
+        p = "-" if row["p"] is None else f"{row['p']:.3g}"
         print(
-            f"  {label:12s} one-step pick {b.mean():+.4f}  delayed pick {a.mean():+.4f}  "
-            f"random pick {np.mean(now[rand]):+.4f}  delayed better on {int(np.sum(a > b))}/"
-            f"{result['models']} models, r = {test['effect']:+.2f}, p = "
-            + ("-" if test["p"] is None else f"{test['p']:.3g}")
+            f"  {label:12s} one-step pick {row['one_step']:+.4f}  delayed pick "
+            f"{row['delayed']:+.4f}  random pick {row['random']:+.4f}  delayed better on "
+            f"{row['delayed_better_models']}/{result['models']} models, r = {r}, p = {p}"
         )
     result["spearman"] = {
         "one_step": cv["improve"]["spearman"],
