@@ -35,7 +35,9 @@ over the compared agents and settings.
 ``DIR/results.jsonl`` as soon as it ends, through the bench's crash-safe store (one fsync'ed
 line per seed; a torn line left by ``kill -9`` is repaired on the next start), and a rerun with
 the same env, kwargs and steps trains only the seeds not stored yet: a long baseline (at the
-paper's 5,000 / 1,000 batches a seed takes about 8 min on one core) can span sessions.
+paper's 5,000 / 1,000 batches a seed takes 6 to 8 min on one core) can span sessions.
+``--plot PNG`` draws the hypervolume per step (validation and, with test scores, test; mean and
+95 % band over seeds) of training alone beside the compared agents.
 
 Prints the figures, then one JSON line.
 """
@@ -56,7 +58,7 @@ from nasgym import indicators as ind  # noqa: E402
 from nasgym._provenance import code_version, compute_platform  # noqa: E402
 from nasgym.bench.jobs import parse_seeds  # noqa: E402
 from nasgym.bench.records import record_key, run_key  # noqa: E402
-from nasgym.bench.results import finite_rows, load_runs, objective_bounds  # noqa: E402
+from nasgym.bench.results import Run, finite_rows, load_runs, objective_bounds  # noqa: E402
 from nasgym.bench.store import ResultsStore  # noqa: E402
 from nasgym.stats import holm, paired_wilcoxon  # noqa: E402
 
@@ -139,6 +141,30 @@ def run_episodes(
     return {s: done[s] for s in seeds}
 
 
+def as_run(env_id: str, kwargs: dict, seed: int, episode: tuple) -> Run:
+    """A training-only episode as a bench :class:`Run` of agent ``train-only`` (its steps'
+    objectives and test scores, its box), so the bench's plots draw it beside the agents."""
+    objs, tested, spec = episode
+    steps = [
+        {"step": i + 1, "objectives": o,
+         "info": {f"test_objectives.{n}": v for n, v in (tested[i] if tested else {}).items()}}
+        for i, o in enumerate(objs)
+    ]  # fmt: skip
+    done = {"steps": len(objs), "objective_spec": spec}
+    return Run(env_id, kwargs, "train-only", seed, steps, done)
+
+
+def plot(runs: dict[str, list[Run]], path: str) -> None:
+    """Hypervolume against the step, training alone beside the compared agents (mean and 95%
+    band over seeds): validation and test side by side where the runs carry test scores."""
+    from nasgym.plots import plot_hypervolume, plot_test_hypervolume
+
+    title = f"training alone against the search, {next(iter(runs.values()))[0].label}"
+    fig = plot_test_hypervolume(runs, title) or plot_hypervolume(runs, title)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    print(f"plot: {path}")
+
+
 def metrics(
     points: np.ndarray,
     names: list[str],
@@ -183,6 +209,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument(
         "--out", default=None, help="keep each seed's episode in DIR/results.jsonl; resume there"
     )
+    parser.add_argument("--plot", default=None, help="PNG of hypervolume per step, all runs")
     args = parser.parse_args(argv)
     kwargs, seeds = json.loads(args.env_kwargs), list(parse_seeds(args.seeds))
     done = run_episodes(args.env, kwargs, args.steps, seeds, args.workers, args.out)
@@ -191,6 +218,7 @@ def main(argv: list[str] | None = None) -> dict:
     spec = done[seeds[0]][2]
     names, bounds = list(spec), [(float(a), float(b)) for a, b in spec.values()]
     agents: dict[str, dict[int, dict[str, float]]] = {}
+    curves = {"train-only": [as_run(args.env, kwargs, s, done[s]) for s in seeds]}
     for folder in args.compare:
         runs = [
             r
@@ -218,6 +246,7 @@ def main(argv: list[str] | None = None) -> dict:
             extra = {k: v for k, v in run.env_kwargs.items() if k in UNREAD}
             label = run.agent_label + (f" {json.dumps(extra)}" if extra else "")
             agents.setdefault(label, {})[run.seed] = got
+            curves.setdefault(label, []).append(run)
 
     def rows(objs: list[dict] | None) -> np.ndarray | None:
         return None if objs is None else np.array([[o[n] for n in names] for o in objs])
@@ -259,12 +288,14 @@ def main(argv: list[str] | None = None) -> dict:
         adjusted = holm([tests[a][k]["p"] for a in labels])
         for a, q in zip(labels, adjusted, strict=True):
             tests[a][k]["p_holm"] = q
-    if labels:
-        print(f"hypervolume at the last step, Holm-adjusted over the {len(labels)} compared runs:")
+    for k in [k for k in ("hypervolume", "test hypervolume") if k in keys and labels]:
+        print(f"{k} at the last step, Holm-adjusted over the {len(labels)} compared runs:")
         for a in labels:
-            t = tests[a]["hypervolume"]
+            t = tests[a][k]
             q = "-" if t["p_holm"] is None else f"{t['p_holm']:.2g}"
             print(f"  {a}: median diff {t['median_diff']:+.4f}, p (Holm) {q}")
+    if args.plot:
+        plot(curves, args.plot)
     record = {
         "benchmark": "valp_train_only",
         "env": args.env,

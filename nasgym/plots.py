@@ -81,10 +81,11 @@ def _label(name: str) -> str:
 
 
 def short_agent(label: str) -> str:
-    """A legend name: ``sb3:ALGO:/long/path/model.zip`` -> ``sb3:ALGO:model``, and a ``path``
-    argument named by its file (``metamodel(path="/runs/mm/q90.skops")`` ->
-    ``metamodel(path="q90.skops")``); others unchanged."""
-    label = re.sub(r'path="([^"]*)"', lambda m: f'path="{Path(m.group(1)).name}"', label)
+    """A legend name: ``sb3:ALGO:/long/path/model.zip`` -> ``sb3:ALGO:model``, and an argument
+    that is a path named by its file (``metamodel(path="/runs/mm/q90.skops")`` ->
+    ``metamodel(path="q90.skops")``, ``rules(thresholds="runs/calib/thresholds.json")`` ->
+    ``rules(thresholds="thresholds.json")``); others unchanged."""
+    label = re.sub(r'="([^"]*/[^"]*)"', lambda m: f'="{Path(m.group(1)).name}"', label)
     if not label.startswith("sb3:"):
         return label
     head, _, rest = label.partition("(")

@@ -208,6 +208,9 @@ def test_operator_bars_follow_the_legend_order_and_sb3_paths_are_shortened():
     assert plots.short_agent("rules") == "rules"
     long = 'metamodel(path="/work/runs/mm/q90.skops",scalarisation="mean")'
     assert plots.short_agent(long) == 'metamodel(path="q90.skops",scalarisation="mean")'
+    calibrated = 'rules(thresholds="runs/calib-mnist-5000/thresholds.json",slopes="relative")'
+    assert plots.short_agent(calibrated) == 'rules(thresholds="thresholds.json",slopes="relative")'
+    assert plots.short_agent('rules(thresholds="paper")') == 'rules(thresholds="paper")'
 
 
 def test_test_hypervolume_figure_only_for_runs_with_test_scores(tmp_path):
