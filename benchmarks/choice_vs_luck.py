@@ -52,7 +52,7 @@ import json
 import math
 import sys
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import numpy as np
@@ -60,6 +60,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from nasgym.bench.jobs import parse_seeds  # noqa: E402
+from nasgym.bench.store import atomic_write  # noqa: E402
 from nasgym.indicators import hypervolume  # noqa: E402
 from nasgym.stats import paired_wilcoxon  # noqa: E402
 
@@ -104,10 +105,17 @@ def gains(outcomes: list[tuple[float, float]]) -> dict[str, float]:
 
 
 def measure_state(
-    env_id: str, kwargs: dict, seed: int, steps: int, tries: int, agents: Sequence[str] = ()
+    env_id: str,
+    kwargs: dict,
+    seed: int,
+    steps: int,
+    tries: int,
+    agents: Sequence[str] = (),
+    agent_kwargs: dict[str, dict] | None = None,
 ) -> dict:
     """Both designs at the state reached by ``steps`` random valid steps from ``reset(seed)``,
-    and the pick of each of ``agents`` (built fresh, seeded with ``seed``) on the same draw."""
+    and the pick of each of ``agents`` (built fresh with its ``agent_kwargs`` entry, seeded with
+    ``seed``) on the same draw."""
     import gymnasium as gym
 
     import nasgym  # noqa: F401  (registers the envs)
@@ -131,7 +139,8 @@ def measure_state(
         return dict(got["objectives"]), dict(got["test_objectives"])
 
     def agent_outcome(name: str) -> tuple[str, tuple[dict, dict]]:
-        action = int(np.asarray(make_agent(name, env, seed=seed).predict(obs)[0]).reshape(-1)[0])
+        agent = make_agent(name, env, seed=seed, **(agent_kwargs or {}).get(name, {}))
+        action = int(np.asarray(agent.predict(obs)[0]).reshape(-1)[0])
         return env.action_table.label(action), outcome(env.fork(), action)
 
     return {
@@ -144,6 +153,53 @@ def measure_state(
         "labels": [env.action_table.label(int(a)) for a in actions],
         "agents": {name: agent_outcome(name) for name in agents},
     }
+
+
+#: what a ``--raw`` file's states were measured under: a rerun with the same reuses them
+SETTING = ("env", "env_kwargs", "episode_steps", "tries", "agents", "agent_kwargs")
+
+
+def measure_states(setting: dict, seeds: list[int], workers: int, raw: str | None) -> list[dict]:
+    """:func:`measure_state` of every seed, ``workers`` at a time. With ``raw``, the file is
+    rewritten (atomically) as each state ends, and the states it already holds under the same
+    ``setting`` are read back, not measured again: an interrupted run goes on where it
+    stopped."""
+    done: dict[int, dict] = {}
+    path = Path(raw) if raw else None
+    if path is not None and path.exists():
+        try:
+            stored = json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            raise SystemExit(f"--raw {raw} is not a readable measurement ({exc})") from exc
+        theirs = {k: stored.get(k) for k in SETTING}
+        if theirs != setting:
+            raise SystemExit(
+                f"--raw {raw} holds a measurement of another setting ({theirs}); give another file"
+            )
+        done = {int(st["seed"]): st for st in stored["states"]}
+        print(f"{raw}: {sum(s in done for s in seeds)} of {len(seeds)} states stored")
+
+    def keep() -> None:
+        if path is not None:
+            states = [done[s] for s in sorted(done)]
+            atomic_write(path, json.dumps({**setting, "states": states}).encode())
+
+    env_id, kwargs, steps, tries, names, agent_kwargs = (setting[k] for k in SETTING)
+    todo = [s for s in seeds if s not in done]
+    if workers <= 1:  # in this process
+        for s in todo:
+            done[s] = measure_state(env_id, kwargs, s, steps, tries, names, agent_kwargs)
+            keep()
+        return [done[s] for s in seeds]
+    with ProcessPoolExecutor(workers) as pool:
+        futures = {
+            pool.submit(measure_state, env_id, kwargs, s, steps, tries, names, agent_kwargs): s
+            for s in todo
+        }
+        for future in as_completed(futures):
+            done[futures[future]] = future.result()
+            keep()
+    return [done[s] for s in seeds]
 
 
 def state_gains(state: dict, measure: str) -> dict[str, dict[str, float]]:
@@ -184,7 +240,9 @@ def main(argv: list[str] | None = None) -> dict:
         help="log, log:<output>, hypervolume, or 'all' (each of them; default)",
     )
     parser.add_argument(
-        "--raw", help="write every measured outcome (objectives per state) to this JSON file"
+        "--raw",
+        help="keep every measured outcome (objectives per state) in this JSON file, rewritten "
+        "as each state ends; a rerun with the same setting measures only the states not in it",
     )
     parser.add_argument(
         "--from",
@@ -195,6 +253,11 @@ def main(argv: list[str] | None = None) -> dict:
         "--agents",
         default="",
         help="comma-separated agents whose pick at each state is scored against a blind pick",
+    )
+    parser.add_argument(
+        "--agent-kwargs",
+        default="{}",
+        help='JSON of each agent\'s arguments, e.g. \'{"rules": {"thresholds": "FILE"}}\'',
     )
     args = parser.parse_args(argv)
     if args.tries < 2:
@@ -208,18 +271,13 @@ def main(argv: list[str] | None = None) -> dict:
     else:
         kwargs, seeds = json.loads(args.env_kwargs), list(parse_seeds(args.states))
         names = [a for a in args.agents.split(",") if a]
-        with ProcessPoolExecutor(args.workers) as pool:
-            futures = [
-                pool.submit(
-                    measure_state, args.env, kwargs, s, args.episode_steps, args.tries, names
-                )
-                for s in seeds
-            ]
-            states = [f.result() for f in futures]
-        if args.raw:
-            raw = {"env": args.env, "env_kwargs": kwargs, "episode_steps": args.episode_steps}
-            raw.update(tries=args.tries, states=states)
-            Path(args.raw).write_text(json.dumps(raw))
+        agent_kwargs = json.loads(args.agent_kwargs)
+        unknown = sorted(set(agent_kwargs) - set(names))
+        if unknown:
+            raise SystemExit(f"--agent-kwargs names agents not in --agents: {unknown}")
+        setting = {"env": args.env, "env_kwargs": kwargs, "episode_steps": args.episode_steps,
+                   "tries": args.tries, "agents": names, "agent_kwargs": agent_kwargs}  # fmt: skip
+        states = measure_states(setting, seeds, args.workers, args.raw)
     outputs = list(states[0]["current"][0])
     measures = (
         ["log", *(f"log:{o}" for o in outputs), "hypervolume"]

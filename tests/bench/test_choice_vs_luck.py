@@ -1,0 +1,51 @@
+"""``benchmarks/choice_vs_luck.py``: agents' arguments, and a ``--raw`` file that keeps each state
+as it ends so an interrupted measurement goes on where it stopped."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from benchmark_scripts import load
+
+choice_vs_luck = load("choice_vs_luck")
+KWARGS = json.dumps({"initial_batches": 5, "step_batches": 2, "test_samples": 200})
+
+
+def run(*args: str) -> dict:
+    base = ["--env", "nasgym/VALP-v0", "--env-kwargs", KWARGS, "--episode-steps", "1",
+            "--tries", "2", "--measure", "log", "--agents", "random,rules",
+            "--agent-kwargs", '{"rules": {"thresholds": "paper"}}']  # fmt: skip
+    return choice_vs_luck.main([*base, *args])
+
+
+def test_a_rerun_measures_only_the_states_not_in_the_raw_file(tmp_path, capsys):
+    raw = tmp_path / "raw.json"
+    run("--states", "0-1", "--raw", str(raw))
+    assert [st["seed"] for st in json.loads(raw.read_text())["states"]] == [0, 1]
+    capsys.readouterr()
+    resumed = run("--states", "0-2", "--raw", str(raw))
+    assert f"{raw}: 2 of 3 states stored" in capsys.readouterr().out
+    assert [st["seed"] for st in json.loads(raw.read_text())["states"]] == [0, 1, 2]
+    fresh = run("--states", "0-2")  # nothing stored: every state measured again
+    assert resumed["means"] == fresh["means"] and resumed["picks"] == fresh["picks"]
+    assert choice_vs_luck.main(["--from", str(raw), "--measure", "log"])["means"] == fresh["means"]
+
+
+def test_a_raw_file_of_another_setting_or_unreadable_is_refused_untouched(tmp_path):
+    raw = tmp_path / "raw.json"
+    run("--states", "0-0", "--raw", str(raw))
+    before = raw.read_bytes()
+    with pytest.raises(SystemExit, match="another setting"):
+        run("--states", "0-0", "--raw", str(raw), "--tries", "3")
+    raw.write_text('{"env": "nasgym/VALP-v0", "sta')  # not written by the script
+    with pytest.raises(SystemExit, match="not a readable measurement"):
+        run("--states", "0-0", "--raw", str(raw))
+    assert raw.read_text() == '{"env": "nasgym/VALP-v0", "sta' and before
+
+
+def test_agent_kwargs_reach_the_agent_and_must_name_a_listed_agent(tmp_path):
+    with pytest.raises(SystemExit, match=r"not in --agents: \['bandit'\]"):
+        run("--states", "0-0", "--agent-kwargs", '{"bandit": {}}')
+    with pytest.raises(TypeError, match="no_such_argument"):
+        run("--states", "0-0", "--agent-kwargs", '{"rules": {"no_such_argument": 1}}')
