@@ -4,6 +4,7 @@ as it ends so an interrupted measurement goes on where it stopped."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from benchmark_scripts import load
@@ -49,3 +50,19 @@ def test_agent_kwargs_reach_the_agent_and_must_name_a_listed_agent(tmp_path):
         run("--states", "0-0", "--agent-kwargs", '{"bandit": {}}')
     with pytest.raises(TypeError, match="no_such_argument"):
         run("--states", "0-0", "--agent-kwargs", '{"rules": {"no_such_argument": 1}}')
+
+
+def test_the_papers_budget_measurement_recomputes_from_its_stored_outcomes():
+    """The pre-registered one-step test at 5,000 / 1,000 (README, *At the paper's 5,000 /
+    1,000*): its primary and the agents' rows, from the committed ``--raw`` file."""
+    raw = Path(__file__).resolve().parents[2] / "docs" / "heldout" / "choice_fmnist_5000.json"
+    out = choice_vs_luck.main(["--from", str(raw), "--measure", "hypervolume"])
+    assert out["states"] == list(range(700, 712))
+    assert out["agents"] == ["metamodel", "rules", "random"]
+    primary = out["choice_minus_luck"]["hypervolume"]["gain test"]
+    assert round(primary["median_diff"], 4) == 0.0075 and round(primary["p"], 2) == 0.23
+    means = out["means"]["hypervolume"]
+    gains = [round(means[d]["gain test"], 3) for d in ("choice", "luck")]
+    assert gains == [0.038, 0.027]
+    picks = {a: round(means[a]["gain test"]["p"], 2) for a in ("metamodel", "rules", "random")}
+    assert picks == {"metamodel": 0.23, "rules": 0.62, "random": 0.38}
