@@ -39,10 +39,11 @@ def test_a_raw_file_of_another_setting_or_unreadable_is_refused_untouched(tmp_pa
     before = raw.read_bytes()
     with pytest.raises(SystemExit, match="another setting"):
         run("--states", "0-0", "--raw", str(raw), "--tries", "3")
+    assert raw.read_bytes() == before
     raw.write_text('{"env": "nasgym/VALP-v0", "sta')  # not written by the script
     with pytest.raises(SystemExit, match="not a readable measurement"):
         run("--states", "0-0", "--raw", str(raw))
-    assert raw.read_text() == '{"env": "nasgym/VALP-v0", "sta' and before
+    assert raw.read_text() == '{"env": "nasgym/VALP-v0", "sta'
 
 
 def test_agent_kwargs_reach_the_agent_and_must_name_a_listed_agent(tmp_path):
