@@ -59,6 +59,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from nasgym._provenance import code_version, compute_platform  # noqa: E402
 from nasgym.bench.jobs import parse_seeds  # noqa: E402
 from nasgym.bench.store import atomic_write  # noqa: E402
 from nasgym.indicators import hypervolume  # noqa: E402
@@ -152,6 +153,8 @@ def measure_state(
         "luck": [outcome(env.fork(int(d)), actions[0]) for d in draws],
         "labels": [env.action_table.label(int(a)) for a in actions],
         "agents": {name: agent_outcome(name) for name in agents},
+        "code": code_version(),  # a measurement resumed across sessions may span commits
+        "platform": compute_platform(),
     }
 
 

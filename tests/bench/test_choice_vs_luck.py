@@ -27,7 +27,9 @@ def test_a_rerun_measures_only_the_states_not_in_the_raw_file(tmp_path, capsys):
     capsys.readouterr()
     resumed = run("--states", "0-2", "--raw", str(raw))
     assert f"{raw}: 2 of 3 states stored" in capsys.readouterr().out
-    assert [st["seed"] for st in json.loads(raw.read_text())["states"]] == [0, 1, 2]
+    states = json.loads(raw.read_text())["states"]
+    assert [st["seed"] for st in states] == [0, 1, 2]
+    assert all(st["code"] and st["platform"] for st in states)  # which code measured each
     fresh = run("--states", "0-2")  # nothing stored: every state measured again
     assert resumed["means"] == fresh["means"] and resumed["picks"] == fresh["picks"]
     assert choice_vs_luck.main(["--from", str(raw), "--measure", "log"])["means"] == fresh["means"]
