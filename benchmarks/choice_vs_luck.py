@@ -38,6 +38,9 @@ noise paired out. Its *upside* is the positive part of its pick's improvement on
 the mean of the 8 outcomes' positive parts (a blind pick's expectation): what a candidate can
 add to an episode's archive, where a candidate worse than the control costs little.
 
+``--where 'sample>100'`` analyses only the states whose current model meets a condition on one
+output's validation objective (e.g. a broken sampler), with ``--from`` a stored measurement's.
+
     NASGYM_DATA_DIR=../shared/data python benchmarks/choice_vs_luck.py --states 0-23 \\
         --episode-steps 20 --env-kwargs '{"dataset": "mnist", "initial_batches": 250, \\
         "step_batches": 50, "eval_samples": 2000, "test_samples": 5000}' --workers 2
@@ -50,6 +53,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import sys
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -228,6 +232,28 @@ def state_gains(state: dict, measure: str) -> dict[str, dict[str, float]]:
     return out
 
 
+_COMPARE = {"<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal}
+
+
+def select_states(states: list[dict], where: str, outputs: Sequence[str]) -> list[dict]:
+    """The states whose current model's validation objective meets ``where``
+    (``OUTPUT OP NUMBER``, e.g. ``sample>100``)."""
+    found = re.fullmatch(r"\s*(\w+)\s*(<=|>=|<|>)\s*([-+0-9.eE]+)\s*", where)
+    if found is None:
+        raise SystemExit(f"--where must read OUTPUT<NUMBER (or <=, >, >=), got {where!r}")
+    output, op, number = found.groups()
+    if output not in outputs:
+        raise SystemExit(f"--where names output {output!r}; the states have {list(outputs)}")
+    try:
+        bound = float(number)
+    except ValueError:
+        raise SystemExit(f"--where: {number!r} is not a number") from None
+    kept = [st for st in states if _COMPARE[op](st["current"][0][output], bound)]
+    if not kept:
+        raise SystemExit(f"--where {where!r}: no state of {len(states)} meets it")
+    return kept
+
+
 def main(argv: list[str] | None = None) -> dict:
     """Measure, print the figures and one JSON line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -251,6 +277,11 @@ def main(argv: list[str] | None = None) -> dict:
         "--from",
         dest="source",
         help="analyse a --raw file instead of measuring (its env, states and agents)",
+    )
+    parser.add_argument(
+        "--where",
+        help="analyse only the states whose current model meets a condition on one output's "
+        "validation objective, e.g. 'sample>100' (operators <, <=, >, >=); the raw file keeps all",
     )
     parser.add_argument(
         "--agents",
@@ -282,6 +313,9 @@ def main(argv: list[str] | None = None) -> dict:
                    "tries": args.tries, "agents": names, "agent_kwargs": agent_kwargs}  # fmt: skip
         states = measure_states(setting, seeds, args.workers, args.raw)
     outputs = list(states[0]["current"][0])
+    if args.where:
+        states = select_states(states, args.where, outputs)
+        seeds = [st["seed"] for st in states]
     measures = (
         ["log", *(f"log:{o}" for o in outputs), "hypervolume"]
         if args.measure == "all"
@@ -290,7 +324,10 @@ def main(argv: list[str] | None = None) -> dict:
     for m in measures:
         if m not in ("log", "hypervolume") and m.removeprefix("log:") not in outputs:
             raise SystemExit(f"--measure must be log, log:<one of {outputs}>, hypervolume or all")
-    print(f"{args.env} {kwargs}: {len(seeds)} states after {args.episode_steps} random steps")
+    where = f" where {args.where}" if args.where else ""
+    print(
+        f"{args.env} {kwargs}: {len(seeds)} states{where} after {args.episode_steps} random steps"
+    )
     summary: dict[str, dict] = {}
     tests: dict[str, dict] = {}
     for m in measures:

@@ -69,3 +69,44 @@ def test_the_papers_budget_measurement_recomputes_from_its_stored_outcomes():
     assert gains == [0.038, 0.027]
     picks = {a: round(means[a]["gain test"]["p"], 2) for a in ("metamodel", "rules", "random")}
     assert picks == {"metamodel": 0.23, "rules": 0.62, "random": 0.38}
+
+
+def test_the_52_state_measurement_recomputes_from_its_stored_outcomes():
+    """The pre-registered 52-state test at 5,000 / 1,000 (README, *At the paper's 5,000 / 1,000,
+    52 new states*): its primary, the agents' rows and the after-the-fact split by a broken
+    sampler, from the committed ``--raw`` file."""
+    raw = Path(__file__).resolve().parents[2] / "docs" / "heldout" / "choice_fmnist_5000_52.json"
+    out = choice_vs_luck.main(["--from", str(raw), "--measure", "hypervolume"])
+    assert out["states"] == list(range(720, 772))
+    primary = out["choice_minus_luck"]["hypervolume"]["gain test"]
+    assert round(primary["median_diff"], 3) == 0.033 and f"{primary['p']:.1e}" == "3.4e-07"
+    means = out["means"]["hypervolume"]
+    assert [round(means[d]["gain test"], 3) for d in ("choice", "luck")] == [0.072, 0.022]
+    picks = {
+        a: float(f"{means[a]['gain test']['p']:.2g}") for a in ("metamodel", "rules", "random")
+    }
+    assert picks == {"metamodel": 0.00038, "rules": 0.079, "random": 0.27}
+    assert sum(p.startswith("clone_network:gentle@") for p in out["picks"]["metamodel"]) == 37
+    broken = choice_vs_luck.main(["--from", str(raw), "--measure", "hypervolume",
+                                  "--where", "sample>100"])  # fmt: skip
+    rest = choice_vs_luck.main(["--from", str(raw), "--measure", "hypervolume",
+                                "--where", "sample<=100"])  # fmt: skip
+    assert len(broken["states"]) == 11 and len(rest["states"]) == 41
+    assert sorted(broken["states"] + rest["states"]) == out["states"]
+    assert f"{rest['choice_minus_luck']['hypervolume']['gain test']['p']:.1e}" == "1.4e-05"
+    assert not any(p.startswith("delete_network@") for p in broken["picks"]["metamodel"])
+
+
+def test_where_selects_states_by_the_current_objective_and_names_bad_conditions():
+    states = [{"seed": s, "current": [{"class": 0.1, "sample": f}, {}]} for s, f in
+              [(0, 50.0), (1, 150.0), (2, 100.0)]]  # fmt: skip
+    outputs = ["class", "sample"]
+    assert [st["seed"] for st in choice_vs_luck.select_states(states, "sample>100", outputs)] == [1]
+    kept = choice_vs_luck.select_states(states, " sample <= 100 ", outputs)
+    assert [st["seed"] for st in kept] == [0, 2]
+    with pytest.raises(SystemExit, match="names output 'fid'"):
+        choice_vs_luck.select_states(states, "fid>1", outputs)
+    with pytest.raises(SystemExit, match="must read OUTPUT<NUMBER"):
+        choice_vs_luck.select_states(states, "sample=100", outputs)
+    with pytest.raises(SystemExit, match="no state of 3 meets it"):
+        choice_vs_luck.select_states(states, "class>1", outputs)
