@@ -1,0 +1,51 @@
+"""``benchmarks/broken_sampler.py``: it rebuilds the stored states exactly, deletes every deletable
+network on paired copies, and refuses a file its rebuild does not reproduce."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+from benchmark_scripts import load
+
+choice_vs_luck = load("choice_vs_luck")
+broken_sampler = load("broken_sampler")
+KWARGS = json.dumps({"initial_batches": 5, "step_batches": 2, "test_samples": 200})
+
+
+def test_every_deletable_network_is_deleted_and_a_foreign_file_is_refused(tmp_path, capsys):
+    raw = tmp_path / "raw.json"
+    choice_vs_luck.main(["--env", "nasgym/VALP-v0", "--env-kwargs", KWARGS, "--states", "0-1",
+                         "--episode-steps", "2", "--tries", "2", "--measure", "log",
+                         "--raw", str(raw)])  # fmt: skip
+    out = broken_sampler.main(["--from", str(raw), "--where", "sample>0"])
+    assert [st["seed"] for st in out["states"]] == [0, 1]
+    for st in out["states"]:
+        labels = [r["label"] for r in st["deletions"]]
+        assert labels and all(lab.startswith("delete_network@") for lab in labels)
+        assert len(set(labels)) == len(labels)
+        for r in st["deletions"]:
+            assert r["mend"] == pytest.approx(
+                math.log(st["current_test"]["sample"] / r["after_test"]["sample"])
+            )
+    assert "within-state Spearman" in capsys.readouterr().out
+    stored = json.loads(raw.read_text())
+    stored["states"][0]["current"][0]["sample"] *= 1.5  # not what this code measures
+    raw.write_text(json.dumps(stored))
+    with pytest.raises(SystemExit, match="differs from the stored"):
+        broken_sampler.main(["--from", str(raw), "--where", "sample>0"])
+
+
+def test_the_broken_sampler_figures_recompute_from_the_stored_deletions():
+    """README, *What mends a broken sampler*: from the committed output of the 11 states."""
+    path = Path(__file__).resolve().parents[2] / "docs" / "heldout" / "broken_sampler_5000.json"
+    stored = json.loads(path.read_text())
+    assert [st["seed"] for st in stored["states"]] == [724, 728, 729, 731, 733, 735, 738, 739,
+                                                       744, 745, 768]  # fmt: skip
+    got = broken_sampler.summarise(stored["states"])
+    assert (got["compared"], got["halved"]) == (11, 10)
+    assert (got["best_is_highest_relevance"], got["best_is_lowest_relevance"]) == (6, 2)
+    assert got["spearman"] == pytest.approx(stored["spearman"])
+    assert round(got["spearman"]["rho"], 2) == 0.56 and got["spearman"]["n"] == 47
