@@ -55,8 +55,9 @@ import json
 import math
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -166,11 +167,17 @@ def measure_state(
 SETTING = ("env", "env_kwargs", "episode_steps", "tries", "agents", "agent_kwargs")
 
 
-def measure_states(setting: dict, seeds: list[int], workers: int, raw: str | None) -> list[dict]:
-    """:func:`measure_state` of every seed, ``workers`` at a time. With ``raw``, the file is
-    rewritten (atomically) as each state ends, and the states it already holds under the same
-    ``setting`` are read back, not measured again: an interrupted run goes on where it
-    stopped."""
+def measure_states(
+    setting: dict,
+    seeds: list[int],
+    workers: int,
+    raw: str | None,
+    measure: Callable[[int], dict] | None = None,
+) -> list[dict]:
+    """``measure(seed)`` of every seed (by default :func:`measure_state` under ``setting``),
+    ``workers`` at a time. With ``raw``, the file is rewritten (atomically) as each state ends,
+    and the states it already holds under the same ``setting`` are read back, not measured
+    again: an interrupted run goes on where it stopped."""
     done: dict[int, dict] = {}
     path = Path(raw) if raw else None
     if path is not None and path.exists():
@@ -178,7 +185,7 @@ def measure_states(setting: dict, seeds: list[int], workers: int, raw: str | Non
             stored = json.loads(path.read_text())
         except json.JSONDecodeError as exc:
             raise SystemExit(f"--raw {raw} is not a readable measurement ({exc})") from exc
-        theirs = {k: stored.get(k) for k in SETTING}
+        theirs = {k: stored.get(k) for k in setting}
         if theirs != setting:
             raise SystemExit(
                 f"--raw {raw} holds a measurement of another setting ({theirs}); give another file"
@@ -191,18 +198,18 @@ def measure_states(setting: dict, seeds: list[int], workers: int, raw: str | Non
             states = [done[s] for s in sorted(done)]
             atomic_write(path, json.dumps({**setting, "states": states}).encode())
 
-    env_id, kwargs, steps, tries, names, agent_kwargs = (setting[k] for k in SETTING)
+    if measure is None:
+        env_id, kwargs, steps, tries, names, agent_kwargs = (setting[k] for k in SETTING)
+        measure = partial(measure_state, env_id, kwargs, steps=steps, tries=tries,
+                          agents=names, agent_kwargs=agent_kwargs)  # fmt: skip
     todo = [s for s in seeds if s not in done]
     if workers <= 1:  # in this process
         for s in todo:
-            done[s] = measure_state(env_id, kwargs, s, steps, tries, names, agent_kwargs)
+            done[s] = measure(s)
             keep()
         return [done[s] for s in seeds]
     with ProcessPoolExecutor(workers) as pool:
-        futures = {
-            pool.submit(measure_state, env_id, kwargs, s, steps, tries, names, agent_kwargs): s
-            for s in todo
-        }
+        futures = {pool.submit(measure, s): s for s in todo}
         for future in as_completed(futures):
             done[futures[future]] = future.result()
             keep()
@@ -235,9 +242,9 @@ def state_gains(state: dict, measure: str) -> dict[str, dict[str, float]]:
 _COMPARE = {"<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal}
 
 
-def select_states(states: list[dict], where: str, outputs: Sequence[str]) -> list[dict]:
-    """The states whose current model's validation objective meets ``where``
-    (``OUTPUT OP NUMBER``, e.g. ``sample>100``)."""
+def meets(objectives: dict, where: str, outputs: Sequence[str]) -> bool:
+    """Whether ``objectives`` (output -> value) meet ``where`` (``OUTPUT OP NUMBER``, e.g.
+    ``sample>100``; operators <, <=, >, >=)."""
     found = re.fullmatch(r"\s*(\w+)\s*(<=|>=|<|>)\s*([-+0-9.eE]+)\s*", where)
     if found is None:
         raise SystemExit(f"--where must read OUTPUT<NUMBER (or <=, >, >=), got {where!r}")
@@ -248,7 +255,12 @@ def select_states(states: list[dict], where: str, outputs: Sequence[str]) -> lis
         bound = float(number)
     except ValueError:
         raise SystemExit(f"--where: {number!r} is not a number") from None
-    kept = [st for st in states if _COMPARE[op](st["current"][0][output], bound)]
+    return bool(_COMPARE[op](objectives[output], bound))
+
+
+def select_states(states: list[dict], where: str, outputs: Sequence[str]) -> list[dict]:
+    """The states whose current model's validation objectives meet ``where`` (:func:`meets`)."""
+    kept = [st for st in states if meets(st["current"][0], where, outputs)]
     if not kept:
         raise SystemExit(f"--where {where!r}: no state of {len(states)} meets it")
     return kept

@@ -49,3 +49,25 @@ def test_the_broken_sampler_figures_recompute_from_the_stored_deletions():
     assert (got["best_is_highest_relevance"], got["best_is_lowest_relevance"]) == (6, 2)
     assert got["spearman"] == pytest.approx(stored["spearman"])
     assert round(got["spearman"]["rho"], 2) == 0.56 and got["spearman"]["n"] == 47
+    lead = got["most_relevant_lead"]
+    assert round(lead["mean"], 2) == 0.63 and round(lead["p"], 3) == 0.016 and lead["n"] == 11
+
+
+def test_new_states_are_screened_by_where_and_a_rerun_measures_only_the_rest(tmp_path, capsys):
+    raw = tmp_path / "raw.json"
+    base = ["--states", "0-1", "--env", "nasgym/VALP-v0", "--env-kwargs", KWARGS,
+            "--episode-steps", "1", "--raw", str(raw)]  # fmt: skip
+    out = broken_sampler.main([*base, "--where", "sample>0"])
+    assert [st["seed"] for st in out["states"]] == [0, 1]  # every state meets it
+    capsys.readouterr()
+    again = broken_sampler.main([*base, "--where", "sample>0"])
+    assert f"{raw}: 2 of 2 states stored" in capsys.readouterr().out
+    assert again["states"] == out["states"]
+    none = broken_sampler.main([*base[:-1], str(tmp_path / "b.json"), "--where", "sample<0"])
+    assert none["states"] == [] and none["compared"] == 0  # screened out, nothing deleted
+    stored = json.loads((tmp_path / "b.json").read_text())["states"]
+    assert [st["deletions"] for st in stored] == [None, None]
+    with pytest.raises(SystemExit, match="another setting"):
+        broken_sampler.main([*base, "--where", "sample>1"])
+    with pytest.raises(SystemExit, match="either --from FILE or --states"):
+        broken_sampler.main(["--where", "sample>0"])
