@@ -178,12 +178,13 @@ def main(argv: list[str] | None = None) -> dict:
         f"within-state Spearman of relevance and mending {s['rho']:+.2f} (p = {s['p']:.2g}, "
         f"{s['n']} deletions)"
     )
-    if lead["p"] is not None:
-        print(
+    if lead["p"] is not None:  # the pre-registered primary (docs/heldout/prereg_broken_sampler.md)
+        primary = (
             f"deleting the most relevant network minus the mean of the others: mean "
             f"{lead['mean']:+.3f}, median {lead['median_diff']:+.3f}, r = {lead['effect']:+.2f}, "
             f"one-sided p = {lead['p']:.2g} (n = {lead['n']})"
         )
+        print(primary)
     print(json.dumps(record))
     return record
 
