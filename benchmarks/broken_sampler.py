@@ -40,7 +40,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from choice_vs_luck import measure_states, meets, select_states  # noqa: E402
+from choice_vs_luck import measure_states, meets, rebuild, select_states, where_parts  # noqa: E402
 from scipy.stats import spearmanr  # noqa: E402
 
 from nasgym._provenance import code_version, compute_platform  # noqa: E402
@@ -56,15 +56,7 @@ def deletions(
     """The state of ``choice_vs_luck.measure_state`` for ``seed``; per deletable network, its
     diagnostics for ``output`` and the objectives after deleting it (``deletions`` is None
     where the state's validation objectives do not meet ``where``)."""
-    import gymnasium as gym
-
-    import nasgym  # noqa: F401  (registers the envs)
-
-    env = gym.make(env_id, **kwargs).unwrapped
-    obs, _ = env.reset(seed=seed)
-    rng = np.random.default_rng(seed)
-    for _ in range(steps):
-        obs = env.step(int(rng.choice(np.flatnonzero(env.action_masks()))))[0]
+    env, obs, _ = rebuild(env_id, kwargs, seed, steps)
     current = dict(env._objectives)
     record = {"seed": seed, "current": current, "current_test": env._score_test(env._model),
               "deletions": None, "code": code_version(), "platform": compute_platform()}  # fmt: skip
@@ -134,7 +126,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     if bool(args.source) == bool(args.states):
         raise SystemExit("give either --from FILE or --states A-B")
-    output = args.where.strip().split("<")[0].split(">")[0].strip()
+    output = where_parts(args.where)[0]
     if args.source:
         raw = json.loads(Path(args.source).read_text())
         outputs = list(raw["states"][0]["current"][0])

@@ -59,6 +59,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -110,6 +111,21 @@ def gains(outcomes: list[tuple[float, float]]) -> dict[str, float]:
     }
 
 
+def rebuild(env_id: str, kwargs: dict, seed: int, steps: int) -> tuple[Any, dict, Any]:
+    """The state of ``seed``: the env after ``reset(seed)`` and ``steps`` uniformly random valid
+    steps, its observation, and the generator that drew them (it draws on from there)."""
+    import gymnasium as gym
+
+    import nasgym  # noqa: F401  (registers the envs)
+
+    env = gym.make(env_id, **kwargs).unwrapped
+    obs, _ = env.reset(seed=seed)
+    rng = np.random.default_rng(seed)
+    for _ in range(steps):
+        obs = env.step(int(rng.choice(np.flatnonzero(env.action_masks()))))[0]
+    return env, obs, rng
+
+
 def measure_state(
     env_id: str,
     kwargs: dict,
@@ -122,18 +138,11 @@ def measure_state(
     """Both designs at the state reached by ``steps`` random valid steps from ``reset(seed)``,
     and the pick of each of ``agents`` (built fresh with its ``agent_kwargs`` entry, seeded with
     ``seed``) on the same draw."""
-    import gymnasium as gym
-
-    import nasgym  # noqa: F401  (registers the envs)
     from agents import make_agent
 
-    env = gym.make(env_id, **kwargs).unwrapped
     if "test_samples" not in kwargs:
         raise SystemExit("give the env test_samples: the gains are measured on test rows")
-    obs, _ = env.reset(seed=seed)
-    rng = np.random.default_rng(seed)
-    for _ in range(steps):
-        obs = env.step(int(rng.choice(np.flatnonzero(env.action_masks()))))[0]
+    env, obs, rng = rebuild(env_id, kwargs, seed, steps)
     current = dict(env._objectives)
     current_test = env._score_test(env._model)
     valid = np.flatnonzero(env.action_masks())
@@ -242,13 +251,18 @@ def state_gains(state: dict, measure: str) -> dict[str, dict[str, float]]:
 _COMPARE = {"<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal}
 
 
-def meets(objectives: dict, where: str, outputs: Sequence[str]) -> bool:
-    """Whether ``objectives`` (output -> value) meet ``where`` (``OUTPUT OP NUMBER``, e.g.
-    ``sample>100``; operators <, <=, >, >=)."""
+def where_parts(where: str) -> tuple[str, str, str]:
+    """``--where``'s output, operator and number, e.g. ``("sample", ">", "100")``."""
     found = re.fullmatch(r"\s*(\w+)\s*(<=|>=|<|>)\s*([-+0-9.eE]+)\s*", where)
     if found is None:
         raise SystemExit(f"--where must read OUTPUT<NUMBER (or <=, >, >=), got {where!r}")
-    output, op, number = found.groups()
+    return found.group(1), found.group(2), found.group(3)
+
+
+def meets(objectives: dict, where: str, outputs: Sequence[str]) -> bool:
+    """Whether ``objectives`` (output -> value) meet ``where`` (``OUTPUT OP NUMBER``, e.g.
+    ``sample>100``; operators <, <=, >, >=)."""
+    output, op, number = where_parts(where)
     if output not in outputs:
         raise SystemExit(f"--where names output {output!r}; the states have {list(outputs)}")
     try:
