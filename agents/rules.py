@@ -36,6 +36,7 @@ Rules (``o``: an output; "its networks": the networks whose output subgraph hold
 ===========================================  ===============================  =========  ========
 situation                                    operator                         target     priority
 ===========================================  ===============================  =========  ========
+output broken (only with ``mend``, below)    ``delete_network``               see below  0 mend
 network irrelevant to every output it feeds  ``delete_network``               network    1 reduce
 network irrelevant to some output it feeds   ``delete_connection``            network    1 reduce
 output stuck                                 ``insert_network:aggressive``    its nets   2 aggr.
@@ -47,6 +48,17 @@ nothing applies                              a random gentle variant          ra
 ===========================================  ===============================  =========  ========
 
 (``delete_connection`` on a network removes one of its incoming connections; the env picks which.)
+
+Mending a broken output (``mend``, off by default; not one of the paper's rules). At the paper's
+budget some steps leave an output far worse than before, typically the sampler, whose Fréchet
+distance can jump several-fold while the step is still accepted because the other two
+objectives improved; training alone never does this (``benchmarks/broken_sampler.py`` and the
+README's *What mends a broken sampler*). With ``mend=f`` the agent keeps, per output, the lowest
+objective it has observed in the episode (``obs["objectives"]``), calls an output *broken* when
+its objective is above ``f`` times that, and then deletes the network of highest
+module-intervention relevance for it among those ``delete_network`` may delete (the first slot
+on a tie), before any other rule. The paper's reducer does the opposite: it deletes networks of
+*low* relevance.
 Among the candidates of the highest non-empty priority the agent picks uniformly at random with
 its own generator. Candidates are restricted to valid actions (``obs["action_mask"]``), and an
 operator that failed to improve the model at the previous step (``info["accepted"]`` False, seen
@@ -63,7 +75,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import gymnasium as gym
@@ -73,8 +85,8 @@ from agents import register_agent
 from agents.base import Agent
 from nasgym.envs.valp_actions import ActionTable
 
-#: priority classes, highest first
-PRIORITIES: tuple[str, ...] = ("reducer", "aggressive", "gentle", "fallback")
+#: priority classes, highest first ("mender" only with ``mend``, see :class:`RulesAgent`)
+PRIORITIES: tuple[str, ...] = ("mender", "reducer", "aggressive", "gentle", "fallback")
 #: which observed slope the rules read: the lineage trend (unit-free projected gain with its
 #: t-statistic), the slope per step, or the slope per step over the loss level
 SLOPE_KINDS: tuple[str, ...] = ("trend", "absolute", "relative")
@@ -121,6 +133,7 @@ class Situation:
     relevance: np.ndarray  # (N, O) module-intervention relevance
     slopes: np.ndarray  # (O,) loss slope per output (negative: falling)
     t: np.ndarray | None = None  # (O,) t-statistic of the slope, when known
+    broken: np.ndarray | None = None  # (O,) bool: the output is broken (see ``RulesAgent``)
 
     @classmethod
     def from_observation(cls, obs: Mapping[str, np.ndarray], slopes: str = "absolute") -> Situation:
@@ -196,6 +209,8 @@ def rule_candidates(
     mask = np.asarray(mask).astype(bool).reshape(-1)
     ex = set(excluded)
     classes: dict[str, list[int]] = {name: [] for name in PRIORITIES}
+    for o in np.flatnonzero(situation.broken if situation.broken is not None else []):
+        _mend(classes["mender"], situation, table, int(o), mask, ex)
     limit = 1.0 + thresholds.irrelevance
     for k in np.flatnonzero(situation.present):
         fed = situation.reaches[k]
@@ -218,6 +233,28 @@ def rule_candidates(
         if classes[name]:
             return name, classes[name]
     return "fallback", _fallback(table, mask, ex, rng)
+
+
+def _mend(
+    out: list[int],
+    situation: Situation,
+    table: ActionTable,
+    o: int,
+    mask: np.ndarray,
+    excluded: set[str],
+) -> None:
+    """Add the deletion of the deletable network most relevant to output ``o`` (module
+    intervention; the first slot on a tie), if ``delete_network`` is valid and not excluded."""
+    if "delete_network" not in table.variants or "delete_network" in excluded:
+        return
+    slots = [
+        int(k)
+        for k in np.flatnonzero(situation.present)
+        if mask[table.encode("delete_network", int(k))]
+    ]
+    if slots:
+        top = max(slots, key=lambda k: (situation.relevance[k, o], -k))
+        _add(out, table, "delete_network", top, mask, excluded)
 
 
 def _fallback(
@@ -342,9 +379,12 @@ class RulesAgent(Agent):
         irrelevance: float = 0.2,
         slopes: str | None = None,
         threshold_scale: float = 1.0,
+        mend: float | None = None,
         action_table: ActionTable | None = None,
     ) -> None:
         super().__init__(env, seed=seed)
+        if mend is not None and not mend > 1:
+            raise ValueError(f"mend must be a factor > 1 (or None), got {mend!r}")
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         if not threshold_scale > 0:
@@ -373,6 +413,9 @@ class RulesAgent(Agent):
             steep=scaled(steep, chosen["steep"]),
             irrelevance=irrelevance,
         )
+        #: an output is broken when its objective exceeds ``mend`` x its episode best
+        self.mend = None if mend is None else float(mend)
+        self._best: np.ndarray | None = None  # per output, the lowest objective seen this episode
         self.excluded: set[str] = set()
         self._excluded_for = ""  # the descriptor the exclusions were made on (mode "paper")
         #: priority class of the last decision (for logging)
@@ -397,6 +440,8 @@ class RulesAgent(Agent):
 
     def _decide(self, observation: Mapping[str, Any]) -> int:
         situation = Situation.from_observation(observation, self.slopes)
+        if self.mend is not None:
+            situation = replace(situation, broken=self._broken(observation))
         paper = self.mode == "paper"
         cls, candidates = rule_candidates(
             situation,
@@ -411,6 +456,13 @@ class RulesAgent(Agent):
         if not paper:
             self.excluded = set()  # nasgym 0.1: an exclusion lasts one step
         return int(candidates[int(self.rng.integers(len(candidates)))])
+
+    def _broken(self, observation: Mapping[str, Any]) -> np.ndarray:
+        """Per output: its objective (``obs["objectives"]``, lower is better) is above ``mend``
+        times the lowest it has been in the observations of this episode."""
+        now = np.asarray(observation["objectives"], dtype=np.float64).reshape(-1)
+        self._best = now.copy() if self._best is None else np.fmin(self._best, now)
+        return now > self.mend * self._best
 
     def update(
         self,
@@ -440,8 +492,9 @@ class RulesAgent(Agent):
             self.excluded.add(name)
 
     def reset(self) -> None:
-        """Forget exclusions (a new episode)."""
+        """Forget exclusions and the episode's best objectives (a new episode)."""
         self.excluded, self._excluded_for = set(), ""
+        self._best = None
 
 
 def exclusions_for(excluded: set, made_on: str, info: Mapping[str, Any]) -> tuple[set, str]:

@@ -265,6 +265,36 @@ def test_paper_mode_excludes_a_failed_operator_until_the_model_changes() -> None
     assert any(p.startswith("insert_network:aggressive") for p in picks)
 
 
+def test_mend_deletes_the_network_most_relevant_to_an_output_that_broke() -> None:
+    """With mend=2, a sampler whose objective rises above twice its episode best gets the
+    deletion of the deletable network it leans on most, before any other rule; not before."""
+    rel = [[3.0, 1.0, 1.5], [1.0, 1.1, 1.0], [1.0, 1.0, 4.0]]  # net1 irrelevant: a reducer
+    obs = _obs(_situation(rel, [0.0, 0.0, 0.0]), gain=(0.05,) * 3, t=(-8.0,) * 3)
+    agent = make_agent("rules", _FakeVALPEnv(), seed=0, mend=2.0)
+    plain = make_agent("rules", _FakeVALPEnv(), seed=0)
+    obs["objectives"] = np.array([0.2, 1e-3, 30.0], dtype=np.float32)
+    assert TABLE.label(agent.predict(obs)[0]) == "delete_network@net1"  # not broken: reducer
+    obs["objectives"] = np.array([0.15, 9e-4, 70.0], dtype=np.float32)  # sample 70 > 2 x 30
+    assert TABLE.label(agent.predict(obs)[0]) == "delete_network@net2"
+    assert agent.last_class == "mender"
+    assert TABLE.label(plain.predict(obs)[0]) == "delete_network@net1"
+    # net2 not deletable: the next most relevant to the sample, net0
+    mask = ALL_VALID.copy()
+    mask[TABLE.encode("delete_network", 2)] = False
+    assert TABLE.label(agent.predict({**obs, "action_mask": mask})[0]) == "delete_network@net0"
+    # a failed deletion is excluded until the model changes: the usual rules then apply
+    failed = {"accepted": False, "operator": "delete_network", "current_descriptor": "A"}
+    agent.update(obs, 0, 0.0, obs, False, False, failed)
+    assert "delete_network" in agent.excluded
+    agent.predict(obs)
+    assert agent.last_class != "mender"
+    # a new episode forgets the best: 70 is the new baseline
+    agent.reset()
+    assert TABLE.label(agent.predict(obs)[0]) == "delete_network@net1"
+    with pytest.raises(ValueError, match="mend"):
+        make_agent("rules", _FakeVALPEnv(), mend=1.0)
+
+
 def test_thresholds_load_by_name_and_from_a_calibrated_file(tmp_path) -> None:
     from nasgym.diagnostics.calibrate import calibrate_thresholds, write_thresholds
 
