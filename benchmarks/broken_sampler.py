@@ -81,6 +81,17 @@ def deletions(
     return {**record, "deletions": rows}
 
 
+def with_mends(states: list[dict], output: str) -> list[dict]:
+    """The screened-in states (``deletions`` not None), each deletion given its ``mend``: the log
+    of ``output``'s test objective before over after (the states are updated in place)."""
+    shown = [st for st in states if st["deletions"] is not None]
+    for st in shown:
+        before = st["current_test"][output]
+        for r in st["deletions"]:
+            r["mend"] = math.log(before / r["after_test"][output])
+    return shown
+
+
 def summarise(states: list[dict]) -> dict:
     """Over the states with 2+ deletions (each row's ``mend``: log of the output's test objective
     before over after): how often the best deletion halves the output or better, and is the
@@ -139,7 +150,7 @@ def main(argv: list[str] | None = None) -> dict:
     setting = {"env": env_id, "env_kwargs": kwargs, "episode_steps": steps, "where": args.where}
     measure = partial(deletions, env_id, kwargs, steps=steps, output=output, where=where)
     got = measure_states(setting, seeds, args.workers, args.raw, measure)
-    shown = [res for res in got if res["deletions"] is not None]
+    shown = with_mends(got, output)
     print(f"{env_id} {kwargs}: {len(shown)} of {len(got)} states where {args.where}")
     for res in shown:
         st = stored.get(res["seed"])
@@ -153,7 +164,6 @@ def main(argv: list[str] | None = None) -> dict:
         before = res["current_test"][output]
         print(f"state {res['seed']}: {output} on test {before:.1f}")
         for r in res["deletions"]:
-            r["mend"] = math.log(before / r["after_test"][output])
             print(
                 f"  {r['label']:22s} relevance {r['relevance']:7.3f}  dependency error "
                 f"{r['dependency_error']:.3f} gain {r['dependency_gain']:+.3f}  reaches "

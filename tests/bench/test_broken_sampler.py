@@ -53,6 +53,24 @@ def test_the_broken_sampler_figures_recompute_from_the_stored_deletions():
     assert round(lead["mean"], 2) == 0.63 and round(lead["p"], 3) == 0.016 and lead["n"] == 11
 
 
+def test_the_preregistered_test_on_new_states_recomputes_from_its_raw_file():
+    """README and docs/heldout/prereg_broken_sampler.md: the 100 new states 772-871, kept as
+    ``--raw`` wrote them; 10 screened in, the primary not met (p = 0.065)."""
+    path = Path(__file__).resolve().parents[2] / "docs" / "heldout" / "broken_sampler_772.json"
+    raw = json.loads(path.read_text())
+    assert sorted(st["seed"] for st in raw["states"]) == list(range(772, 872))
+    shown = broken_sampler.with_mends(raw["states"], "sample")
+    assert [st["seed"] for st in shown] == [776, 790, 794, 817, 822, 847, 849, 851, 857, 871]
+    assert all(st["current"]["sample"] > 100 for st in shown)
+    got = broken_sampler.summarise(shown)
+    assert (got["compared"], got["halved"]) == (10, 8)
+    assert (got["best_is_highest_relevance"], got["best_is_lowest_relevance"]) == (5, 0)
+    assert round(got["spearman"]["rho"], 2) == 0.71 and got["spearman"]["n"] == 45
+    assert got["spearman"]["p"] < 1e-7
+    lead = got["most_relevant_lead"]
+    assert round(lead["mean"], 3) == 0.447 and round(lead["p"], 3) == 0.065 and lead["n"] == 10
+
+
 def test_new_states_are_screened_by_where_and_a_rerun_measures_only_the_rest(tmp_path, capsys):
     raw = tmp_path / "raw.json"
     base = ["--states", "0-1", "--env", "nasgym/VALP-v0", "--env-kwargs", KWARGS,
