@@ -1,0 +1,38 @@
+"""``benchmarks/broken_outputs.py``: how often a run holds a broken output, from bench records."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from benchmark_scripts import load
+
+broken_outputs = load("broken_outputs")
+RECORDS = Path(__file__).resolve().parents[2] / "docs" / "heldout" / "records"
+
+
+def test_the_rules_hold_a_broken_sampler_more_often_than_random_at_the_papers_budget(capsys):
+    """README, *Mending a broken output*: the 60-step runs of seeds 160-179 at 5,000 / 1,000."""
+    out = broken_outputs.main([str(RECORDS / "heldout-5000"), "--output", "sample"])
+    rules = 'rules(thresholds="runs/calib-mnist-5000/thresholds.json")'
+    assert set(out["agents"]) == {"random", rules}
+    random, ruled = out["agents"]["random"], out["agents"][rules]
+    assert (random["runs"], random["ends_broken"], ruled["ends_broken"]) == (20, 3, 9)
+    assert random["share_broken"] == pytest.approx(0.0425)
+    assert ruled["share_broken"] == pytest.approx(0.1908, abs=1e-4)
+    assert round(ruled["share_broken_vs_against"]["p"], 4) == 0.0044
+    # the paper's reducer deletes networks at a broken sampler, but not ones that mend it
+    assert (ruled["mending_moves"], ruled["mending_accepted"]) == (26, 11)
+    assert abs(ruled["median_mend"]) < 0.05
+    assert "steps broken vs random" in capsys.readouterr().out
+
+
+def test_a_stricter_factor_counts_fewer_and_bad_arguments_are_named():
+    looser = broken_outputs.main([str(RECORDS / "heldout-5000"), "--factor", "1.5"])
+    stricter = broken_outputs.main([str(RECORDS / "heldout-5000"), "--factor", "4"])
+    for lab, row in stricter["agents"].items():
+        assert row["share_broken"] <= looser["agents"][lab]["share_broken"]
+    with pytest.raises(SystemExit, match="no output 'fid'"):
+        broken_outputs.main([str(RECORDS / "heldout-5000"), "--output", "fid"])
+    with pytest.raises(SystemExit, match="factor must be > 1"):
+        broken_outputs.main([str(RECORDS / "heldout-5000"), "--factor", "1"])
