@@ -43,8 +43,9 @@ import numpy as np
 from agents import register_agent
 from agents.base import Agent
 from agents.rules import _table_of, exclusions_for, single_mask
+from nasgym.characterize.study import regress
 from nasgym.indicators import hypervolume
-from policies.metamodel import Metamodel, observation_features, variant_name
+from policies.metamodel import REGRESS, Metamodel, observation_features, variant_name
 
 SCALARISATIONS = ("hypervolume", "mean")
 
@@ -96,11 +97,23 @@ class MetamodelAgent(Agent):
         self.exclude_failed = bool(exclude_failed)
         self.excluded: set[int] = set()  # rejected moves on the current architecture
         self._excluded_for = ""
+        self._lowest: np.ndarray | None = None  # per env output, the lowest objective seen
 
     def reset(self) -> None:
-        """Forget the episode's archive and excluded moves."""
+        """Forget the episode's archive, excluded moves and lowest objectives."""
         self.archive = []
         self.excluded, self._excluded_for = set(), ""
+        self._lowest = None
+
+    def _with_regress(self, observation: Mapping[str, Any]) -> Mapping[str, Any]:
+        """The observation with ``"regress"`` per output (a metamodel that reads it): the log of
+        each objective over the lowest observed in the episode so far."""
+        if REGRESS not in self.model.state:
+            return observation
+        now = np.asarray(observation["objectives"], dtype=np.float64).reshape(-1)
+        self._lowest = now.copy() if self._lowest is None else np.fmin(self._lowest, now)
+        values = [regress(float(a), float(b)) for a, b in zip(now, self._lowest, strict=True)]
+        return {**observation, REGRESS: np.array(values)}
 
     def _moves(self, mask: np.ndarray) -> tuple[list[int], list[tuple[str, int]]]:
         actions, moves = [], []
@@ -117,7 +130,13 @@ class MetamodelAgent(Agent):
         primary scores (the scalarisation)."""
         mask = single_mask(observation, self.table, "metamodel")
         actions, moves = self._moves(mask)
-        x = observation_features(observation, self.model.variants, self.model.outputs, moves)
+        x = observation_features(
+            self._with_regress(observation),
+            self.model.variants,
+            self.model.outputs,
+            moves,
+            self.model.state,
+        )
         pred = self.model.predict(x)
         if self.weights is not None:
             return actions, pred, pred @ self.weights

@@ -10,7 +10,11 @@ structural so that a model trained on one data set acts on another:
   depth and total width;
 - per output ``o``: the target's module relevance, linear-probe dependency gain and error (NaN
   where the target does not reach ``o``), and the model's lineage trend before the step
-  (``loss_gain``, its t-statistic ``loss_gain_t``, ``loss_slope_relative``);
+  (``loss_gain``, its t-statistic ``loss_gain_t``, ``loss_slope_relative``); where the training
+  records hold mid-episode states (``nasgym characterize --episode-steps K``), also ``regress``: the log of the
+  output's objective over the lowest the held model had in the episode so far (0 unless a step
+  made it worse; a broken sampler reads about log 2 or more). An agent computes it from the
+  observations of its episode (:class:`agents.metamodel.MetamodelAgent`);
 - the model's number of networks and connections.
 
 Targets: ``improve.<o>`` = ``log(control objective / candidate objective)`` after the step,
@@ -54,14 +58,18 @@ _BOUNDS = {
     "loss_gain": (-1.0, 1.0),
     "loss_gain_t": (-1e3, 1e3),
     "loss_slope_relative": (-1e3, 1e3),
+    "regress": (0.0, 20.0),
 }
 _TARGET = ("relevance", "dependency_gain", "dependency_error")
 _STATE = ("loss_gain", "loss_gain_t", "loss_slope_relative")
+#: the optional state entry, fitted where the records carry its column (:func:`state_keys`)
+REGRESS = "regress"
 #: characterize record column of each state entry (``<column>.<output>``)
 _RECORD_STATE = {
     "loss_gain": "gain_before",
     "loss_gain_t": "gain_t_before",
     "loss_slope_relative": "rel_slope_before",
+    REGRESS: "regress_before",
 }
 _PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib", ".pt", ".pth")
 
@@ -71,12 +79,26 @@ def variant_name(operator: str, variant: str | None) -> str:
     return f"{operator}:{variant}" if variant else operator
 
 
-def feature_names(variants: Sequence[str], outputs: Sequence[str]) -> list[str]:
-    """The column names of the feature matrix, in order."""
+def state_keys(records: Any, outputs: Sequence[str]) -> tuple[str, ...]:
+    """The per-output state entries a metamodel fitted on ``records`` reads: the lineage trend
+    always; ``regress`` where the records hold mid-episode states (``episode_step`` > 0; for a
+    freshly trained model it is 0) and every output's ``regress_before.<o>`` column is filled
+    (records of an older nasgym mixed in leave it out)."""
+    cols = [f"{_RECORD_STATE[REGRESS]}.{o}" for o in outputs]
+    mid = "episode_step" in records and bool((records["episode_step"] > 0).any())
+    has = mid and all(c in records and bool(records[c].notna().all()) for c in cols)
+    return (*_STATE, REGRESS) if has else _STATE
+
+
+def feature_names(
+    variants: Sequence[str], outputs: Sequence[str], state: Sequence[str] = _STATE
+) -> list[str]:
+    """The column names of the feature matrix, in order (``state``: the per-output state
+    entries, :func:`state_keys`)."""
     names = [f"variant={v}" for v in variants] + [f"kind={k}" for k in _KINDS]
     names += ["target.depth", "target.width"]
     names += [f"target.{key}.{o}" for o in outputs for key in _TARGET]
-    names += [f"{key}.{o}" for o in outputs for key in _STATE]
+    names += [f"{key}.{o}" for o in outputs for key in state]
     return names + ["n_networks", "n_connections"]
 
 
@@ -99,6 +121,7 @@ def _rows(
     state: Mapping[tuple[str, str], np.ndarray],
     n_networks: np.ndarray,
     n_connections: np.ndarray,
+    keys: Sequence[str] = _STATE,
 ) -> np.ndarray:
     """Assemble the feature matrix (see :func:`feature_names`); ``reaches`` is (rows, outputs)."""
     n = len(variant)
@@ -109,19 +132,23 @@ def _rows(
         for key in _TARGET:
             cols.append(np.where(reaches[:, j], _box(key, target[key, o]), np.nan))
     for o in outputs:
-        cols += [np.broadcast_to(_box(key, state[key, o]), (n,)) for key in _STATE]
+        cols += [np.broadcast_to(_box(key, state[key, o]), (n,)) for key in keys]
     cols += [np.asarray(n_networks, dtype=float), np.asarray(n_connections, dtype=float)]
     return np.column_stack(cols) if n else np.zeros((0, len(cols)))
 
 
 def record_features(
-    records: Any, variants: Sequence[str], outputs: Sequence[str], target: str = "improve"
+    records: Any,
+    variants: Sequence[str],
+    outputs: Sequence[str],
+    target: str = "improve",
+    state: Sequence[str] = _STATE,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Features and targets of the network-target rows of ``nasgym characterize`` records (a
     pandas DataFrame): ``(X, Y)``, ``Y`` of shape (rows, outputs): the ``<target>.<o>`` columns,
     ``improve`` (after the step) or ``improve@h`` (h steps later, from a study with
     ``horizon`` >= h). Rows whose variant is not in ``variants`` or whose target is not a
-    network are dropped."""
+    network are dropped. ``state``: the per-output state entries (:func:`state_keys`)."""
     lacking = [f"{target}.{o}" for o in outputs if f"{target}.{o}" not in records]
     if lacking:
         raise ValueError(
@@ -131,7 +158,7 @@ def record_features(
     df = records[(records["target_type"] == "network") & records["variant_name"].isin(variants)]
     reaches = np.column_stack([df[f"target.relevance.{o}"].notna().to_numpy() for o in outputs])
     on_target = {(k, o): df[f"target.{k}.{o}"].to_numpy() for k in _TARGET for o in outputs}
-    state = {(k, o): df[f"{_RECORD_STATE[k]}.{o}"].to_numpy() for k in _STATE for o in outputs}
+    values = {(k, o): df[f"{_RECORD_STATE[k]}.{o}"].to_numpy() for k in state for o in outputs}
     x = _rows(
         variants,
         outputs,
@@ -141,9 +168,10 @@ def record_features(
         df["target.width"].to_numpy(),
         on_target,
         reaches,
-        state,
+        values,
         df["n_networks"].to_numpy(),
         df["n_connections"].to_numpy(),
+        state,
     )
     y = np.column_stack([df[f"{target}.{o}"].to_numpy(dtype=float) for o in outputs])
     y = np.clip(np.nan_to_num(y, nan=-IMPROVE_CLIP), -IMPROVE_CLIP, IMPROVE_CLIP)
@@ -155,15 +183,18 @@ def observation_features(
     variants: Sequence[str],
     outputs: Sequence[str],
     moves: Sequence[tuple[str, int]],
+    state: Sequence[str] = _STATE,
 ) -> np.ndarray:
-    """Features of ``moves`` = ``[(variant name, network slot), ...]`` on a VALP observation."""
+    """Features of ``moves`` = ``[(variant name, network slot), ...]`` on a VALP observation
+    (with ``regress`` in ``state``, the observation must carry ``"regress"``, per output, as the
+    metamodel agent adds it)."""
     obs = {k: np.asarray(v) for k, v in observation.items()}
     slots = np.array([slot for _, slot in moves], dtype=int)
     kinds = obs["network_kind"][slots].argmax(axis=1) if len(slots) else slots
     reaches = obs["network_reaches"][slots].astype(bool)
     idx = {o: j for j, o in enumerate(outputs)}
     target = {(k, o): obs[k][slots, idx[o]] for k in _TARGET for o in outputs}
-    state = {(k, o): obs[k][idx[o]] for k in _STATE for o in outputs}
+    values = {(k, o): obs[k][idx[o]] for k in state for o in outputs}
     depth = obs["network_depth"][slots].astype(float)
     return _rows(
         variants,
@@ -174,9 +205,10 @@ def observation_features(
         obs["network_width"][slots].astype(float) * depth,  # mean width x layers = total
         target,
         reaches,
-        state,
+        values,
         np.full(len(moves), float(obs["network_present"].sum())),
         np.full(len(moves), float(obs["adjacency"].sum())),
+        state,
     )
 
 
@@ -199,6 +231,7 @@ class Metamodel:
         loss: str = "squared_error",
         quantile: float | None = None,
         seed: int = 0,
+        state: Sequence[str] = _STATE,
         meta: Mapping[str, Any] | None = None,
     ) -> None:
         if not variants or not outputs:
@@ -210,6 +243,11 @@ class Metamodel:
         elif loss == "quantile":
             raise ValueError("loss='quantile' needs the quantile (e.g. quantile=0.9)")
         self.variants, self.outputs = list(variants), list(outputs)
+        unknown = [k for k in state if k not in _RECORD_STATE]
+        if unknown:
+            raise ValueError(f"unknown state entries {unknown}; known: {list(_RECORD_STATE)}")
+        #: the per-output state entries of its features (:func:`state_keys`)
+        self.state = tuple(state)
         self.params = {
             "max_iter": int(max_iter),
             "learning_rate": float(learning_rate),
@@ -238,7 +276,7 @@ class Metamodel:
 
     def _check(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, dtype=float)
-        width = len(feature_names(self.variants, self.outputs))
+        width = len(feature_names(self.variants, self.outputs, self.state))
         if x.ndim != 2 or x.shape[1] != width:
             raise ValueError(f"expected features of shape (rows, {width}), got {x.shape}")
         return x
@@ -289,7 +327,8 @@ class Metamodel:
             "variants": self.variants,
             "outputs": self.outputs,
             "params": self.params,
-            "features": feature_names(self.variants, self.outputs),
+            "state": list(self.state),
+            "features": feature_names(self.variants, self.outputs, self.state),
         }
         meta = target.with_suffix(".json")
         mtmp = meta.with_name(meta.name + ".tmp")
@@ -340,10 +379,11 @@ class Metamodel:
         extra = {
             k: v
             for k, v in meta.items()
-            if k not in ("format", "variants", "outputs", "params", "features")
+            if k not in ("format", "variants", "outputs", "params", "features", "state")
         }
-        model = cls(meta["variants"], meta["outputs"], **meta["params"], meta=extra)
-        if meta.get("features") != feature_names(model.variants, model.outputs):
+        state = meta.get("state", list(_STATE))  # metamodels saved before ``state`` read _STATE
+        model = cls(meta["variants"], meta["outputs"], **meta["params"], state=state, meta=extra)
+        if meta.get("features") != feature_names(model.variants, model.outputs, model.state):
             raise ValueError(f"{meta_file}: its feature list does not match this version of nasgym")
         model.models = models
         return model
@@ -351,10 +391,12 @@ class Metamodel:
 
 __all__ = [
     "FORMAT",
+    "REGRESS",
     "IMPROVE_CLIP",
     "Metamodel",
     "feature_names",
     "observation_features",
     "record_features",
+    "state_keys",
     "variant_name",
 ]

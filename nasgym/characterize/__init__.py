@@ -46,6 +46,9 @@ column                              meaning
                                     :func:`~nasgym.diagnostics.slope.loss_trend`)
 ``loss_slope_before.<o>``,          slope of the last training losses (loss per batch), and
 ``rel_slope_before.<o>``            relative to the loss level
+``regress_before.<o>``              log of ``obj_before.<o>`` over the lowest the held model
+                                    had in the episode (0 for a fresh model; about 0.7 where
+                                    a step doubled it, as a broken sampler)
 ``operator``, ``variant``,          operator, variant (``gentle``/``aggressive``/empty),
 ``variant_name``, ``effect``        ``operator:variant``, extender/reducer/neutral
 ``target``, ``target_type``         component id; ``network``, ``output`` or ``model``

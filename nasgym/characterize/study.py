@@ -196,8 +196,10 @@ def study_model(config: StudyConfig, seed: int) -> list[dict[str, Any]]:
             f"episode_steps ({config.episode_steps}) must be below the episode's {env.max_steps} steps"
         )
     walk = np.random.default_rng([int(seed), 1])  # the walk's own stream
+    lowest = dict(env._objectives)  # per output, the lowest the held model had in the episode
     for _ in range(config.episode_steps):
         env.step(int(walk.choice(np.flatnonzero(env.action_masks()))))
+        lowest = {k: min(v, env._objectives[k]) for k, v in lowest.items()}
     model, diag, rng, gen = env._model, env._diagnosis, env.np_random, env._gen
     before = dict(env._objectives)
     moves = select_moves(list(env._plan()[1].values()), config.per_model, rng)
@@ -215,7 +217,7 @@ def study_model(config: StudyConfig, seed: int) -> list[dict[str, Any]]:
         for _ in range(config.horizon):
             later.append((env._batch_order(config.step_batches * bs), gen.get_state()))
         control_later = [_continue(env, control, o, st) for o, st in later]
-        base = _state_columns(env, model, diag, before, seed)
+        base = _state_columns(env, model, diag, before, seed, lowest)
         records = []
         for i, (move, cand) in enumerate(candidates):
             t0 = time.perf_counter()
@@ -282,7 +284,12 @@ def _continue(env: Any, model: Any, order: Any, state: Any) -> dict[str, float]:
 
 
 def _state_columns(
-    env: Any, model: Any, diag: Any, before: Mapping[str, float], seed: int
+    env: Any,
+    model: Any,
+    diag: Any,
+    before: Mapping[str, float],
+    seed: int,
+    lowest: Mapping[str, float],
 ) -> dict[str, Any]:
     valp = model.valp
     rec: dict[str, Any] = {
@@ -301,7 +308,16 @@ def _state_columns(
         rec[f"gain_t_before.{name}"] = diag.gain_t.get(name, math.nan)
         rec[f"loss_slope_before.{name}"] = diag.slopes.get(name, math.nan)
         rec[f"rel_slope_before.{name}"] = diag.relative_slopes.get(name, math.nan)
+        rec[f"regress_before.{name}"] = regress(before[name], lowest[name])
     return rec
+
+
+def regress(now: float, lowest: float) -> float:
+    """log(now / lowest), how far an objective (lower is better) has risen above the lowest
+    the held model had in the episode: 0 at the lowest, about 0.7 at twice it; 0 where either
+    is not a positive finite number."""
+    ok = math.isfinite(now) and math.isfinite(lowest) and now > 0 and lowest > 0
+    return max(math.log(now / lowest), 0.0) if ok else 0.0
 
 
 def _move_columns(env: Any, move: Any, diag: Any) -> dict[str, Any]:

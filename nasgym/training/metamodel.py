@@ -96,19 +96,20 @@ def cross_validate(
     from sklearn.model_selection import GroupKFold
 
     from nasgym.stats import paired_wilcoxon
-    from policies.metamodel import Metamodel, record_features
+    from policies.metamodel import Metamodel, record_features, state_keys
 
     outputs = _outputs(records)
     variants = sorted(records["variant_name"].unique())
     rows = records[records["target_type"] == "network"].reset_index(drop=True)
-    x, fit_y = record_features(rows, variants, outputs, target)
+    state = state_keys(rows, outputs)
+    x, fit_y = record_features(rows, variants, outputs, target, state)
     y = fit_y if score in (None, target) else record_features(rows, variants, outputs, score)[1]
     groups = rows["seed"].to_numpy()
     names = rows["variant_name"].to_numpy()
     pred = np.zeros_like(y)
     fixed = np.empty(len(y), dtype=object)  # the best variant on average in the training folds
     for train, test in GroupKFold(n_splits=folds).split(x, y, groups):
-        model = Metamodel(variants, outputs, **params).fit(x[train], fit_y[train])
+        model = Metamodel(variants, outputs, state=state, **params).fit(x[train], fit_y[train])
         pred[test] = model.predict(x[test])
         means = {v: fit_y[train][names[train] == v].mean() for v in np.unique(names[train])}
         fixed[test] = max(means, key=means.get)
@@ -213,7 +214,7 @@ class MetamodelTrainer(Trainer):
 
     @classmethod
     def run(cls, args: argparse.Namespace) -> int:
-        from policies.metamodel import Metamodel, record_features
+        from policies.metamodel import Metamodel, record_features, state_keys
 
         start = time.perf_counter()
         records = read_records(args.data)
@@ -226,7 +227,10 @@ class MetamodelTrainer(Trainer):
             "quantile": args.quantile,
             "seed": args.seed,
         }
-        x, y = record_features(records, variants, outputs, args.target)  # refuses a bad target
+        state = state_keys(records, outputs)  # with regress where the records carry it
+        x, y = record_features(
+            records, variants, outputs, args.target, state
+        )  # refuses a bad target
         cv = (
             cross_validate(records, args.folds, args.target, args.cv_target, **params)
             if args.folds > 1
@@ -264,7 +268,7 @@ class MetamodelTrainer(Trainer):
             "records_code": provenance_counts(studied, "code") if studied else None,
             "records_platform": provenance_counts(studied, "platform") if studied else None,
         }
-        model = Metamodel(variants, outputs, meta=meta, **params).fit(x, y)
+        model = Metamodel(variants, outputs, meta=meta, state=state, **params).fit(x, y)
         model.meta["wall_s"] = round(time.perf_counter() - start, 1)
         out = model.save(args.out)
         print(f"metamodel: {len(x)} applications of {meta['models']} models, variants {variants}")

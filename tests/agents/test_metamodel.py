@@ -20,7 +20,7 @@ from nasgym.characterize import StudyConfig
 from nasgym.characterize.study import study_model
 from nasgym.envs.valp import VALPEnv
 from nasgym.training.metamodel import cross_validate
-from policies.metamodel import Metamodel, observation_features, record_features
+from policies.metamodel import Metamodel, observation_features, record_features, state_keys
 
 OUTPUTS = ["class", "hist", "sample"]
 TINY_STUDY = {"dataset": "digits", "initial_batches": 20, "step_batches": 5, "per_model": 8}
@@ -53,6 +53,47 @@ def test_record_and_observation_features_agree(records):
         np.testing.assert_allclose(x_obs, x_rec, rtol=1e-5, atol=1e-6, equal_nan=True)
         checked += len(rows)
     assert checked >= 10
+
+
+def test_regress_is_recorded_mid_episode_and_the_agent_reads_the_same(tmp_path):
+    """``regress_before.<o>`` (log of the objective over the episode's lowest) is what the agent
+    computes from its own observations, so a metamodel fitted with it acts on the same
+    features; a metamodel saved without it still loads and reads the old features."""
+    config = StudyConfig(**TINY_STUDY, episode_steps=3)
+    rows = pd.DataFrame(study_model(config, 0))
+    state = state_keys(rows, OUTPUTS)
+    assert state[-1] == "regress"
+    # the study's walk, replayed: the observations an agent would have seen
+    env = VALPEnv(**config.env_kwargs())
+    seen = [env.reset(seed=0)[0]]
+    walk = np.random.default_rng([0, 1])
+    for _ in range(3):
+        seen.append(env.step(int(walk.choice(np.flatnonzero(env.action_masks()))))[0])
+    objectives = np.array([o["objectives"] for o in seen], dtype=float)
+    expected = np.maximum(np.log(objectives[-1] / objectives.min(axis=0)), 0.0)
+    got = rows[[f"regress_before.{o}" for o in OUTPUTS]].to_numpy()
+    np.testing.assert_allclose(got, np.broadcast_to(expected, got.shape), atol=1e-5)
+    variants = sorted(rows["variant_name"].unique())
+    x_rec, y = record_features(rows, variants, OUTPUTS, state=state)
+    path = (
+        Metamodel(variants, OUTPUTS, max_iter=5, min_samples_leaf=2, state=state)
+        .fit(x_rec, y)
+        .save(tmp_path / "r.skops")
+    )
+    agent = make_agent("metamodel", env, path=str(path))
+    assert agent.model.state == state
+    for obs in seen[:-1]:
+        agent._with_regress(obs)
+    nets = env._model.valp.network_ids
+    moves = [(v, nets.index(t)) for v, t in zip(rows["variant_name"], rows["target"], strict=True)]
+    x_obs = observation_features(agent._with_regress(seen[-1]), variants, OUTPUTS, moves, state)
+    np.testing.assert_allclose(x_obs, x_rec, rtol=1e-5, atol=1e-5, equal_nan=True)
+    agent.predict(seen[-1])  # scores through the same features
+    agent.reset()
+    assert agent._lowest is None
+    old = make_agent("metamodel", env)  # the shipped metamodel, saved before regress existed
+    assert "regress" not in old.model.state
+    old.predict(seen[-1])
 
 
 def test_fit_save_load_round_trips_exactly(tmp_path, records):
