@@ -108,17 +108,22 @@ def main(argv: list[str] | None = None) -> dict:
                                   [by[against][s]["share_broken"] for s in seeds]),
             }  # fmt: skip
         record["agents"][lab] = row
-        mend = "-" if row["median_mend"] is None else f"{row['median_mend']:+.2f}"
-        print(
-            f"{lab:60s} {row['runs']:4d}  {row['ends_broken']:11d}  {row['share_broken']:12.1%}  "
-            f"{row['mending_moves']:13d} ({row['mending_accepted']})  {mend:>11s}"
-        )
-        vs = row.get("share_broken_vs_against")
-        if vs and vs["p"] is not None:
-            print(f"    steps broken vs {against}: median difference {vs['median_diff']:+.3f}, "
-                  f"r = {vs['effect']:+.2f}, p = {vs['p']:.2g} ({vs['seeds']} seeds)")  # fmt: skip
+        show(lab, row, against)
     print(json.dumps(record))
     return record
+
+
+def show(label: str, row: dict, against: str) -> None:
+    """Print one agent's line of the table (and its paired test, if any)."""
+    mend = "-" if row["median_mend"] is None else f"{row['median_mend']:+.2f}"
+    print(
+        f"{label:60s} {row['runs']:4d}  {row['ends_broken']:11d}  {row['share_broken']:12.1%}  "
+        f"{row['mending_moves']:13d} ({row['mending_accepted']})  {mend:>11s}"
+    )
+    vs = row.get("share_broken_vs_against")
+    if vs and vs["p"] is not None:
+        print(f"    steps broken vs {against}: median difference {vs['median_diff']:+.3f}, "
+              f"r = {vs['effect']:+.2f}, p = {vs['p']:.2g} ({vs['seeds']} seeds)")  # fmt: skip
 
 
 if __name__ == "__main__":
