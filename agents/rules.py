@@ -415,7 +415,9 @@ class RulesAgent(Agent):
         )
         #: an output is broken when its objective exceeds ``mend`` x its episode best
         self.mend = None if mend is None else float(mend)
-        self._best: np.ndarray | None = None  # per output, the lowest objective seen this episode
+        #: per env of a batch (0 for one observation), per output: the lowest objective seen
+        #: in its episode
+        self._best: dict[int, np.ndarray] = {}
         self.excluded: set[str] = set()
         self._excluded_for = ""  # the descriptor the exclusions were made on (mode "paper")
         #: priority class of the last decision (for logging)
@@ -428,20 +430,26 @@ class RulesAgent(Agent):
         episode_start: Any = None,
         deterministic: bool = False,
     ) -> tuple[Any, Any]:
-        """The rule-prescribed action for ``observation`` (a batch gives an array of actions)."""
+        """The rule-prescribed action for ``observation`` (a batch gives an array of actions;
+        ``episode_start``, SB3's per-env flags, tells ``mend`` where an env's episode began)."""
         mask = np.asarray(observation["action_mask"])
+        starts = np.zeros(max(1, mask.shape[0] if mask.ndim == 2 else 1), dtype=bool)
+        if episode_start is not None:
+            starts[:] = np.asarray(episode_start, dtype=bool).reshape(-1)
+        for i in np.flatnonzero(starts):
+            self._best.pop(int(i), None)
         if mask.ndim == 2:  # a batch from a vectorised env
             actions = [
-                self._decide({k: np.asarray(v)[i] for k, v in observation.items()})
+                self._decide({k: np.asarray(v)[i] for k, v in observation.items()}, i)
                 for i in range(mask.shape[0])
             ]
             return np.array(actions, dtype=np.int64), state
         return self._decide(observation), state
 
-    def _decide(self, observation: Mapping[str, Any]) -> int:
+    def _decide(self, observation: Mapping[str, Any], index: int = 0) -> int:
         situation = Situation.from_observation(observation, self.slopes)
         if self.mend is not None:
-            situation = replace(situation, broken=self._broken(observation))
+            situation = replace(situation, broken=self._broken(observation, index))
         paper = self.mode == "paper"
         cls, candidates = rule_candidates(
             situation,
@@ -457,12 +465,14 @@ class RulesAgent(Agent):
             self.excluded = set()  # nasgym 0.1: an exclusion lasts one step
         return int(candidates[int(self.rng.integers(len(candidates)))])
 
-    def _broken(self, observation: Mapping[str, Any]) -> np.ndarray:
+    def _broken(self, observation: Mapping[str, Any], index: int = 0) -> np.ndarray:
         """Per output: its objective (``obs["objectives"]``, lower is better) is above ``mend``
-        times the lowest it has been in the observations of this episode."""
+        times the lowest it has been in the observations of this episode (of env ``index``)."""
         now = np.asarray(observation["objectives"], dtype=np.float64).reshape(-1)
-        self._best = now.copy() if self._best is None else np.fmin(self._best, now)
-        return now > self.mend * self._best
+        best = self._best.get(index)
+        best = now.copy() if best is None else np.fmin(best, now)
+        self._best[index] = best
+        return now > self.mend * best
 
     def update(
         self,
@@ -494,7 +504,7 @@ class RulesAgent(Agent):
     def reset(self) -> None:
         """Forget exclusions and the episode's best objectives (a new episode)."""
         self.excluded, self._excluded_for = set(), ""
-        self._best = None
+        self._best = {}
 
 
 def exclusions_for(excluded: set, made_on: str, info: Mapping[str, Any]) -> tuple[set, str]:

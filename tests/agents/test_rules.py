@@ -295,6 +295,25 @@ def test_mend_deletes_the_network_most_relevant_to_an_output_that_broke() -> Non
         make_agent("rules", _FakeVALPEnv(), mend=1.0)
 
 
+def test_mend_keeps_each_env_of_a_batch_apart_and_restarts_where_an_episode_starts() -> None:
+    rel = [[3.0, 1.0, 1.5], [1.0, 1.1, 1.0], [1.0, 1.0, 4.0]]
+    one = _obs(_situation(rel, [0.0, 0.0, 0.0]), gain=(0.05,) * 3, t=(-8.0,) * 3)
+    low, high = (np.array([0.2, 1e-3, x], dtype=np.float32) for x in (30.0, 70.0))
+
+    def batch(a: np.ndarray, b: np.ndarray) -> dict[str, np.ndarray]:
+        return {k: np.stack([v, v]) for k, v in one.items()} | {"objectives": np.stack([a, b])}
+
+    agent = make_agent("rules", _FakeVALPEnv(), seed=0, mend=2.0)
+
+    def labels(obs: dict, start: np.ndarray | None = None) -> list[str]:
+        return [TABLE.label(a) for a in agent.predict(obs, episode_start=start)[0]]
+
+    assert labels(batch(low, high)) == ["delete_network@net1"] * 2  # each its own best
+    assert labels(batch(high, high)) == ["delete_network@net2", "delete_network@net1"]
+    # env 0's episode restarts: 70 is its new best, it is no longer broken
+    assert labels(batch(high, high), np.array([True, False]))[0] == "delete_network@net1"
+
+
 def test_thresholds_load_by_name_and_from_a_calibrated_file(tmp_path) -> None:
     from nasgym.diagnostics.calibrate import calibrate_thresholds, write_thresholds
 
