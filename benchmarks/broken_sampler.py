@@ -5,7 +5,8 @@ usual level (``choice_vs_luck.py --where 'sample>100'``), and the best of 8 move
 mostly ``delete_network``. This script rebuilds such states (the env, reset seed and random
 valid steps of ``choice_vs_luck.py``), steps ``delete_network`` on every network that can be
 deleted (each on a copy of the env with the real step's training draw, so the deletions are
-paired), and prints beside each the observation's diagnostics of that network for the output:
+paired; each row also says whether the env accepted the deletion), and prints beside each the
+observation's diagnostics of that network for the output:
 its module-intervention relevance (loss with the network's weights randomised over loss
 without), its probe dependency error and gain, and whether it reaches the output. Then, over the
 states: how often the best deletion halves the output or better and is the network of highest
@@ -76,6 +77,7 @@ def deletions(
                 **{d: float(np.asarray(obs[d])[slot, j]) for d in DIAGNOSTICS},
                 "after": dict(info["objectives"]),
                 "after_test": dict(info["test_objectives"]),
+                "accepted": bool(info.get("accepted")),
             }
         )
     return {**record, "deletions": rows}
@@ -168,7 +170,7 @@ def main(argv: list[str] | None = None) -> dict:
                 f"  {r['label']:22s} relevance {r['relevance']:7.3f}  dependency error "
                 f"{r['dependency_error']:.3f} gain {r['dependency_gain']:+.3f}  reaches "
                 f"{int(r['network_reaches'])}  -> {output} {r['after_test'][output]:7.1f} "
-                f"(log ratio {r['mend']:+.3f})"
+                f"(log ratio {r['mend']:+.3f}){'' if r.get('accepted', True) else ', rejected'}"
             )
     record = {"benchmark": "broken_sampler", "source": args.source, **setting,
               "output": output, "states": shown, **summarise(shown)}  # fmt: skip

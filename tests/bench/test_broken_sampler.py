@@ -27,6 +27,7 @@ def test_every_deletable_network_is_deleted_and_a_foreign_file_is_refused(tmp_pa
         assert labels and all(lab.startswith("delete_network@") for lab in labels)
         assert len(set(labels)) == len(labels)
         for r in st["deletions"]:
+            assert isinstance(r["accepted"], bool)
             assert r["mend"] == pytest.approx(
                 math.log(st["current_test"]["sample"] / r["after_test"]["sample"])
             )
