@@ -7,6 +7,8 @@ reading of the rules agent's ``mend`` option. Given a bench folder, per agent (e
 paired by seed with ``--against``):
 
 - the runs whose held model ends broken;
+- the breaks: steps whose held model is broken after them and was not before (from step 2), and
+  the operators that made them;
 - the share of a run's steps held broken (paired Wilcoxon against ``--against``, two-sided);
 - the mending moves: steps taken from a broken state that delete a network (``delete_network``),
   how many, how many the env accepted, and the output's median log ratio of the held objective
@@ -26,6 +28,7 @@ import argparse
 import json
 import math
 import sys
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -47,9 +50,11 @@ def run_figures(run: Run, output: str, factor: float) -> dict:
     """One run's figures (see the module docstring)."""
     broken = broken_steps(run, output, factor)
     held = [float(r["info"][f"current_objectives.{output}"]) for r in run.steps]
-    moves, accepted, mends = 0, 0, []
+    moves, accepted, mends, breaks = 0, 0, [], []
     for t in range(1, len(run.steps)):
         step = run.steps[t]
+        if broken[t] and not broken[t - 1]:
+            breaks.append(str(step["info"].get("operator", "")))
         if broken[t - 1] and str(step["info"].get("operator", "")) == "delete_network":
             moves += 1
             if step.get("accepted"):
@@ -61,6 +66,8 @@ def run_figures(run: Run, output: str, factor: float) -> dict:
         "mending_moves": moves,
         "mending_accepted": accepted,
         "mends": mends,
+        "breaks": breaks,
+        "steps": len(run.steps),
     }
 
 
@@ -99,6 +106,12 @@ def main(argv: list[str] | None = None) -> dict:
             "mending_moves": sum(f["mending_moves"] for f in figs.values()),
             "mending_accepted": sum(f["mending_accepted"] for f in figs.values()),
             "median_mend": float(np.median(mends)) if mends else None,
+            "breaks": sum(len(f["breaks"]) for f in figs.values()),
+            "break_rate": sum(len(f["breaks"]) for f in figs.values())
+            / max(1, sum(f["steps"] - 1 for f in figs.values())),
+            "breaks_by_operator": dict(
+                Counter(op for f in figs.values() for op in f["breaks"]).most_common()
+            ),
         }
         seeds = sorted(set(figs) & set(by[against]))
         if lab != against and seeds:
@@ -120,6 +133,8 @@ def show(label: str, row: dict, against: str) -> None:
         f"{label:60s} {row['runs']:4d}  {row['ends_broken']:11d}  {row['share_broken']:12.1%}  "
         f"{row['mending_moves']:13d} ({row['mending_accepted']})  {mend:>11s}"
     )
+    ops = ", ".join(f"{op} {k}" for op, k in row["breaks_by_operator"].items()) or "none"
+    print(f"    breaks: {row['breaks']} ({row['break_rate']:.1%} of steps after the first): {ops}")
     vs = row.get("share_broken_vs_against")
     if vs and vs["p"] is not None:
         print(f"    steps broken vs {against}: median difference {vs['median_diff']:+.3f}, "

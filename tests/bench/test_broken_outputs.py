@@ -24,6 +24,9 @@ def test_the_rules_hold_a_broken_sampler_more_often_than_random_at_the_papers_bu
     # the paper's reducer deletes networks at a broken sampler, but not ones that mend it
     assert (ruled["mending_moves"], ruled["mending_accepted"]) == (26, 11)
     assert abs(ruled["median_mend"]) < 0.05
+    # the rules break it twice as often, mostly by the paper's gentle add_connection
+    assert (random["breaks"], ruled["breaks"]) == (18, 36)
+    assert ruled["breaks_by_operator"]["add_connection:gentle"] == 21
     assert "steps broken vs random" in capsys.readouterr().out
 
 
@@ -36,3 +39,9 @@ def test_a_stricter_factor_counts_fewer_and_bad_arguments_are_named():
         broken_outputs.main([str(RECORDS / "heldout-5000"), "--output", "fid"])
     with pytest.raises(SystemExit, match="factor must be > 1"):
         broken_outputs.main([str(RECORDS / "heldout-5000"), "--factor", "1"])
+
+
+def test_breaks_are_rare_at_250_50():
+    """README: at the metamodel's training budget a break is rare, so its data hold few."""
+    out = broken_outputs.main([str(RECORDS / "heldout-exclude")])
+    assert out["agents"]["random"]["break_rate"] < 0.005
