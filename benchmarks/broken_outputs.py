@@ -8,7 +8,8 @@ paired by seed with ``--against``):
 
 - the runs whose held model ends broken;
 - the breaks: steps whose held model is broken after them and was not before (from step 2), and
-  the operators that made them;
+  the operators that made them, each with its rate: breaks per application from an unbroken
+  state;
 - the share of a run's steps held broken (paired Wilcoxon against ``--against``, two-sided);
 - the mending moves: steps taken from a broken state that delete a network (``delete_network``),
   how many, how many the env accepted, and the output's median log ratio of the held objective
@@ -50,11 +51,13 @@ def run_figures(run: Run, output: str, factor: float) -> dict:
     """One run's figures (see the module docstring)."""
     broken = broken_steps(run, output, factor)
     held = [float(r["info"][f"current_objectives.{output}"]) for r in run.steps]
-    moves, accepted, mends, breaks = 0, 0, [], []
+    moves, accepted, mends, breaks, tries = 0, 0, [], [], []
     for t in range(1, len(run.steps)):
         step = run.steps[t]
-        if broken[t] and not broken[t - 1]:
-            breaks.append(str(step["info"].get("operator", "")))
+        if not broken[t - 1]:
+            tries.append(str(step["info"].get("operator", "")))
+            if broken[t]:
+                breaks.append(tries[-1])
         if broken[t - 1] and str(step["info"].get("operator", "")) == "delete_network":
             moves += 1
             if step.get("accepted"):
@@ -67,6 +70,7 @@ def run_figures(run: Run, output: str, factor: float) -> dict:
         "mending_accepted": accepted,
         "mends": mends,
         "breaks": breaks,
+        "tries": tries,
         "steps": len(run.steps),
     }
 
@@ -113,6 +117,10 @@ def main(argv: list[str] | None = None) -> dict:
                 Counter(op for f in figs.values() for op in f["breaks"]).most_common()
             ),
         }
+        tried = Counter(op for f in figs.values() for op in f["tries"])
+        row["break_rate_by_operator"] = {
+            op: k / tried[op] for op, k in row["breaks_by_operator"].items()
+        }
         seeds = sorted(set(figs) & set(by[against]))
         if lab != against and seeds:
             row["share_broken_vs_against"] = {
@@ -133,7 +141,9 @@ def show(label: str, row: dict, against: str) -> None:
         f"{label:60s} {row['runs']:4d}  {row['ends_broken']:11d}  {row['share_broken']:12.1%}  "
         f"{row['mending_moves']:13d} ({row['mending_accepted']})  {mend:>11s}"
     )
-    ops = ", ".join(f"{op} {k}" for op, k in row["breaks_by_operator"].items()) or "none"
+    rate = row["break_rate_by_operator"]
+    ops = ", ".join(f"{op} {k} ({rate[op]:.1%})" for op, k in row["breaks_by_operator"].items())
+    ops = ops or "none"
     print(f"    breaks: {row['breaks']} ({row['break_rate']:.1%} of steps after the first): {ops}")
     vs = row.get("share_broken_vs_against")
     if vs and vs["p"] is not None:

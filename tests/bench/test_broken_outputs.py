@@ -27,6 +27,8 @@ def test_the_rules_hold_a_broken_sampler_more_often_than_random_at_the_papers_bu
     # the rules break it twice as often, mostly by the paper's gentle add_connection
     assert (random["breaks"], ruled["breaks"]) == (18, 36)
     assert ruled["breaks_by_operator"]["add_connection:gentle"] == 21
+    assert round(ruled["break_rate_by_operator"]["add_connection:gentle"], 3) == 0.044
+    assert round(ruled["break_rate_by_operator"]["delete_connection"], 3) == round(7 / 84, 3)
     assert "steps broken vs random" in capsys.readouterr().out
 
 
