@@ -47,3 +47,5 @@ def test_breaks_are_rare_at_250_50():
     """README: at the metamodel's training budget a break is rare, so its data hold few."""
     out = broken_outputs.main([str(RECORDS / "heldout-exclude")])
     assert out["agents"]["random"]["break_rate"] < 0.005
+    mnist = broken_outputs.main([str(RECORDS / "break-mnist-1000")])["agents"]["random"]
+    assert (mnist["runs"], mnist["breaks"], round(mnist["break_rate"] * 236)) == (4, 1, 1)
