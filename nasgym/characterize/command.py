@@ -53,6 +53,7 @@ def cmd_characterize(args: argparse.Namespace) -> int:
             warmup_batches=args.warmup_batches,
             detach_gentle=args.detach_gentle,
             horizon=args.horizon,
+            walk_acceptance=args.walk_acceptance,
         )
     except ValueError as err:
         raise BenchError(str(err)) from None
@@ -110,6 +111,13 @@ def add_parser(sub: Any) -> None:
         metavar="K",
         help="study the state after K random-agent steps of an episode (default 0: the freshly "
         "trained model)",
+    )
+    p.add_argument(
+        "--walk-acceptance",
+        choices=("paper", "changed", "always"),
+        default=None,
+        help="the acceptance of those K steps (default: the preset's, paper); always keeps every "
+        "step, so states a step made worse (a broken sampler) are studied too",
     )
     p.add_argument(
         "--horizon",

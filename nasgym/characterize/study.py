@@ -38,8 +38,18 @@ class StudyConfig:
     warmup_batches: int = 0
     detach_gentle: bool = False
     horizon: int = 0
+    #: the acceptance of the ``episode_steps`` random steps (None: the preset's, ``"paper"``);
+    #: ``"always"`` keeps every step, so the states a step made worse are kept
+    walk_acceptance: str | None = None
 
     def __post_init__(self) -> None:
+        from nasgym.envs.valp import ACCEPTANCE_RULES
+
+        if self.walk_acceptance is not None and self.walk_acceptance not in ACCEPTANCE_RULES:
+            raise ValueError(
+                f"walk_acceptance must be one of {ACCEPTANCE_RULES} (or None), got "
+                f"{self.walk_acceptance!r}"
+            )
         if not isinstance(self.detach_gentle, bool):
             raise ValueError(f"detach_gentle must be True or False, got {self.detach_gentle!r}")
         if not isinstance(self.warmup_batches, int) or self.warmup_batches < 0:
@@ -69,11 +79,17 @@ class StudyConfig:
 
     def key(self) -> dict[str, Any]:
         """The fields that identify the study's results (``data_dir`` left out: same data;
-        ``episode_steps``, ``warmup_batches``, ``detach_gentle`` and ``horizon`` only when set, so
-        studies stored before they existed still resume)."""
+        ``episode_steps``, ``warmup_batches``, ``detach_gentle``, ``horizon`` and
+        ``walk_acceptance`` only when set, so studies stored before they existed still resume)."""
         out = asdict(self)
         out.pop("data_dir")
-        for name in ("episode_steps", "warmup_batches", "detach_gentle", "horizon"):
+        for name in (
+            "episode_steps",
+            "warmup_batches",
+            "detach_gentle",
+            "horizon",
+            "walk_acceptance",
+        ):
             if not out[name]:
                 out.pop(name)
         out["operators"] = list(self.operators)
@@ -95,6 +111,8 @@ class StudyConfig:
         )
         if self.detach_gentle and "add_connection" in self.operators:
             kw["operator_kwargs"] = {"add_connection": {"detach_gentle": True}}
+        if self.walk_acceptance is not None:  # only the walk steps; the study trains clones
+            kw["acceptance"] = self.walk_acceptance
         return kw
 
 

@@ -255,6 +255,30 @@ def test_episode_steps_studies_a_mid_episode_state_reproducibly():
         study_model(StudyConfig(**TINY, episode_steps=60), 3)
 
 
+def test_walk_acceptance_always_keeps_every_walk_step():
+    """``walk_acceptance="always"``: the K steps before the state keep every candidate (a step
+    that made an output worse is kept, as a broken sampler); the study itself is unchanged."""
+    from nasgym.characterize import study_model
+    from nasgym.envs.valp import VALPEnv
+
+    config = StudyConfig(**TINY, episode_steps=4, walk_acceptance="always")
+    assert config.env_kwargs()["acceptance"] == "always"
+    assert config.key()["walk_acceptance"] == "always"
+    assert "walk_acceptance" not in StudyConfig(**TINY, episode_steps=4).key()
+    env = VALPEnv(**config.env_kwargs())
+    env.reset(seed=3)
+    walk = np.random.default_rng([3, 1])  # the study's walk, replayed
+    infos = [env.step(int(walk.choice(np.flatnonzero(env.action_masks()))))[4] for _ in range(4)]
+    assert all(i["accepted"] or i["diverged"] for i in infos)
+    rows = study_model(config, 3)
+    assert {r["episode_step"] for r in rows} == {4}
+    assert rows[0]["obj_before.class"] == pytest.approx(env._objectives["class"])
+    paper = study_model(StudyConfig(**TINY, episode_steps=4), 3)
+    assert rows[0]["model_key"] != paper[0]["model_key"]  # the paper's walk rejected some
+    with pytest.raises(ValueError, match="walk_acceptance"):
+        StudyConfig(walk_acceptance="sometimes")
+
+
 def test_detach_gentle_studies_detached_gentle_connections():
     """--detach-gentle: the study's gentle add_connection applications add detached connections
     (the same moves as without it, other outcomes), and the key says so only when set."""
