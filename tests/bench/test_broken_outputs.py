@@ -49,3 +49,5 @@ def test_breaks_are_rare_at_250_50():
     assert out["agents"]["random"]["break_rate"] < 0.005
     mnist = broken_outputs.main([str(RECORDS / "break-mnist-1000")])["agents"]["random"]
     assert (mnist["runs"], mnist["breaks"], round(mnist["break_rate"] * 236)) == (4, 1, 1)
+    kept = broken_outputs.main([str(RECORDS / "break-mnist-1000-always")])["agents"]["random"]
+    assert (kept["breaks"], round(kept["break_rate"] * 116)) == (1, 1)  # rare even kept always
