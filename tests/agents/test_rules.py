@@ -8,6 +8,7 @@ import json
 import gymnasium as gym
 import numpy as np
 import pytest
+from bench_replay import assert_benches_and_replays
 
 from agents import list_agents, make_agent
 from agents.rules import RulesAgent, Situation, Thresholds, rule_candidates
@@ -398,3 +399,10 @@ def test_regime_shares_read_about_a_fifth_stuck_and_steep_where_calibrated_and_n
         )
     a, b = (json.loads((tmp_path / f).read_text()) for f in ("a.json", "b.json"))
     assert b["source"].endswith("results.jsonl.gz") and a["outputs"] == b["outputs"]
+
+
+def test_rules_with_mend_run_through_bench_and_replay(tmp_path) -> None:
+    kwargs = {"dataset": "digits", "initial_batches": 5, "step_batches": 3, "max_steps": 4}
+    assert_benches_and_replays(
+        tmp_path, "nasgym/VALP-Paper-v0", "rules", kwargs, 4, agent_kwargs={"mend": 2.0}
+    )
