@@ -52,8 +52,9 @@ nothing applies                              a random gentle variant          ra
 Mending a broken output (``mend``, off by default; not one of the paper's rules). At the paper's
 budget some steps leave an output far worse than before, typically the sampler, whose Fréchet
 distance can jump several-fold while the step is still accepted because the other two
-objectives improved; training alone never does this (``benchmarks/broken_sampler.py`` and the
-README's *What mends a broken sampler*). With ``mend=f`` the agent keeps, per output, the lowest
+objectives improved; training alone never does this (``benchmarks/broken_outputs.py`` on the
+stored runs, and the README's *Mending a broken output*; what mends it:
+``benchmarks/broken_sampler.py``). With ``mend=f`` the agent keeps, per output, the lowest
 objective it has observed in the episode (``obs["objectives"]``), calls an output *broken* when
 its objective is above ``f`` times that, and then deletes the network of highest
 module-intervention relevance for it among those ``delete_network`` may delete (the first slot
