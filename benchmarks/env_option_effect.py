@@ -40,6 +40,7 @@ from nasgym.bench.results import (  # noqa: E402
     load_runs,
     match_labels,
     objective_bounds,
+    split_labels,
 )
 from nasgym.bench.summary import paired_comparisons  # noqa: E402
 from nasgym.stats import paired_wilcoxon, spread_test  # noqa: E402
@@ -74,7 +75,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--suffix", default="+option", help="label suffix of the option's runs")
     parser.add_argument("--at", default="", help="comma list of steps for per-step tests")
     args = parser.parse_args(argv)
-    agents = args.agents.split(",")
+    try:
+        agents = split_labels(args.agents)
+    except ValueError as err:
+        raise SystemExit(str(err)) from None
     groups = {**runs_of(args.base, agents, ""), **runs_of(args.option, agents, args.suffix)}
     first = next(iter(next(iter(groups.values())).values()))
     if any(r.env != first.env for g in groups.values() for r in g.values()):

@@ -52,6 +52,7 @@ from nasgym.bench.results import (  # noqa: E402
     match_labels,
     objective_bounds,
     selected_test_points,
+    split_labels,
 )
 from nasgym.stats import paired_power, paired_wilcoxon, seeds_for_power  # noqa: E402
 
@@ -134,7 +135,7 @@ def main(argv: list[str] | None = None) -> dict:
     names, bounds = objective_bounds(runs)
     labels = sorted({r.agent_label for r in runs})
     try:
-        requested = [args.against, *(a for a in args.agents.split(",") if a)]
+        requested = [args.against, *split_labels(args.agents)]
         against, *wanted = match_labels(requested, runs)
     except ValueError as err:
         raise SystemExit(f"{args.folder}, complete runs: {err}") from None

@@ -169,6 +169,33 @@ def group_runs(runs: list[Run]) -> dict[str, dict[str, list[Run]]]:
     return dict(out)
 
 
+def split_labels(text: str) -> list[str]:
+    """A comma list of agent labels, split only at the commas between labels: a label's own
+    kwargs may hold commas (``rules(mend=2.0, thresholds="t.json"),random`` is two labels).
+
+    Raises ValueError for unbalanced parentheses or an unclosed quote.
+    """
+    out, depth, quote, start = [], 0, "", 0
+    for i, ch in enumerate(text):
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "\"'":
+            quote = ch
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth < 0:
+                raise ValueError(f"unbalanced ')' in agent labels {text!r}")
+        elif ch == "," and depth == 0:
+            out.append(text[start:i])
+            start = i + 1
+    if depth or quote:
+        raise ValueError(f"unclosed {'quote' if quote else '('} in agent labels {text!r}")
+    out.append(text[start:])
+    return [label.strip() for label in out if label.strip()]
+
+
 def match_labels(names: list[str], runs: list[Run]) -> list[str]:
     """Each of ``names`` as an agent label of ``runs``: a label as it stands, or the bare name of
     an agent that ran with one set of kwargs only (``rules`` for ``rules(thresholds="t.json")``).

@@ -2,7 +2,7 @@
 
 import pytest
 
-from nasgym.bench.results import Run, match_labels
+from nasgym.bench.results import Run, match_labels, split_labels
 
 
 def _run(agent: str, **kwargs) -> Run:
@@ -30,3 +30,18 @@ def test_an_ambiguous_or_unknown_name_is_refused_with_the_labels_named():
         match_labels(["rea"], RUNS)
     with pytest.raises(ValueError, match="'rando' matches no agent label"):
         match_labels(["rando"], RUNS)
+
+
+def test_a_comma_list_keeps_a_label_whose_kwargs_hold_commas_whole():
+    """The labels of an agent with two kwargs, as a pre-registered comparison names them."""
+    both = _run("rules", mend=2.0, thresholds="t,1.json")
+    text = f"random,{both.agent_label}, rea(population=20)"
+    assert split_labels(text) == ["random", both.agent_label, "rea(population=20)"]
+    assert match_labels(split_labels(text), [*RUNS, both])[1] == both.agent_label
+    assert split_labels("") == [] and split_labels("random,,rules") == ["random", "rules"]
+
+
+@pytest.mark.parametrize("text", ["rules(mend=2.0", "rules)", 'rules(t="a)'])
+def test_an_unbalanced_label_list_is_refused(text):
+    with pytest.raises(ValueError, match="in agent labels"):
+        split_labels(text)
