@@ -51,3 +51,16 @@ def test_breaks_are_rare_at_250_50():
     assert (mnist["runs"], mnist["breaks"], round(mnist["break_rate"] * 236)) == (4, 1, 1)
     kept = broken_outputs.main([str(RECORDS / "break-mnist-1000-always")])["agents"]["random"]
     assert (kept["breaks"], round(kept["break_rate"] * 116)) == (1, 1)  # rare even kept always
+
+
+def test_the_mender_deletes_often_and_is_seldom_accepted():
+    """README, *Mending a broken output*: the secondaries of the pre-registered ``mend=2`` test,
+    from its records (the rules with and without the mender, paired by seed)."""
+    rules = 'rules(thresholds="runs/calib-mnist-5000/thresholds.json")'
+    mend = 'rules(mend=2.0, thresholds="runs/calib-mnist-5000/thresholds.json")'
+    out = broken_outputs.main([str(RECORDS / "mend-5000"), "--against", rules])
+    row = out["agents"][mend]
+    assert (row["runs"], row["ends_broken"], out["agents"][rules]["ends_broken"]) == (20, 7, 9)
+    assert (row["mending_moves"], row["mending_accepted"]) == (76, 17)
+    assert round(row["share_broken"], 3) == 0.155
+    assert round(row["share_broken_vs_against"]["p"], 2) == 0.78  # no fewer broken steps

@@ -158,3 +158,38 @@ def test_the_rules_at_the_papers_budget_recompute_from_the_committed_records(cap
     names, _ = objective_bounds(runs)
     counts = compare.pooled_counts_by_step(by_agent, names, [30, 60])
     assert counts == {"random": [17, 22], "rules": [24, 37]}
+
+
+def test_the_mend_test_recomputes_from_the_committed_records(capsys):
+    """The pre-registered test of the rules' ``mend=2`` at 5,000 / 1,000 (README, *Mending a
+    broken output*): both primaries, with the labels as the pre-registration names them (two
+    kwargs, one comma inside the label), Holm over the two, and the pooled Fig. 9 counts."""
+    from nasgym.bench import compare
+    from nasgym.bench.results import load_runs, objective_bounds
+    from nasgym.stats import holm
+
+    folder = str(RECORDS / "mend-5000")
+    mend = 'rules(mend=2.0, thresholds="runs/calib-mnist-5000/thresholds.json")'
+    rules = 'rules(thresholds="runs/calib-mnist-5000/thresholds.json")'
+    ps = []
+    for against, figures in [(rules, (0.553, 0.557, 0.83)), ("random", (0.553, 0.533, 0.34))]:
+        out = selection_bias.main(
+            [folder, "--against", against, "--agents", mend, "--at", "20,30,40,60",
+             "--alternative", "greater"]
+        )  # fmt: skip
+        hv = out["tests"][mend]["test hypervolume@60"]
+        assert hv["n"] == 20
+        assert (round(hv["mean"], 3), round(hv["against_mean"], 3)) == figures[:2]
+        assert round(hv["p"], 2) == figures[2]
+        ps.append(hv["p"])
+    assert [round(p, 2) for p in holm(ps)] == [0.83, 0.67]  # neither met
+    sample = out["tests"][mend]["chosen test sample"]  # against random, two-sided
+    assert round(sample["mean"], 1) == 55.5 and round(sample["p"], 3) == 0.019
+    capsys.readouterr()
+    runs = [r for r in load_runs(folder) if r.complete]
+    by_agent: dict[str, list] = {}
+    for run in runs:
+        by_agent.setdefault(run.agent_label, []).append(run)
+    names, _ = objective_bounds(runs)
+    counts = compare.pooled_counts_by_step(by_agent, names, [60])
+    assert counts == {"random": [17], rules: [34], mend: [25]}
