@@ -19,6 +19,10 @@ on the seeds where every compared agent's run is complete (or ``--seeds``):
 - the share of steps whose candidate was accepted, the number of points on the run's validation
   front and the share of them that were rejected candidates (a candidate worse than the control
   costs the archive nothing, and a rejected one can still hold a front point), two-sided;
+- Fig. 9 per seed: each run's points on the validation front of all the compared agents' runs
+  pooled, after the ``--at`` steps and the last (``pooled front points``; the bench summary
+  gives the pooled counts, not a test). A pooled front is made of a few seeds' runs, so its
+  count is tested as the paper's figure cannot be: per seed, paired, under ``--alternative``;
 - the power of the comparison, for planning the next one: the standard deviation of the paired
   differences of the final test hypervolume, the power these seeds had to detect a lead of
   ``--lead`` (a fraction of the baseline's mean, default 0.05, as issue 9's ratio 1.05) at
@@ -47,6 +51,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from nasgym import indicators as ind  # noqa: E402
 from nasgym.bench.jobs import parse_seeds  # noqa: E402
 from nasgym.bench.results import (  # noqa: E402
+    Run,
     finite_rows,
     load_runs,
     match_labels,
@@ -111,6 +116,15 @@ def plan_power(diffs: list[float], test: dict, args: argparse.Namespace) -> dict
     }  # fmt: skip
 
 
+def pooled_front_by_run(
+    by: dict[str, dict[int, Run]], seeds: list[int], names: list[str], t: int | None
+) -> dict[tuple[str, int], float]:
+    """Fig. 9 per run: the points each run's first ``t`` models (all when None) hold on the
+    validation front of every listed run's models pooled."""
+    sets = {(a, s): runs[s].points(names)[:t] for a, runs in by.items() for s in seeds}
+    return {key: float(c) for key, c in ind.front_counts(sets).items()}
+
+
 def main(argv: list[str] | None = None) -> dict:
     """Compare; print the figures and one JSON line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -150,6 +164,11 @@ def main(argv: list[str] | None = None) -> dict:
         seeds = asked
     at = [int(t) for t in args.at.split(",") if t]
     got = {a: {s: run_metrics(by[a][s], names, bounds, at) for s in seeds} for a in by}
+    for t in [*at, None]:
+        counts = pooled_front_by_run(by, seeds, names, t)
+        for a in by:
+            for s in seeds:
+                got[a][s][f"pooled front points{'' if t is None else f'@{t}'}"] = counts[a, s]
     keys = list(got[against][seeds[0]])
     print(f"{args.folder}: {len(seeds)} seeds ({seeds[0]}-{seeds[-1]}), box {bounds}")
     for a in by:
