@@ -133,7 +133,9 @@ def main(argv: list[str] | None = None) -> dict:
         "--against", default="random", help="the baseline agent (label or bare name)"
     )
     parser.add_argument(
-        "--agents", default="", help="comma list of agent labels or names (default: all)"
+        "--agents",
+        default="",
+        help="comma list of agent labels or names (default: all); a label's kwargs may hold commas",
     )
     parser.add_argument("--seeds", default="", help="seeds to compare (default: all complete)")
     parser.add_argument("--at", default="", help="comma list of steps for the test hypervolume")
