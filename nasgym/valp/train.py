@@ -279,7 +279,11 @@ class Trainer:
                 f"order holds {len(order)} row indices; {steps} batches of {bs} need {steps * bs}"
             )
         start = time.perf_counter()
-        history: list[Tensor] = []
+        # the batches' losses go into one table allocated with the first: a small tensor kept
+        # per batch would stay between the batches' freed blocks and grow the heap with the
+        # number of batches (about 0.27 MB a batch on Fashion-MNIST)
+        history: Tensor | None = None
+        filled = 0
         model = self.model
         was_training = model.training
         model.train()
@@ -292,7 +296,10 @@ class Trainer:
                 if self.warmup and self.steps_done <= self.warmup:  # rising, then the outputs' lr
                     self._scale_lr(min(1.0, (self.steps_done + 1) / self.warmup))
                 values = self._step(batch, generator)
-                history.append(values)
+                if history is None:
+                    history = values.new_empty((steps, values.numel()))
+                history[filled] = values
+                filled += 1
                 if not bool(torch.isfinite(values).all()):
                     bad = [
                         n
@@ -306,9 +313,9 @@ class Trainer:
             model.train(was_training)
             for p in model.parameters():  # each batch sets every gradient afresh: hold none
                 p.grad = None
-        table = torch.stack(history).cpu().tolist() if history else []
+        table = history[:filled].cpu().tolist() if history is not None else []
         losses = {n: [row[k] for row in table] for k, n in enumerate(self.names)}
-        done = len(history) - (1 if self.diverged and history else 0)
+        done = filled - (1 if self.diverged and filled else 0)
         return TrainResult(
             losses,
             done,
