@@ -13,6 +13,17 @@ selection_bias = load("selection_bias")
 RECORDS = Path(__file__).resolve().parents[2] / "docs" / "heldout" / "records"
 
 
+def pooled_counts(folder: str, steps: list[int]) -> dict[str, list[int]]:
+    """Fig. 9's pooled front counts of a records folder's complete runs, by agent label."""
+    from nasgym.bench import compare
+    from nasgym.bench.results import group_runs, load_runs, objective_bounds
+
+    runs = [r for r in load_runs(folder) if r.complete]
+    (by_agent,) = group_runs(runs).values()
+    names, _ = objective_bounds(runs)
+    return compare.pooled_counts_by_step(by_agent, names, steps)
+
+
 def test_the_exclude_failed_test_and_its_power_recompute_from_the_committed_records(capsys):
     """The pre-registered ``exclude_failed`` test (README, *Skipping a just-rejected move*):
     its primary from the archived records, and the power line that plans the next test: the
@@ -134,9 +145,6 @@ def test_the_changed_acceptance_test_recomputes_from_the_committed_records(capsy
 def test_the_rules_at_the_papers_budget_recompute_from_the_committed_records(capsys):
     """The pre-registered rules-vs-random test at 5,000 / 1,000 batches (README, *At the paper's
     budget*): its primary, the secondaries quoted and the pooled Fig. 9 counts."""
-    from nasgym.bench import compare
-    from nasgym.bench.results import load_runs, objective_bounds
-
     folder = RECORDS / "heldout-5000"
     args = [str(folder), "--against", "random", "--agents", "rules", "--at", "30,60"]
     out = selection_bias.main([*args, "--alternative", "greater"])
@@ -151,21 +159,17 @@ def test_the_rules_at_the_papers_budget_recompute_from_the_committed_records(cap
     assert sample["p"] == pytest.approx(0.015, abs=5e-4)
     assert tests["power"]["seeds_80"] == 63
     capsys.readouterr()
-    runs = load_runs(folder)
-    by_agent: dict[str, list] = {}
-    for run in runs:
-        by_agent.setdefault(run.agent.split("(")[0], []).append(run)
-    names, _ = objective_bounds(runs)
-    counts = compare.pooled_counts_by_step(by_agent, names, [30, 60])
-    assert counts == {"random": [17, 22], "rules": [24, 37]}
+    counts = pooled_counts(folder, [30, 60])
+    assert counts == {
+        "random": [17, 22],
+        'rules(thresholds="runs/calib-mnist-5000/thresholds.json")': [24, 37],
+    }
 
 
 def test_the_mend_test_recomputes_from_the_committed_records(capsys):
     """The pre-registered test of the rules' ``mend=2`` at 5,000 / 1,000 (README, *Mending a
     broken output*): both primaries, with the labels as the pre-registration names them (two
     kwargs, one comma inside the label), Holm over the two, and the pooled Fig. 9 counts."""
-    from nasgym.bench import compare
-    from nasgym.bench.results import load_runs, objective_bounds
     from nasgym.stats import holm
 
     folder = str(RECORDS / "mend-5000")
@@ -186,21 +190,13 @@ def test_the_mend_test_recomputes_from_the_committed_records(capsys):
     sample = out["tests"][mend]["chosen test sample"]  # against random, two-sided
     assert round(sample["mean"], 1) == 55.5 and round(sample["p"], 3) == 0.019
     capsys.readouterr()
-    runs = [r for r in load_runs(folder) if r.complete]
-    by_agent: dict[str, list] = {}
-    for run in runs:
-        by_agent.setdefault(run.agent_label, []).append(run)
-    names, _ = objective_bounds(runs)
-    counts = compare.pooled_counts_by_step(by_agent, names, [60])
-    assert counts == {"random": [17], rules: [34], mend: [25]}
+    assert pooled_counts(folder, [60]) == {"random": [17], rules: [34], mend: [25]}
 
 
 def test_the_metamodel_test_at_the_paper_budget_recomputes_from_the_committed_records(capsys):
     """The pre-registered 60-step test of the shipped metamodel at 5,000 / 1,000 (README, *The
     shipped metamodel over 60 steps at the paper's budget*): both primaries, Holm over the two,
     the held histogram it gains, and the pooled Fig. 9 counts."""
-    from nasgym.bench import compare
-    from nasgym.bench.results import load_runs, objective_bounds
     from nasgym.stats import holm
 
     folder = str(RECORDS / "metamodel-5000")
@@ -220,13 +216,7 @@ def test_the_metamodel_test_at_the_paper_budget_recomputes_from_the_committed_re
         assert hist["median_diff"] < 0 and hist["p"] < 0.05
     assert [round(p, 2) for p in holm(ps)] == [0.50, 0.90]  # neither met
     capsys.readouterr()
-    runs = [r for r in load_runs(folder) if r.complete]
-    assert sum(r.agent_label == "metamodel" for r in runs) == 20
-    by_agent: dict[str, list] = {}
-    for run in runs:
-        by_agent.setdefault(run.agent_label, []).append(run)
-    names, _ = objective_bounds(runs)
-    counts = compare.pooled_counts_by_step(by_agent, names, [15, 60])
+    counts = pooled_counts(folder, [15, 60])
     assert counts == {"random": [8, 14], rules: [15, 25], "metamodel": [8, 17]}
 
 
